@@ -1,0 +1,123 @@
+/** An XML element as the relay handles it: a stanza, or part of one. */
+export type XmlNode = XmlElement | string;
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+export const escapeText = (s: string): string => s.replace(/[&<>]/g, (c) => ESCAPES[c]);
+export const escapeAttr = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+export class XmlElement {
+  /** Qualified name as written, e.g. "message" or "db:result". */
+  name: string;
+  /** Attributes as written, namespace declarations (xmlns, xmlns:p) included. */
+  attrs: Record<string, string>;
+  children: XmlNode[];
+  /**
+   * The exact bytes this element arrived as, when it is a top-level stanza that
+   * nothing has edited since. Any mutation through the methods below clears it;
+   * code that edits attrs/children directly must call touch().
+   */
+  raw?: Buffer;
+  /** Resolved namespace URI of this element (set by the parser or the builder). */
+  ns: string;
+
+  constructor(name: string, attrs: Record<string, string> = {}, children: XmlNode[] = [], ns?: string) {
+    this.name = name;
+    this.attrs = attrs;
+    this.children = children;
+    this.ns = ns ?? attrs.xmlns ?? '';
+  }
+
+  /** Local part of the name (after the prefix). */
+  get local(): string {
+    const i = this.name.indexOf(':');
+    return i < 0 ? this.name : this.name.slice(i + 1);
+  }
+
+  attr(name: string): string | undefined {
+    return this.attrs[name];
+  }
+
+  setAttr(name: string, value: string | undefined): this {
+    if (value === undefined) delete this.attrs[name];
+    else this.attrs[name] = value;
+    return this.touch();
+  }
+
+  /** Marks the element edited: it will be re-serialized instead of forwarded raw. */
+  touch(): this {
+    this.raw = undefined;
+    return this;
+  }
+
+  append(...nodes: XmlNode[]): this {
+    this.children.push(...nodes);
+    return this.touch();
+  }
+
+  removeChild(child: XmlElement): this {
+    this.children = this.children.filter((c) => c !== child);
+    return this.touch();
+  }
+
+  elements(): XmlElement[] {
+    return this.children.filter((c): c is XmlElement => typeof c !== 'string');
+  }
+
+  /** First child element with this local name (and namespace, if given). */
+  getChild(local: string, ns?: string): XmlElement | undefined {
+    return this.elements().find((c) => c.local === local && (ns === undefined || c.ns === ns));
+  }
+
+  getChildren(local: string, ns?: string): XmlElement[] {
+    return this.elements().filter((c) => c.local === local && (ns === undefined || c.ns === ns));
+  }
+
+  /** Concatenated text of direct text children. */
+  text(): string {
+    return this.children.filter((c): c is string => typeof c === 'string').join('');
+  }
+
+  getChildText(local: string, ns?: string): string | undefined {
+    return this.getChild(local, ns)?.text();
+  }
+
+  clone(): XmlElement {
+    const el = new XmlElement(
+      this.name,
+      { ...this.attrs },
+      this.children.map((c) => (typeof c === 'string' ? c : c.clone())),
+      this.ns,
+    );
+    el.raw = this.raw;
+    return el;
+  }
+
+  /** Serializes the element: the raw bytes when unedited, otherwise fresh XML. */
+  toString(): string {
+    if (this.raw) return this.raw.toString('utf8');
+    return serializeElement(this);
+  }
+
+  toBuffer(): Buffer {
+    return this.raw ?? Buffer.from(serializeElement(this), 'utf8');
+  }
+}
+
+export function serializeElement(el: XmlElement): string {
+  let out = '<' + el.name;
+  for (const [k, v] of Object.entries(el.attrs)) out += ` ${k}="${escapeAttr(v)}"`;
+  if (el.children.length === 0) return out + '/>';
+  out += '>';
+  for (const c of el.children) out += typeof c === 'string' ? escapeText(c) : c.raw ? c.raw.toString('utf8') : serializeElement(c);
+  return out + `</${el.name}>`;
+}
+
+/** Small builder: x('message', {to}, x('body', {}, 'hi')). */
+export function x(name: string, attrs: Record<string, string | undefined> = {}, ...children: (XmlNode | XmlNode[] | undefined | null | false)[]): XmlElement {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) clean[k] = v;
+  const kids: XmlNode[] = [];
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) kids.push(c);
+  const el = new XmlElement(name, clean, kids);
+  return el;
+}

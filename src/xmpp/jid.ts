@@ -1,0 +1,50 @@
+/** Minimal JID handling (RFC 7622): split and compare; no full PRECIS. */
+export interface Jid {
+  local?: string;
+  domain: string;
+  resource?: string;
+}
+
+export function parseJid(s: string): Jid | undefined {
+  if (!s) return undefined;
+  let rest = s;
+  let resource: string | undefined;
+  const slash = rest.indexOf('/');
+  if (slash >= 0) {
+    resource = rest.slice(slash + 1);
+    rest = rest.slice(0, slash);
+    if (!resource) return undefined;
+  }
+  let local: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    local = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    if (!local) return undefined;
+  }
+  const domain = rest.toLowerCase().replace(/\.$/, '');
+  if (!domain || domain.length > 1023 || /[\s@/<>"']/.test(domain)) return undefined;
+  return { local, domain, resource };
+}
+
+/** Domain part of a JID string, lower-cased; undefined when it is not a JID. */
+export function domainOf(s: string | undefined): string | undefined {
+  return s === undefined ? undefined : parseJid(s)?.domain;
+}
+
+export function bareJid(s: string): string {
+  const j = parseJid(s);
+  if (!j) return s;
+  return j.local ? `${j.local}@${j.domain}` : j.domain;
+}
+
+/** Matches a domain against a pattern list: exact, "*.example.org" (subdomains only), or "*" (all). */
+export function domainMatches(domain: string, patterns: readonly string[]): boolean {
+  const d = domain.toLowerCase();
+  return patterns.some((p) => {
+    const q = p.toLowerCase();
+    if (q === '*') return true;
+    if (q.startsWith('*.')) return d.endsWith(q.slice(1));
+    return d === q;
+  });
+}
