@@ -1,0 +1,123 @@
+/**
+ * One relay process: the S2S service toward the local servers, the links to
+ * partner relays, and the router between them.
+ */
+import { S2SService } from '../s2s/index.ts';
+import { CertStore } from '../s2s/tls/index.ts';
+import { StanzaError } from '../xmpp/errors.ts';
+import type { XmlElement } from '../xml/element.ts';
+import { silentLogger, type Logger } from '../obs/log.ts';
+import { Metrics } from '../obs/metrics.ts';
+import { startObsServer, type ObsServer } from '../obs/http.ts';
+import type { LinkStatus, RelayLink } from './link.ts';
+import { Router, type StanzaHook } from './router.ts';
+
+export interface RelaySettings {
+  site: string;
+  localDomains: string[];
+  listen: string[];
+  directTlsListen?: string[];
+  routes: Record<string, string>;
+  dnsServers?: string[];
+  tls: { certDir: string; cert?: string; key?: string; require: boolean };
+  dialbackSecret: Buffer;
+  maxStanzaBytes: number;
+  metricsListen?: { host: string; port: number };
+  s2sTimeouts?: { connectMs?: number; authMs?: number; idleMs?: number; queueMs?: number };
+}
+
+export interface RelayStatus {
+  site: string;
+  startedAt: string;
+  uptimeS: number;
+  links: LinkStatus[];
+  sessions: ReturnType<S2SService['sessions']>;
+  lastError?: string;
+}
+
+export class Relay {
+  readonly metrics: Metrics;
+  readonly router: Router;
+  readonly s2s: S2SService;
+  private readonly log: Logger;
+  private obs?: ObsServer;
+  private readonly startedAt = new Date();
+  private lastError?: string;
+
+  constructor(
+    readonly settings: RelaySettings,
+    readonly links: RelayLink[],
+    opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[] } = {},
+  ) {
+    this.log = opts.logger ?? silentLogger;
+    this.metrics = opts.metrics ?? new Metrics({ site: settings.site });
+    this.router = new Router({
+      localDomains: settings.localDomains,
+      links,
+      local: { deliver: (el) => this.s2s.deliver(el) },
+      hooks: opts.hooks,
+      logger: this.log,
+      metrics: this.metrics,
+    });
+    const certs = new CertStore({
+      dir: settings.tls.certDir,
+      configured: settings.tls.cert && settings.tls.key ? { cert: settings.tls.cert, key: settings.tls.key } : undefined,
+      logger: this.log,
+    });
+    this.s2s = new S2SService({
+      listen: settings.listen,
+      directTlsListen: settings.directTlsListen,
+      localDomains: settings.localDomains,
+      servedDomains: (d: string) => this.router.serves(d),
+      routes: settings.routes,
+      dnsServers: settings.dnsServers,
+      tls: { certs, require: settings.tls.require },
+      secret: settings.dialbackSecret,
+      maxStanzaBytes: settings.maxStanzaBytes,
+      timeouts: settings.s2sTimeouts,
+      logger: this.log.child({ part: 's2s' }),
+      metrics: this.metrics,
+      onStanza: (el: XmlElement) => this.router.fromLocal(el),
+      onUndeliverable: (el: XmlElement, err: StanzaError) => this.router.localUndeliverable(el, err),
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const link of this.links) {
+      await link.start({
+        deliver: (el) => this.router.fromLink(link, el),
+        undeliverable: (el, err) => this.router.linkUndeliverable(el, err),
+      });
+    }
+    await this.s2s.start();
+    if (this.settings.metricsListen) {
+      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status() });
+    }
+    this.log.info({ site: this.settings.site, s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, 'relay started');
+  }
+
+  /** Address of the metrics/status endpoint, when enabled. */
+  get obsPort(): number | undefined {
+    return this.obs?.port;
+  }
+
+  status(): RelayStatus {
+    return {
+      site: this.settings.site,
+      startedAt: this.startedAt.toISOString(),
+      uptimeS: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      links: this.links.map((l) => l.status()),
+      sessions: this.s2s.sessions(),
+      lastError: this.lastError,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.log.info('relay stopping');
+    // Links first: what they still hold is bounced to local senders while S2S is up.
+    for (const link of this.links) await link.stop();
+    await this.s2s.stop('system-shutdown');
+    await this.obs?.close();
+    this.log.info('relay stopped');
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The router: stanzas from local servers go to the link serving their `to`
+ * domain; stanzas from a link go to the local servers. Whatever cannot be
+ * carried is bounced to its sender with a stanza error (RFC 6120 §8.3), never
+ * dropped silently.
+ */
+import type { XmlElement } from '../xml/element.ts';
+import { bounce, StanzaError } from '../xmpp/errors.ts';
+import { domainMatches, domainOf } from '../xmpp/jid.ts';
+import { silentLogger, type Logger } from '../obs/log.ts';
+import { Metrics } from '../obs/metrics.ts';
+import type { RelayLink } from './link.ts';
+
+/** A stage that may edit, answer or drop a stanza on its way (optimizers, policy). */
+export interface StanzaHook {
+  readonly name: string;
+  /**
+   * Returns the stanza to pass on (possibly edited), or a verdict: 'consumed'
+   * (answered or folded on purpose, counted by the hook) or a StanzaError to
+   * bounce to the sender.
+   */
+  outbound?(stanza: XmlElement, link: RelayLink): XmlElement | 'consumed' | StanzaError | Promise<XmlElement | 'consumed' | StanzaError>;
+  inbound?(stanza: XmlElement, link: RelayLink): XmlElement[] | StanzaError;
+}
+
+export interface LocalSide {
+  deliver(stanza: XmlElement): void;
+}
+
+export interface RouterOptions {
+  localDomains: readonly string[];
+  links: readonly RelayLink[];
+  local: LocalSide;
+  hooks?: StanzaHook[];
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export class Router {
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly hooks: StanzaHook[];
+
+  constructor(private readonly opts: RouterOptions) {
+    this.log = opts.logger ?? silentLogger;
+    this.metrics = opts.metrics ?? new Metrics();
+    this.hooks = opts.hooks ?? [];
+  }
+
+  /** The link serving a remote domain: explicit patterns first, "*" last. */
+  linkFor(domain: string): RelayLink | undefined {
+    const specific = this.opts.links.find((l) => domainMatches(domain, l.domains.filter((d) => d !== '*')));
+    return specific ?? this.opts.links.find((l) => l.domains.includes('*'));
+  }
+
+  /** True when some link serves the domain: the relay stands in for it toward local servers. */
+  serves(domain: string): boolean {
+    return !domainMatches(domain, this.opts.localDomains) && this.linkFor(domain) !== undefined;
+  }
+
+  /** A stanza from a local server (authenticated and checked by the S2S layer). */
+  async fromLocal(stanza: XmlElement): Promise<void> {
+    const to = domainOf(stanza.attr('to'));
+    const link = to ? this.linkFor(to) : undefined;
+    this.metrics.inc('stanzas_in_total', { direction: 'to_link', kind: stanza.local });
+    if (!link) return this.refuseLocal(stanza, new StanzaError('remote-server-not-found', `no link serves ${to}`));
+    let out: XmlElement | 'consumed' | StanzaError = stanza;
+    for (const hook of this.hooks) {
+      if (!hook.outbound) continue;
+      out = await hook.outbound(out, link);
+      if (out === 'consumed') return;
+      if (out instanceof StanzaError) return this.refuseLocal(stanza, out);
+    }
+    try {
+      await link.send(out);
+    } catch (err) {
+      const e = err instanceof StanzaError ? err : new StanzaError('internal-server-error', (err as Error).message);
+      this.refuseLocal(stanza, e);
+    }
+  }
+
+  /** A stanza that arrived from the partner relay over a link. */
+  fromLink(link: RelayLink, stanza: XmlElement): void {
+    const from = domainOf(stanza.attr('from'));
+    const to = domainOf(stanza.attr('to'));
+    this.metrics.inc('stanzas_in_total', { direction: 'from_link', kind: stanza.local });
+    if (!from || !domainMatches(from, link.domains) || domainMatches(from, this.opts.localDomains)) {
+      // The partner may only speak for the domains behind it.
+      this.metrics.inc('drops_total', { reason: 'invalid_from', link: link.name });
+      this.log.warn({ link: link.name, from: stanza.attr('from') }, 'dropped stanza from the link with a from outside the link domains');
+      return;
+    }
+    if (!to || !domainMatches(to, this.opts.localDomains)) {
+      return this.refuseRemote(link, stanza, new StanzaError('remote-server-not-found', `${to ?? 'no domain'} is not served here`));
+    }
+    let stanzas: XmlElement[] = [stanza];
+    for (const hook of this.hooks) {
+      if (!hook.inbound) continue;
+      const next: XmlElement[] = [];
+      for (const s of stanzas) {
+        const r = hook.inbound(s, link);
+        if (r instanceof StanzaError) this.refuseRemote(link, s, r);
+        else next.push(...r);
+      }
+      stanzas = next;
+    }
+    for (const s of stanzas) {
+      this.metrics.inc('stanzas_out_total', { direction: 'to_local', kind: s.local });
+      this.opts.local.deliver(s);
+    }
+  }
+
+  /** The link could not carry a stanza from a local sender: answer the sender. */
+  linkUndeliverable(stanza: XmlElement, err: StanzaError): void {
+    this.refuseLocal(stanza, err);
+  }
+
+  /** A local server could not take a stanza from the far side: answer across the link. */
+  localUndeliverable(stanza: XmlElement, err: StanzaError): void {
+    const from = domainOf(stanza.attr('from'));
+    const link = from ? this.linkFor(from) : undefined;
+    if (!link) {
+      this.metrics.inc('drops_total', { reason: 'unroutable_bounce' });
+      this.log.error({ stanza: stanza.toString().slice(0, 200) }, 'cannot bounce: no link for sender');
+      return;
+    }
+    this.refuseRemote(link, stanza, err);
+  }
+
+  private refuseLocal(stanza: XmlElement, err: StanzaError): void {
+    this.metrics.inc('bounces_total', { direction: 'to_local', condition: err.condition });
+    this.log.info({ condition: err.condition, from: stanza.attr('from'), to: stanza.attr('to'), text: err.text }, 'bounced stanza to local sender');
+    const reply = bounce(stanza, err);
+    if (reply) this.opts.local.deliver(reply);
+  }
+
+  private refuseRemote(link: RelayLink, stanza: XmlElement, err: StanzaError): void {
+    this.metrics.inc('bounces_total', { direction: 'to_link', condition: err.condition });
+    this.log.info({ link: link.name, condition: err.condition, from: stanza.attr('from'), to: stanza.attr('to') }, 'bounced stanza to remote sender');
+    const reply = bounce(stanza, err);
+    if (!reply) return;
+    link.send(reply).catch((e: Error) => {
+      this.metrics.inc('drops_total', { reason: 'bounce_refused', link: link.name });
+      this.log.error({ err: e.message }, 'the link refused a bounce');
+    });
+  }
+}
