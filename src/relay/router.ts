@@ -19,8 +19,15 @@ export interface StanzaHook {
    * (answered or folded on purpose, counted by the hook) or a StanzaError to
    * bounce to the sender.
    */
-  outbound?(stanza: XmlElement, link: RelayLink): XmlElement | 'consumed' | StanzaError | Promise<XmlElement | 'consumed' | StanzaError>;
-  inbound?(stanza: XmlElement, link: RelayLink): XmlElement[] | StanzaError;
+  outbound?(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement | 'consumed' | StanzaError | Promise<XmlElement | 'consumed' | StanzaError>;
+  inbound?(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement[] | StanzaError;
+}
+
+export interface HookContext {
+  /** Delivers a stanza to the local servers (e.g. a disco#info answer from a cache). */
+  replyLocal(stanza: XmlElement): void;
+  /** Sends a stanza to the far side over this link. */
+  replyRemote(stanza: XmlElement): void;
 }
 
 export interface LocalSide {
@@ -67,7 +74,7 @@ export class Router {
     let out: XmlElement | 'consumed' | StanzaError = stanza;
     for (const hook of this.hooks) {
       if (!hook.outbound) continue;
-      out = await hook.outbound(out, link);
+      out = await hook.outbound(out, link, this.hookContext(link));
       if (out === 'consumed') return;
       if (out instanceof StanzaError) return this.refuseLocal(stanza, out);
     }
@@ -98,7 +105,7 @@ export class Router {
       if (!hook.inbound) continue;
       const next: XmlElement[] = [];
       for (const s of stanzas) {
-        const r = hook.inbound(s, link);
+        const r = hook.inbound(s, link, this.hookContext(link));
         if (r instanceof StanzaError) this.refuseRemote(link, s, r);
         else next.push(...r);
       }
@@ -108,6 +115,15 @@ export class Router {
       this.metrics.inc('stanzas_out_total', { direction: 'to_local', kind: s.local });
       this.opts.local.deliver(s);
     }
+  }
+
+  private hookContext(link: RelayLink): HookContext {
+    return {
+      replyLocal: (el) => this.opts.local.deliver(el),
+      replyRemote: (el) => {
+        link.send(el).catch((e: Error) => this.log.warn({ err: e.message, link: link.name }, 'link refused a hook reply'));
+      },
+    };
   }
 
   /** The link could not carry a stanza from a local sender: answer the sender. */

@@ -1,0 +1,40 @@
+/**
+ * config/: the site file (one YAML file per relay) and link profiles
+ * (profiles/*.yaml), validated with positions: every error names the file,
+ * line, column, key path and what was expected (ConfigError.issues). Defaults
+ * cascade (site keys, then profile tuning, then link `tuning:` overrides, then
+ * values computed from the bearer); the result is fully filled, paths absolute.
+ * Also: `host:port` parsing and pre-shared link key files.
+ *
+ * Takes: file paths or text. Gives: SiteConfig / ProfileConfig, effective-config YAML.
+ * Must not import: s2s/, link/, relay/, optimize/, policy/, emulator/ (it is a leaf;
+ * they import it).
+ */
+export { ConfigError, formatIssue, type ConfigIssue } from './errors.ts';
+export { parseHostPort, formatHostPort, HostPortError } from './hostport.ts';
+export {
+  loadSiteConfig,
+  parseSiteConfig,
+  TRANSPORTS,
+  DROP_CLASSES,
+  LOG_LEVELS,
+  type SiteConfig,
+  type LinkConfig,
+  type Transport,
+  type LoadOptions,
+} from './site.ts';
+export {
+  loadProfile,
+  listProfiles,
+  resolveTuning,
+  bearerRttMs,
+  PROFILES_DIR,
+  type BearerProfile,
+  type TuningProfile,
+  type TuningOverrides,
+  type ProfileConfig,
+  type LossModel,
+  type Outage,
+} from './profile.ts';
+export { renderEffectiveConfig } from './render.ts';
+export { generateKeyText, readKeyFile, parseKeyText, keyId, KeyFileError, KEY_PREFIX, KEY_BYTES, type KeyFileErrorCode } from './keyfile.ts';

@@ -1,0 +1,142 @@
+/**
+ * The effective config as YAML: every key with its value (defaults filled,
+ * paths absolute) and a short comment saying what it means. Parsing the output
+ * gives the same SiteConfig back. Leaf values are written as JSON (valid YAML).
+ */
+import { bearerRttMs } from './profile.ts';
+import type { LinkConfig, SiteConfig } from './site.ts';
+
+/** One line of explanation per key; `[]` stands for any list index. */
+const HELP: Record<string, string> = {
+  site: 'name of this relay in logs and metrics',
+  data_dir: 'spool, caches, generated certs/keys, effective-config dump',
+  local: 'the XMPP servers on this side',
+  'local.domains': 'domains served by the XMPP servers on this side',
+  'local.listen': 'S2S listeners: local servers connect here to reach remote domains',
+  'local.direct_tls_listen': 'Direct TLS S2S listeners (XEP-0368)',
+  'local.routes': 'static routes to local servers; others by DNS SRV, then A/AAAA',
+  'local.tls': 'TLS toward local servers',
+  'local.tls.cert': 'certificate presented for the remote domains; null = self-signed per domain, kept in data_dir',
+  'local.tls.key': 'private key of local.tls.cert',
+  'local.tls.require': 'refuse local S2S sessions without TLS',
+  links: 'links to partner relays',
+  'links[].name': 'link name in logs and metrics',
+  'links[].domains': 'remote domains reached through this link ("*" = all others)',
+  'links[].profile': 'link profile: a name under profiles/ or a file',
+  'links[].transport': 'udp | serial | tcp | xep0361 (plain XEP-0361 XML stream over TCP)',
+  'links[].bind': 'local address of the link',
+  'links[].peer': 'partner relay address (for TCP, the side with peer dials)',
+  'links[].device': 'serial device',
+  'links[].baud': 'serial line speed, bit/s',
+  'links[].key_file': 'pre-shared link key; both ends hold the same',
+  'links[].reconnect': 'back-off between reconnect attempts',
+  'links[].reconnect.min_s': 'first retry after, s',
+  'links[].reconnect.max_s': 'retry interval cap, s',
+  'links[].tuning': 'link protocol tuning (profile values, overridden here, rest computed)',
+  'links[].tuning.frame_bytes': 'link frame size, bytes (<= bearer mtu)',
+  'links[].tuning.window_frames': 'ARQ window, frames (default 2 x bandwidth-delay product)',
+  'links[].tuning.max_frames_in_flight': 'unacknowledged frames at most',
+  'links[].tuning.rto_min_ms': 'retransmission timeout floor, ms',
+  'links[].tuning.rto_max_ms': 'retransmission timeout cap, ms',
+  'links[].tuning.ack_delay_ms': 'acknowledgement batching delay, ms',
+  'links[].tuning.keepalive_s': 'keepalive interval when idle, s',
+  'links[].tuning.link_down_after_s': 'link down after this long without a frame, s',
+  'links[].tuning.compression_level': 'deflate level 0-9',
+  'links[].tuning.coalesce_delay_ms': 'wait for more stanzas to fill a frame, ms',
+  optimize: 'what the relay does to traffic',
+  'optimize.presence': 'coalesce (last state wins while queued) | fold (strip to show/status) | off',
+  'optimize.disco_cache': 'answer repeated disco#info / caps queries on the near side',
+  'optimize.fanout': 'send one copy of a presence/groupchat stanza for N far recipients',
+  'optimize.drop': 'payloads dropped on the link: chatstates, xhtml',
+  policy: 'boundary controls',
+  'policy.allow': 'remote domains allowed ("*" = all)',
+  'policy.block': 'remote domains refused',
+  'policy.block_namespaces': 'payload namespaces refused (URIs or file-transfer, jingle)',
+  metrics: 'Prometheus metrics',
+  'metrics.listen': 'HTTP listener for /metrics and /status; null = off',
+  log: 'logging',
+  'log.level': 'fatal | error | warn | info | debug | trace | silent',
+  limits: 'resource limits',
+  'limits.max_stanza_bytes': 'largest stanza accepted, bytes (after decompression)',
+  'limits.held_stanza_timeout_s': 'a stanza held longer is bounced with remote-server-timeout, s',
+  'limits.spool_max_bytes': 'durable spool size cap, bytes',
+  'limits.spool_max_stanzas': 'durable spool stanza count cap',
+  s2s: 'S2S sessions with local servers',
+  's2s.connect_timeout_s': 'outbound connect timeout, s',
+  's2s.auth_timeout_s': 'time allowed to authenticate a session, s',
+  's2s.idle_timeout_s': 'close an idle session after, s',
+  's2s.dialback': 'offer and accept dialback (XEP-0220)',
+  's2s.sasl_external': 'offer and use SASL EXTERNAL with certificates',
+  's2s.dns_servers': 'DNS servers for SRV/A lookups; [] = system resolver',
+};
+
+/** Keys of a link written only when set (null means "not used by this transport"). */
+const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file']);
+/** Derived fields: not site-file keys. */
+const DERIVED = new Set(['profileConfig', 'keyId', 'sourceFile']);
+/** Mappings written as nested blocks (the rest are leaves, except records). */
+const RECORDS = new Set(['local.routes']);
+
+const json = (v: unknown): string => (Array.isArray(v) ? `[${v.map(json).join(', ')}]` : JSON.stringify(v));
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function line(indent: string, head: string, help: string | undefined): string {
+  if (!help) return `${indent}${head}`;
+  const pad = Math.max(1, 48 - indent.length - head.length);
+  return `${indent}${head}${' '.repeat(pad)}# ${help}`;
+}
+
+function emitMap(obj: Record<string, unknown>, indent: string, pattern: string, out: string[], firstPrefix?: string): void {
+  let first = true;
+  for (const [k, v] of Object.entries(obj)) {
+    if (DERIVED.has(k)) continue;
+    if (pattern.endsWith('links[]') && OMIT_WHEN_NULL.has(k) && v === null) continue;
+    const path = pattern ? `${pattern}.${k}` : k;
+    const help = HELP[path];
+    const ind = first && firstPrefix !== undefined ? firstPrefix : indent;
+    first = false;
+    if (RECORDS.has(path) && isPlainObject(v)) {
+      const entries = Object.entries(v);
+      if (entries.length === 0) out.push(line(ind, `${k}: {}`, help));
+      else {
+        out.push(line(ind, `${k}:`, help));
+        for (const [rk, rv] of entries) out.push(`${indent}  ${json(rk)}: ${json(rv)}`);
+      }
+    } else if (isPlainObject(v)) {
+      out.push(line(ind, `${k}:`, help));
+      emitMap(v, `${indent}  `, path, out);
+    } else if (Array.isArray(v) && v.length > 0 && isPlainObject(v[0])) {
+      out.push(line(ind, `${k}:`, help));
+      for (const item of v) {
+        if (path === 'links') out.push(...linkPreamble(item as unknown as LinkConfig, `${indent}  `));
+        emitMap(item as Record<string, unknown>, `${indent}    `, `${path}[]`, out, `${indent}  - `);
+      }
+    } else {
+      out.push(line(ind, `${k}: ${json(v)}`, help));
+    }
+  }
+}
+
+/** Comment lines before a link: the profile's bearer figures and the key id. */
+function linkPreamble(l: LinkConfig, indent: string): string[] {
+  const p = l.profileConfig;
+  if (!p) return [];
+  const b = p.bearer;
+  const loss = b.loss.model === 'bernoulli' ? `loss ${b.loss.p}` : `Gilbert-Elliott loss p_gb ${b.loss.p_gb} p_bg ${b.loss.p_bg}`;
+  return [
+    `${indent}# link ${json(l.name)}: profile ${p.name} (${p.file})`,
+    `${indent}#   bearer: ${b.rate_bps} bit/s, ${b.delay_ms} ms one-way, RTT ~${bearerRttMs(b)} ms, ${loss}, mtu ${b.mtu}, ${b.duplex} duplex` +
+      (b.outages.length ? `, ${b.outages.length} outage rule(s)` : ''),
+    `${indent}#   key id: ${l.keyId ?? (l.key_file ? 'not read' : 'none')}`,
+  ];
+}
+
+/** YAML text of the effective config, every default filled, one comment per key. */
+export function renderEffectiveConfig(cfg: SiteConfig): string {
+  const out = [`# satrelay effective configuration for site ${json(cfg.site)}`, `# from ${cfg.sourceFile}`, ''];
+  emitMap(cfg as unknown as Record<string, unknown>, '', '', out);
+  return `${out.join('\n')}\n`;
+}

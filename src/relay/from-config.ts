@@ -1,0 +1,75 @@
+/** Builds a Relay from a validated site file. */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { SiteConfig, LinkConfig } from '../config/index.ts';
+import { parseHostPort } from '../config/index.ts';
+import { Xep0361Link } from '../link/xep0361/link.ts';
+import type { Logger } from '../obs/log.ts';
+import { Metrics } from '../obs/metrics.ts';
+import { PolicyHook } from '../policy/index.ts';
+import type { RelayLink } from './link.ts';
+import { Relay, type RelaySettings } from './relay.ts';
+import type { StanzaHook } from './router.ts';
+
+/** A secret kept in data_dir across restarts (dialback keys must stay verifiable). */
+export function persistentSecret(dataDir: string, name: string): Buffer {
+  const file = join(dataDir, name);
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  const secret = randomBytes(32);
+  writeFileSync(file, secret.toString('hex') + '\n', { mode: 0o600 });
+  return secret;
+}
+
+export function relaySettings(cfg: SiteConfig): RelaySettings {
+  mkdirSync(cfg.data_dir, { recursive: true });
+  return {
+    site: cfg.site,
+    localDomains: cfg.local.domains,
+    listen: cfg.local.listen,
+    directTlsListen: cfg.local.direct_tls_listen,
+    routes: cfg.local.routes,
+    dnsServers: cfg.s2s.dns_servers.length ? cfg.s2s.dns_servers : undefined,
+    tls: { certDir: join(cfg.data_dir, 'certs'), cert: cfg.local.tls.cert ?? undefined, key: cfg.local.tls.key ?? undefined, require: cfg.local.tls.require },
+    dialbackSecret: persistentSecret(cfg.data_dir, 'dialback.secret'),
+    maxStanzaBytes: cfg.limits.max_stanza_bytes,
+    metricsListen: cfg.metrics.listen ? parseHostPort(cfg.metrics.listen) : undefined,
+    s2sTimeouts: {
+      connectMs: cfg.s2s.connect_timeout_s * 1000,
+      authMs: cfg.s2s.auth_timeout_s * 1000,
+      idleMs: cfg.s2s.idle_timeout_s * 1000,
+      queueMs: cfg.limits.held_stanza_timeout_s * 1000,
+    },
+  };
+}
+
+export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Logger; metrics: Metrics }): RelayLink {
+  switch (link.transport) {
+    case 'xep0361':
+      return new Xep0361Link({
+        name: link.name,
+        domains: link.domains,
+        bind: link.bind ? parseHostPort(link.bind) : undefined,
+        peer: link.peer ? parseHostPort(link.peer) : undefined,
+        maxStanzaBytes: cfg.limits.max_stanza_bytes,
+        heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
+        backoff: { minMs: link.reconnect.min_s * 1000, maxMs: link.reconnect.max_s * 1000 },
+        logger: deps.logger,
+        metrics: deps.metrics,
+      });
+    default:
+      throw new Error(`link ${link.name}: transport ${link.transport} is not available in this build`);
+  }
+}
+
+export function buildRelay(cfg: SiteConfig, deps: { logger: Logger; metrics?: Metrics }): Relay {
+  const metrics = deps.metrics ?? new Metrics({ site: cfg.site });
+  const links = cfg.links.map((l) => buildLink(cfg, l, { logger: deps.logger, metrics }));
+  const hooks: StanzaHook[] = [
+    new PolicyHook(
+      { allow: cfg.policy.allow, block: cfg.policy.block, blockNamespaces: cfg.policy.block_namespaces, drop: cfg.optimize.drop },
+      { logger: deps.logger, metrics },
+    ),
+  ];
+  return new Relay(relaySettings(cfg), links, { logger: deps.logger, metrics, hooks });
+}
