@@ -1,0 +1,107 @@
+/**
+ * UDP emulator: datagrams arriving at side A's socket cross the engine in
+ * direction 'ab' and leave from side B's socket towards B's forward address,
+ * and vice versa. Each relay points its `peer` at its own side's listen port.
+ */
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { silentLogger } from '../../obs/log.ts';
+import { Metrics } from '../../obs/metrics.ts';
+import type { Direction } from '../engine.ts';
+import { parseHostPort, type HostPort } from './address.ts';
+import { RealtimeRunner, type DriverOptions, type EmulatorHandle } from './runner.ts';
+
+export interface UdpSide {
+  /** Where this side's relay sends to, e.g. "127.0.0.1:6001" (port 0 = any). */
+  listen: string | HostPort;
+  /** Where traffic for this side goes; omitted: the last address that sent to `listen`. */
+  forward?: string | HostPort;
+}
+
+export interface UdpEmulatorOptions extends DriverOptions {
+  a: UdpSide;
+  b: UdpSide;
+}
+
+export interface UdpEmulatorHandle extends EmulatorHandle {
+  /** Bound addresses of the two listening sockets. */
+  readonly addresses: { a: AddressInfo; b: AddressInfo };
+}
+
+export async function startUdpEmulator(opts: UdpEmulatorOptions): Promise<UdpEmulatorHandle> {
+  const logger = opts.logger ?? silentLogger;
+  const metrics = opts.metrics ?? new Metrics();
+  const listen = { a: parseHostPort(opts.a.listen, 'a.listen'), b: parseHostPort(opts.b.listen, 'b.listen') };
+  const forward: Record<'a' | 'b', HostPort | undefined> = {
+    a: opts.a.forward === undefined ? undefined : parseHostPort(opts.a.forward, 'a.forward'),
+    b: opts.b.forward === undefined ? undefined : parseHostPort(opts.b.forward, 'b.forward'),
+  };
+  const sockets = {
+    a: dgram.createSocket(isIPv6(listen.a.host) ? 'udp6' : 'udp4'),
+    b: dgram.createSocket(isIPv6(listen.b.host) ? 'udp6' : 'udp4'),
+  };
+  // 'ab' leaves from B towards B's forward address; 'ba' from A.
+  const runner = new RealtimeRunner({ ...opts, metrics }, (d) => {
+    const side = d.dir === 'ab' ? 'b' : 'a';
+    const to = forward[side];
+    if (!to) {
+      metrics.inc('emulator_no_forward_total', { dir: d.dir });
+      logger.debug({ dir: d.dir }, 'emulator: no forward address yet, datagram discarded');
+      return;
+    }
+    sockets[side].send(d.data, to.port, to.host, (err) => {
+      if (err) {
+        metrics.inc('emulator_send_errors_total', { dir: d.dir });
+        logger.debug({ err, dir: d.dir }, 'emulator: udp send failed');
+      }
+    });
+  });
+  const wire = (side: 'a' | 'b', dir: Direction): void => {
+    sockets[side].on('message', (msg, rinfo) => {
+      if (opts[side].forward === undefined) forward[side] = { host: rinfo.address, port: rinfo.port };
+      runner.send(dir, msg, 'datagram');
+    });
+    sockets[side].on('error', (err) => {
+      metrics.inc('emulator_socket_errors_total', { side });
+      logger.warn({ err, side }, 'emulator: udp socket error');
+    });
+  };
+  wire('a', 'ab');
+  wire('b', 'ba');
+  try {
+    await Promise.all(
+      (['a', 'b'] as const).map(
+        (side) =>
+          new Promise<void>((resolve, reject) => {
+            sockets[side].once('error', reject);
+            sockets[side].bind(listen[side].port, listen[side].host, () => {
+              sockets[side].off('error', reject);
+              resolve();
+            });
+          }),
+      ),
+    );
+  } catch (err) {
+    runner.close();
+    for (const s of Object.values(sockets)) {
+      try {
+        s.close();
+      } catch {
+        // never bound
+      }
+    }
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    addresses: { a: sockets.a.address(), b: sockets.b.address() },
+    stats: () => runner.stats(),
+    summary: () => runner.summary(),
+    close: () =>
+      (closed ??= (async () => {
+        runner.close();
+        await Promise.all(Object.values(sockets).map((s) => new Promise<void>((r) => s.close(() => r()))));
+      })()),
+  };
+}

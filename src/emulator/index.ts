@@ -1,0 +1,26 @@
+/**
+ * emulator/: the bundled link emulator (a user-space netem + fault injector).
+ *
+ * What it does: reproduces a constrained bearer between side A and side B:
+ * rate (serialisation time), delay, jitter, loss (Bernoulli, Gilbert-Elliott
+ * bursts), bit errors, MTU, duplication, reordering, scheduled outages,
+ * half-duplex turnaround; seeded and reproducible.
+ *
+ * Takes: BearerParams (a profile's `bearer:` half) and a seed. Gives:
+ *  - engine.ts  LinkEmulator, sans-IO: send(now, dir, data, kind) / poll(now) /
+ *               nextTimeout(); used in simulated time by tests and benchmarks.
+ *  - rng.ts     Rng (xoshiro128**), the seeded PRNG others may reuse.
+ *  - drivers.ts startUdpEmulator / startTcpEmulator / startPtyEmulator: the same
+ *               engine on the wall clock with one timer (pty mode needs socat).
+ *  - cli.ts     runEmulateCommand for `satrelay emulate`.
+ *  - profile.ts loadBearerParams(name|path): reads `bearer:` from profiles/*.yaml.
+ *
+ * Must not import: link/, s2s/, relay/, optimize/, policy/ (the emulator sits
+ * under the relay, never inside it). Only obs/ and node built-ins, yaml.
+ */
+export { LinkEmulator, validateParams, emptyDirStats, DIRECTIONS } from './engine.ts';
+export type { BearerParams, Direction, DirStats, Delivery, LossModel, Outage, SendKind } from './engine.ts';
+export { Rng } from './rng.ts';
+export { EmulatorError, type EmulatorErrorCode } from './errors.ts';
+export { loadBearerParams, resolveProfilePath } from './profile.ts';
+export * from './drivers.ts';
