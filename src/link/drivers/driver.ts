@@ -1,0 +1,211 @@
+/**
+ * Shared driver loop: owns the one timer and drives a sans-IO link endpoint
+ * (quinn style: handleFrame(now, frame) / handleTimeout(now) in,
+ * pollTransmit(now) / pollTimeout() out).
+ *
+ * Clock: `now()` defaults to performance.now() — monotonic milliseconds
+ * (float), the same unit the core's pollTimeout() deadlines are in.
+ */
+import { performance } from 'node:perf_hooks';
+import { isIP } from 'node:net';
+import { Metrics } from '../../obs/metrics.ts';
+import { silentLogger, type Logger } from '../../obs/log.ts';
+
+/** The part of LinkEndpoint (src/link/core) a driver uses. */
+export interface LinkEndpointLike {
+  handleFrame(now: number, frame: Buffer): void;
+  handleTimeout(now: number): void;
+  pollTransmit(now: number): Buffer | undefined;
+  pollTimeout(): number | undefined;
+}
+
+export interface DriverHooks {
+  /** Called after every handleFrame/handleTimeout: the owner drains pollEvent(). */
+  onEvents(): void;
+  /** Optional: the transport came up or went down (TCP connection, serial port open). */
+  onTransport?(up: boolean): void;
+}
+
+export interface LinkDriver {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** Call after submit()/confirmDelivered() on the endpoint: drains pollTransmit, re-arms the timer. */
+  poke(): void;
+}
+
+export interface DriverBaseOptions {
+  /** Link name for logs and metric labels. */
+  name?: string;
+  /** Clock in ms; default performance.now() (monotonic). */
+  now?: () => number;
+  metrics?: Metrics;
+  logger?: Logger;
+}
+
+export type DriverErrorCode = 'DRIVER_BAD_ADDRESS' | 'DRIVER_BAD_OPTIONS' | 'DRIVER_CLOSED' | 'DRIVER_START_FAILED' | 'DRIVER_FRAME_TOO_LARGE';
+
+export class DriverError extends Error {
+  constructor(readonly code: DriverErrorCode, message: string) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}
+
+export interface HostPort { host: string; port: number }
+
+/** Parses "1.2.3.4:5299", "[::1]:5299" or "host:5299". */
+export function parseHostPort(s: string | HostPort): HostPort {
+  if (typeof s !== 'string') return s;
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) throw new DriverError('DRIVER_BAD_ADDRESS', `expected host:port, got ${JSON.stringify(s)}`);
+  return { host: m[1], port };
+}
+
+export function familyOf(host: string): 'udp4' | 'udp6' {
+  return isIP(host) === 6 ? 'udp6' : 'udp4';
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Frames sent per drain before yielding to the event loop. */
+const DRAIN_BATCH = 256;
+
+export abstract class DriverBase implements LinkDriver {
+  protected readonly now: () => number;
+  protected readonly metrics: Metrics;
+  protected readonly log: Logger;
+  protected readonly labels: { link: string };
+  protected closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private immediate: NodeJS.Immediate | undefined;
+  private inOnEvents = false;
+
+  constructor(
+    protected readonly endpoint: LinkEndpointLike,
+    base: DriverBaseOptions,
+    protected readonly hooks: DriverHooks,
+  ) {
+    this.now = base.now ?? (() => performance.now());
+    this.metrics = base.metrics ?? new Metrics();
+    this.log = base.logger ?? silentLogger;
+    this.labels = { link: base.name ?? '' };
+  }
+
+  abstract start(): Promise<void>;
+  abstract close(): Promise<void>;
+
+  /** Whether the transport can take a frame now (connected, not over its pacing budget). */
+  protected abstract canSend(now: number): boolean;
+  /** Puts one frame on the transport. */
+  protected abstract send(frame: Buffer, now: number): void;
+  /** When canSend() may turn true again by itself (pacing); undefined if only an event can. */
+  protected sendWakeAt(_now: number): number | undefined {
+    return undefined;
+  }
+
+  /** A frame arrived from the transport. */
+  protected input(frame: Buffer): void {
+    if (this.closed) return;
+    this.metrics.inc('link_driver_frames_rx_total', this.labels);
+    this.metrics.inc('link_driver_bytes_rx_total', this.labels, frame.length);
+    try {
+      this.endpoint.handleFrame(this.now(), frame);
+    } catch (err) {
+      // A core must not throw on bad input; if it does, count and keep running.
+      this.metrics.inc('link_driver_errors_total', { ...this.labels, op: 'handleFrame' });
+      this.log.error({ err, link: this.labels.link }, 'endpoint.handleFrame threw');
+    }
+    this.pump();
+  }
+
+  poke(): void {
+    if (this.closed || this.inOnEvents) return; // pump() drains again after onEvents
+    this.drain();
+    this.arm();
+  }
+
+  /** drain, let the owner read events (it may submit more), drain again, re-arm. */
+  protected pump(): void {
+    if (this.closed) return;
+    this.drain();
+    this.inOnEvents = true;
+    try {
+      this.hooks.onEvents();
+    } catch (err) {
+      this.metrics.inc('link_driver_errors_total', { ...this.labels, op: 'onEvents' });
+      this.log.error({ err, link: this.labels.link }, 'onEvents hook threw');
+    } finally {
+      this.inOnEvents = false;
+    }
+    this.drain();
+    this.arm();
+  }
+
+  private drain(): void {
+    let n = 0;
+    const now = this.now();
+    while (!this.closed && this.canSend(now)) {
+      if (++n > DRAIN_BATCH) {
+        this.immediate ??= setImmediate(() => {
+          this.immediate = undefined;
+          this.poke();
+        });
+        return;
+      }
+      const frame = this.endpoint.pollTransmit(now);
+      if (!frame) return;
+      this.metrics.inc('link_driver_frames_tx_total', this.labels);
+      this.metrics.inc('link_driver_bytes_tx_total', this.labels, frame.length);
+      this.send(frame, now);
+    }
+  }
+
+  /** (Re)arms the single timer for min(core deadline, pacing wake-up). */
+  protected arm(): void {
+    if (this.closed) return;
+    const now = this.now();
+    const core = this.endpoint.pollTimeout();
+    const wake = this.sendWakeAt(now);
+    const at = Math.min(core ?? Infinity, wake ?? Infinity);
+    if (at === this.timerAt && this.timer) return;
+    this.clearTimer();
+    if (at === Infinity) return;
+    this.timerAt = at;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now)));
+    this.timer = setTimeout(() => this.onTimer(), delay);
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.closed) return;
+    const now = this.now();
+    const core = this.endpoint.pollTimeout();
+    if (core !== undefined && now >= core) {
+      try {
+        this.endpoint.handleTimeout(now);
+      } catch (err) {
+        this.metrics.inc('link_driver_errors_total', { ...this.labels, op: 'handleTimeout' });
+        this.log.error({ err, link: this.labels.link }, 'endpoint.handleTimeout threw');
+      }
+      this.pump();
+    } else {
+      this.poke(); // pacing wake-up, or the timer fired a hair early
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** Stops the timer loop; subclasses close their transport. */
+  protected stopLoop(): void {
+    this.closed = true;
+    this.clearTimer();
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * link/drivers/ — run a sans-IO LinkEndpoint (src/link/core) over a real
+ * transport, with one timer and the wall clock.
+ *
+ * Takes: an endpoint (LinkEndpointLike: handleFrame/handleTimeout in,
+ *   pollTransmit/pollTimeout out), transport options, hooks.onEvents().
+ * Gives: UdpLinkDriver (datagrams), SerialLinkDriver (tty/pty, COBS+CRC-32
+ *   framing, writes paced to the baud rate), TcpLinkDriver (u16 length
+ *   prefix; dialler re-dials with back-off). After every handleFrame /
+ *   handleTimeout a driver drains pollTransmit and calls hooks.onEvents();
+ *   after submit() the owner calls driver.poke().
+ * Clock: performance.now() ms unless `now` is injected.
+ * Must not import: spool/, s2s/, optimize/ (the owner wires those).
+ */
+export { DriverBase, DriverError, parseHostPort } from './driver.ts';
+export type { LinkDriver, LinkEndpointLike, DriverHooks, DriverBaseOptions, DriverErrorCode, HostPort } from './driver.ts';
+export { UdpLinkDriver } from './udp.ts';
+export type { UdpDriverOptions } from './udp.ts';
+export { TcpLinkDriver, LengthPrefixDecoder, encodeLengthPrefixed } from './tcp.ts';
+export type { TcpDriverOptions } from './tcp.ts';
+export { SerialLinkDriver } from './serial.ts';
+export type { SerialDriverOptions } from './serial.ts';
+export { SerialFrameDecoder, encodeSerialFrame, cobsDecode, maxEncodedLength } from './serial-framing.ts';
+export type { SerialDecoderStats, SerialDropReason } from './serial-framing.ts';

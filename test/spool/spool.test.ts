@@ -1,0 +1,186 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Spool, SpoolError, SpoolFullError } from '../../src/spool/index.ts';
+import { Metrics } from '../../src/obs/metrics.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'satrelay-spool-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const meta = (n = 0) => ({ priority: 'high' as const, from: 'a@a.example', to: 'b@b.example', acceptedAt: 1_000 + n });
+const big = { maxBytes: 1 << 20, maxStanzas: 10_000 };
+
+test('accept gives increasing ids; pending is in id order; ack removes', async (t) => {
+  const sp = Spool.open(tempDir(t), big);
+  t.teardown(() => sp.close());
+  t.is(sp.nextId('shore'), 1n);
+  const ids = await Promise.all([0, 1, 2, 3, 4].map((n) => sp.accept('shore', Buffer.from(`<m n="${n}"/>`), meta(n))));
+  t.deepEqual(ids, [1n, 2n, 3n, 4n, 5n]);
+  const other = await sp.accept('other', Buffer.from('<x/>'), meta());
+  t.is(other, 1n, 'ids are per link');
+  await sp.ack('shore', 2n);
+  await sp.ack('shore', 4n);
+  await sp.ack('shore', 4n); // idempotent
+  const p = sp.pending('shore');
+  t.deepEqual(p.map((e) => e.id), [1n, 3n, 5n]);
+  t.deepEqual(p.map((e) => e.stanza.toString()), ['<m n="0"/>', '<m n="2"/>', '<m n="4"/>']);
+  t.deepEqual(p[1].meta, meta(2));
+  t.is(sp.nextId('shore'), 6n);
+  const s = sp.stats('shore', 2_000);
+  t.is(s.outboundCount, 3);
+  t.is(s.outboundBytes, 30);
+  t.is(s.oldestAgeMs, 1_000);
+  t.is(sp.stats(undefined, 2_000).outboundCount, 4);
+});
+
+test('ids above 2^53 keep their order (bigint keys)', async (t) => {
+  const dir = tempDir(t);
+  let sp = Spool.open(dir, big);
+  await sp.accept('l', Buffer.from('a'), meta());
+  await sp.receive('l', 2n ** 60n, Buffer.from('x'));
+  await sp.receive('l', 2n ** 60n + 1n, Buffer.from('y'));
+  await sp.receive('l', 255n, Buffer.from('z'));
+  await sp.close();
+  sp = Spool.open(dir, big);
+  t.teardown(() => sp.close());
+  t.deepEqual(sp.inboundPending('l').map((e) => e.id), [255n, 2n ** 60n, 2n ** 60n + 1n]);
+});
+
+test('close and reopen keeps outbound, inbound, next id and deliveredUpTo', async (t) => {
+  const dir = tempDir(t);
+  let sp = Spool.open(dir, big);
+  for (let n = 0; n < 5; n++) await sp.accept('shore', Buffer.from(`s${n}`), { ...meta(n), extra: new Uint8Array([n, 7]) });
+  for (const id of [1n, 2n, 3n, 4n, 5n]) await sp.ack('shore', id);
+  await sp.accept('shore', Buffer.from('kept'), meta(9));
+  t.true(await sp.receive('shore', 1n, Buffer.from('in1'), new Uint8Array([9])));
+  t.true(await sp.receive('shore', 2n, Buffer.from('in2')));
+  t.true(await sp.receive('shore', 4n, Buffer.from('in4')));
+  await sp.handedOver('shore', 1n);
+  await sp.close();
+  await t.throwsAsync(sp.accept('shore', Buffer.from('late'), meta()), { code: 'SPOOL_CLOSED' });
+
+  sp = Spool.open(dir, big);
+  t.teardown(() => sp.close());
+  t.is(sp.nextId('shore'), 7n, 'ids are never reused, even after everything was acked');
+  const p = sp.pending('shore');
+  t.deepEqual(p.map((e) => [e.id, e.stanza.toString()]), [[6n, 'kept']]);
+  t.is(sp.deliveredUpTo('shore'), 2n);
+  t.deepEqual(sp.deliveredAbove('shore'), [4n]);
+  t.deepEqual(sp.inboundPending('shore').map((e) => [e.id, e.stanza.toString()]), [[2n, 'in2'], [4n, 'in4']]);
+  t.false(await sp.receive('shore', 4n, Buffer.from('dup')), 'id held above the gap survives restart');
+  t.true(await sp.receive('shore', 3n, Buffer.from('in3')));
+  t.is(sp.deliveredUpTo('shore'), 4n, 'gap filled: contiguous up to 4');
+  t.deepEqual(sp.deliveredAbove('shore'), []);
+  t.is(sp.stats('shore').inboundCount, 3);
+});
+
+test('duplicate receive is refused and counted, nothing stored', async (t) => {
+  const metrics = new Metrics();
+  const sp = Spool.open(tempDir(t), { ...big, metrics });
+  t.teardown(() => sp.close());
+  t.true(await sp.receive('shore', 1n, Buffer.from('a')));
+  await sp.handedOver('shore', 1n);
+  t.false(await sp.receive('shore', 1n, Buffer.from('a again')));
+  t.true(await sp.receive('shore', 3n, Buffer.from('c')));
+  t.false(await sp.receive('shore', 3n, Buffer.from('c again')));
+  t.is(sp.deliveredUpTo('shore'), 1n);
+  t.deepEqual(sp.inboundPending('shore').map((e) => e.stanza.toString()), ['c']);
+  t.is(metrics.get('spool_inbound_duplicate_total'), 2);
+  await t.throwsAsync(sp.receive('shore', 0n, Buffer.from('x')), { code: 'SPOOL_BAD_ID' });
+  await sp.advanceDeliveredUpTo('shore', 2n);
+  t.is(sp.deliveredUpTo('shore'), 3n, 'floor moved past the gap absorbs id 3');
+  t.false(await sp.receive('shore', 2n, Buffer.from('b')));
+});
+
+test('full spool refuses with SPOOL_FULL and stores nothing', async (t) => {
+  const metrics = new Metrics();
+  const sp = Spool.open(tempDir(t), { maxBytes: 100, maxStanzas: 3, metrics });
+  t.teardown(() => sp.close());
+  await sp.accept('a', Buffer.alloc(40), meta());
+  await sp.accept('b', Buffer.alloc(40), meta());
+  const err = await t.throwsAsync(sp.accept('a', Buffer.alloc(21), meta()), { instanceOf: SpoolFullError });
+  t.is(err?.code, 'SPOOL_FULL');
+  await sp.accept('a', Buffer.alloc(20), meta());
+  await t.throwsAsync(sp.accept('a', Buffer.alloc(0), meta()), { code: 'SPOOL_FULL' }, 'stanza count limit');
+  t.is(sp.stats().outboundCount, 3);
+  t.is(sp.stats().outboundBytes, 100);
+  t.deepEqual(sp.pending('a').map((e) => e.id), [1n, 2n], 'refused stanza got no id');
+  t.is(metrics.get('spool_full_total'), 2);
+  await sp.ack('b', 1n);
+  t.is(await sp.accept('a', Buffer.alloc(40), meta()), 3n, 'room again after an ack');
+});
+
+test('concurrent accepts beyond the limit: exactly the ones that fit are stored', async (t) => {
+  const sp = Spool.open(tempDir(t), { maxBytes: 1000, maxStanzas: 5 });
+  t.teardown(() => sp.close());
+  const results = await Promise.allSettled(Array.from({ length: 8 }, (_, n) => sp.accept('a', Buffer.from(`x${n}`), meta(n))));
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 5);
+  t.true(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof SpoolError));
+  t.is(sp.pending('a').length, 5);
+});
+
+test('expire removes and returns old stanzas, durably', async (t) => {
+  const dir = tempDir(t);
+  let sp = Spool.open(dir, big);
+  await sp.accept('a', Buffer.from('old1'), { priority: 'low', acceptedAt: 100 });
+  await sp.accept('a', Buffer.from('new'), { priority: 'low', acceptedAt: 5_000 });
+  await sp.accept('a', Buffer.from('old2'), { priority: 'high', acceptedAt: 200 });
+  const gone = sp.expire('a', 1_000, 6_000);
+  t.deepEqual(gone.map((e) => e.stanza.toString()), ['old1', 'old2']);
+  t.deepEqual(sp.expire('a', 1_000, 6_000), []);
+  await sp.close();
+  sp = Spool.open(dir, big);
+  t.teardown(() => sp.close());
+  t.deepEqual(sp.pending('a').map((e) => e.stanza.toString()), ['new']);
+  t.is(sp.stats('a').outboundCount, 1);
+});
+
+test('bad link name is a typed error', async (t) => {
+  const sp = Spool.open(tempDir(t), big);
+  t.teardown(() => sp.close());
+  await t.throwsAsync(sp.accept('a\0b', Buffer.from('x'), meta()), { code: 'SPOOL_BAD_LINK' });
+  t.throws(() => Spool.open(tempDir(t), { maxBytes: 0, maxStanzas: 1 }), { code: 'SPOOL_BAD_OPTIONS' });
+});
+
+// Crash test: a child accepts stanzas and prints each id after its promise
+// resolved; we SIGKILL it at a seeded random point; every printed id must be there.
+for (const seed of [1, 2, 3]) {
+  test(`kill -9 during accepts loses nothing acknowledged (seed ${seed})`, async (t) => {
+    const dir = tempDir(t);
+    const killAfter = 20 + ((seed * 7919) % 200);
+    t.log(`seed ${seed}: kill after ${killAfter} printed ids`);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'crash-child.ts'), dir, '5000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    const printed = new Map<bigint, number>();
+    let buf = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line === 'done') continue;
+          const [id, n] = line.split(' ');
+          printed.set(BigInt(id), Number(n));
+          if (printed.size === killAfter) child.kill('SIGKILL');
+        }
+      });
+      child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited without kill (${_code})`))));
+    });
+    t.true(printed.size >= killAfter);
+    const sp = Spool.open(dir, big);
+    t.teardown(() => sp.close());
+    const stored = new Map(sp.pending('shore').map((e) => [e.id, e.stanza.toString()]));
+    for (const [id, n] of printed) t.is(stored.get(id), `<message id="m${n}"/>`, `id ${id} acknowledged to the caller but lost`);
+    t.true(sp.nextId('shore') > [...printed.keys()].reduce((a, b) => (a > b ? a : b)), 'next id is above every id handed out');
+  });
+}
