@@ -1,9 +1,10 @@
 /** An XML element as the relay handles it: a stanza, or part of one. */
 export type XmlNode = XmlElement | string;
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-export const escapeText = (s: string): string => s.replace(/[&<>]/g, (c) => ESCAPES[c]);
-export const escapeAttr = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
+export const escapeText = (s: string): string => s.replace(/[&<>\r]/g, (c) => ESCAPES[c]);
+/** Tab, LF and CR are escaped too: attribute-value normalization would turn them into spaces. */
+export const escapeAttr = (s: string): string => s.replace(/[&<>"'\t\n\r]/g, (c) => ESCAPES[c]);
 
 export class XmlElement {
   /** Qualified name as written, e.g. "message" or "db:result". */

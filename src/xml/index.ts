@@ -1,0 +1,40 @@
+/**
+ * xml/ — incremental, strict XMPP stream parsing and serialization.
+ *
+ * Takes: raw bytes of an XMPP stream (RFC 6120 §4) or of an XEP-0361 implicit
+ * stream (no header; also the link layer's inflated bytes), in chunks of any
+ * size. Gives: streamOpen(attrs), one XmlElement per top-level stanza (with
+ * `raw`, its exact bytes), streamClose(), or a single StreamError (RFC 6120
+ * §4.9.3: not-well-formed, restricted-xml, invalid-namespace,
+ * bad-namespace-prefix, policy-violation, unsupported-encoding, bad-format).
+ *
+ * raw: the received bytes of the stanza, byte for byte, EXCEPT when the stanza
+ * depends on its stream header: prefixes bound only on the header (e.g. db:)
+ * are declared, and the stream's xml:lang is added when the stanza has none
+ * (RFC 6120 §4.7.4), by splicing ` xmlns:p="…"` / ` xml:lang="…"` right after
+ * the element name; the same attributes are added to `attrs`. raw is thus
+ * always self-contained and equals what re-serializing the tree gives. The
+ * stream's default namespace is NOT added: el.ns carries it, and a stanza is
+ * forwarded into a stream with the same content namespace (jabber:server).
+ *
+ * Other choices: whitespace between stanzas is ignored, other character data
+ * there is bad-format; input after </stream:stream> is ignored; the first error
+ * ends the stream (later writes ignored) until reset(). reset() called from a
+ * handler during write() hands the rest of that chunk (after the event) to the
+ * fresh stream. Limits: maxStanzaBytes per stanza from its '<' to its final
+ * '>'; maxHeaderBytes for the header and for each run of bytes between stanzas
+ * (so keepalives over a long stream never add up). Each limit trips at the same
+ * byte however the input is chunked.
+ *
+ * Serialization: element.ts serializeElement for plain output; serialize.ts
+ * `serialize(el, inheritedNs)` when an edited stanza must re-parse to the same
+ * tree (TAB/LF/CR escaped in attributes, CR in text; xmlns added for an element
+ * whose ns differs from its scope).
+ *
+ * Must not import: s2s/, link/, optimize/, relay/ or anything doing I/O.
+ */
+export { StreamParser, parseXml } from './parser.ts';
+export type { StreamParserOptions, StreamHandlers } from './parser.ts';
+export { serialize, toWire, escapeTextExact, escapeAttrExact } from './serialize.ts';
+export { XmlElement, x, serializeElement, escapeText, escapeAttr } from './element.ts';
+export type { XmlNode } from './element.ts';
