@@ -129,6 +129,12 @@ export class Xep0361Link implements RelayLink {
     };
   }
 
+  /** Drops the current connection (operator "restart link"); the dialing side reconnects. */
+  restartConnection(): void {
+    this.log.info('link connection restart requested');
+    this.sock?.destroy();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);

@@ -1,0 +1,19 @@
+/**
+ * link/core — the satrelay bearer protocol between two relays, sans-IO.
+ *
+ * Does: framing to the MTU, selective-repeat ARQ with SACK sized to the
+ *   bandwidth-delay product, RFC 6298 RTO, message-layer deflate with a preset
+ *   dictionary and resync, priority scheduling, ChaCha20-Poly1305 with a
+ *   pre-shared key, epochs and a replay window. Wire spec: docs/link-protocol.md.
+ * Takes: LinkOptions (tuning, PSK, role, domains, injected randomness, resume
+ *   state), `now` (ms, any monotonic origin) on every input, frames as Buffers.
+ * Gives: frames to send (pollTransmit), the next deadline (pollTimeout), and
+ *   events (deliver / acked / up / down / resync).
+ * Must not import: sockets, timers, the clock, Math.random, spool/, s2s/,
+ *   drivers/ (drivers import this, not the reverse).
+ */
+export { LinkEndpoint, windowFrames, DEFAULT_MAX_STANZA_BYTES } from './endpoint.ts';
+export type { LinkTuning, LinkOptions, LinkEvent, LinkStats } from './endpoint.ts';
+export { LinkError } from './errors.ts';
+export type { LinkErrorCode, DropReason } from './errors.ts';
+export { buildDictionary, StreamDeflater, StreamInflater } from './compress.ts';

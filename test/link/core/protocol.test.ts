@@ -1,0 +1,231 @@
+/** Wire vectors from the spec, hostile input, compression figures, API errors. */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { LinkEndpoint, LinkError, StreamDeflater, buildDictionary } from '../../../src/link/core/index.ts';
+import { deriveKeys, nonceOf, open } from '../../../src/link/core/crypto.ts';
+import { decodeHeader } from '../../../src/link/core/wire.ts';
+import { Metrics } from '../../../src/obs/metrics.ts';
+import { buildVectors, vectorEndpoint, VECTOR_KEY, VECTOR_STANZA, VECTOR_TUNING } from './vectors.ts';
+import { chatCorpus } from './corpus.ts';
+import { Pair, DEFAULT_TUNING } from './pair.ts';
+
+const DOC = new URL('../../../docs/link-protocol.md', import.meta.url);
+
+function docVectors(): Map<string, Buffer> {
+  const text = readFileSync(DOC, 'utf8');
+  const block = /```vectors\n([\s\S]*?)```/.exec(text);
+  if (!block) throw new Error('no ```vectors block in docs/link-protocol.md');
+  const out = new Map<string, Buffer>();
+  for (const line of block[1].split('\n')) {
+    const m = /^(\S+)\s+([0-9a-f]+)\s*$/.exec(line);
+    if (m) out.set(m[1], Buffer.from(m[2], 'hex'));
+  }
+  return out;
+}
+
+test('test vectors of the spec: encode reproduces them byte for byte', (t) => {
+  const doc = docVectors();
+  const v = buildVectors();
+  t.deepEqual(doc.get('key'), VECTOR_KEY);
+  const keys = deriveKeys(VECTOR_KEY, 'a');
+  t.is(doc.get('key_ab')?.toString('hex'), keys.send.toString('hex'));
+  t.is(doc.get('key_ba')?.toString('hex'), keys.recv.toString('hex'));
+  t.is(doc.get('v1.frame')?.toString('hex'), v.v1.toString('hex'));
+  t.is(doc.get('v2.frame')?.toString('hex'), v.v2.toString('hex'));
+  t.is(doc.get('v3.frame')?.toString('hex'), v.v3.toString('hex'));
+});
+
+test('test vectors of the spec: decode (AEAD open gives the documented plaintext; endpoints accept them)', (t) => {
+  const doc = docVectors();
+  const keys = deriveKeys(VECTOR_KEY, 'a');
+  const cases: Array<[string, Buffer, number | undefined]> = [['v1', keys.send, undefined], ['v2', keys.recv, undefined], ['v3', keys.recv, 0x01020304]];
+  for (const [name, key, echo] of cases) {
+    const frame = doc.get(`${name}.frame`)!;
+    const h = decodeHeader(frame);
+    t.is(h.e, echo !== undefined);
+    const hdr = frame.subarray(0, h.length);
+    const aad = echo === undefined ? hdr : Buffer.concat([hdr, Buffer.from([echo >>> 24, (echo >> 16) & 255, (echo >> 8) & 255, echo & 255])]);
+    const plain = open(key, nonceOf(h.epoch, h.seq), aad, frame.subarray(h.length));
+    t.is(plain?.toString('hex'), doc.get(`${name}.plain`)?.toString('hex'), name);
+  }
+  // v1 into b delivers the stanza; v3 into a acknowledges id 1.
+  const a = vectorEndpoint('a');
+  a.submit(1n, Buffer.from(VECTOR_STANZA), 'high');
+  a.pollTransmit(0);
+  const b = vectorEndpoint('b');
+  b.handleFrame(10, doc.get('v1.frame')!);
+  const evs = [...(function* () { for (let e = b.pollEvent(); e; e = b.pollEvent()) yield e; })()];
+  const d = evs.find((e) => e.type === 'deliver');
+  t.true(d?.type === 'deliver' && d.id === 1n && d.stanza.toString() === VECTOR_STANZA);
+  a.handleFrame(80, doc.get('v3.frame')!);
+  const aev = [...(function* () { for (let e = a.pollEvent(); e; e = a.pollEvent()) yield e; })()];
+  t.true(aev.some((e) => e.type === 'acked' && e.id === 1n));
+  t.is(VECTOR_TUNING.mtu, 256);
+});
+
+/** A live pair plus a capture of valid frames a -> b. */
+function capture(seed: number): { b: LinkEndpoint; metrics: Metrics; frames: Buffer[] } {
+  const p = new Pair({ seed, ab: { latencyMs: 100 } });
+  const frames: Buffer[] = [];
+  for (const s of chatCorpus(200, seed)) p.a.submit(s);
+  const orig = p.b.ep.handleFrame.bind(p.b.ep);
+  p.b.ep.handleFrame = (now, f) => { frames.push(Buffer.from(f)); orig(now, f); };
+  p.driveUntil(() => p.idle());
+  p.b.ep.handleFrame = orig;
+  return { b: p.b.ep, metrics: p.b.metrics, frames };
+}
+
+const dropped = (m: Metrics): number => m.get('link_frames_dropped_total');
+
+test('random bytes never throw and are all counted as drops (fast-check, seeded)', (t) => {
+  const { b, metrics } = capture(5);
+  const seed = 20261123;
+  t.log(`fast-check seed ${seed}`);
+  let fed = 0;
+  const before = dropped(metrics);
+  const anyBytes = fc.uint8Array({ minLength: 0, maxLength: 600, size: 'max' });
+  // bytes behind a plausible header (version 1, E or not) reach the AEAD check
+  const headed = fc.tuple(fc.constantFrom(0x40, 0x60), anyBytes).map(([f, rest]) => Uint8Array.from([f, ...rest]));
+  fc.assert(fc.property(fc.oneof(anyBytes, headed), (bytes) => {
+    b.handleFrame(1e7, Buffer.from(bytes));
+    fed++;
+  }), { seed, numRuns: 3000 });
+  t.is(dropped(metrics) - before, fed);
+  t.log(['auth', 'truncated', 'malformed', 'too_big', 'replay'].map((r) => `${r}=${metrics.get('link_frames_dropped_total', { reason: r })}`).join(' '));
+  t.true(metrics.get('link_frames_dropped_total', { reason: 'auth' }) > 0);
+  t.true(metrics.get('link_frames_dropped_total', { reason: 'truncated' }) > 0);
+  t.true(metrics.get('link_frames_dropped_total', { reason: 'malformed' }) > 0);
+  t.true(metrics.get('link_frames_dropped_total', { reason: 'too_big' }) > 0);
+});
+
+test('forged (mutated), truncated and replayed frames never throw and are counted', (t) => {
+  const { b, metrics, frames } = capture(6);
+  t.true(frames.length > 3);
+  const seed = 424242;
+  t.log(`fast-check seed ${seed}`);
+  const received = b.stats().framesReceived;
+  let fed = 0;
+  const before = dropped(metrics);
+  fc.assert(fc.property(
+    fc.nat(frames.length - 1), fc.oneof(
+      fc.record({ kind: fc.constant('flip' as const), pos: fc.nat(), bit: fc.nat(7) }),
+      fc.record({ kind: fc.constant('cut' as const), pos: fc.nat() }),
+      fc.record({ kind: fc.constant('replay' as const) }),
+      fc.record({ kind: fc.constant('append' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+    ),
+    (i, op) => {
+      let f = Buffer.from(frames[i]);
+      if (op.kind === 'flip') f[op.pos % f.length] ^= 1 << op.bit;
+      else if (op.kind === 'cut') f = f.subarray(0, op.pos % f.length);
+      else if (op.kind === 'append') f = Buffer.concat([f, op.extra]);
+      b.handleFrame(1e7, f);
+      fed++;
+    }), { seed, numRuns: 3000 });
+  t.is(dropped(metrics) - before, fed, 'every hostile frame dropped');
+  t.is(b.stats().framesReceived, received, 'none accepted');
+  t.true(metrics.get('link_frames_dropped_total', { reason: 'replay' }) > 0);
+  t.true(metrics.get('link_frames_dropped_total', { reason: 'auth' }) > 0);
+  t.true(metrics.get('link_frames_dropped_total', { reason: 'truncated' }) > 0);
+});
+
+test('a frame from a retired epoch (replay of an earlier incarnation) is refused', (t) => {
+  const p = new Pair({ seed: 7, ab: { latencyMs: 100 } });
+  const old: Buffer[] = [];
+  p.a.submit('<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>one</body></message>');
+  const orig = p.b.ep.handleFrame.bind(p.b.ep);
+  p.b.ep.handleFrame = (now, f) => { old.push(Buffer.from(f)); orig(now, f); };
+  p.driveUntil(() => p.idle());
+  p.a.restart(p.now);
+  p.a.submit('<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>two</body></message>');
+  p.driveUntil(() => p.idle());
+  const before = p.b.metrics.get('link_frames_dropped_total', { reason: 'replay' });
+  p.b.ep.handleFrame = orig;
+  for (const f of old) p.b.ep.handleFrame(p.now, f);
+  t.is(p.b.metrics.get('link_frames_dropped_total', { reason: 'replay' }) - before, old.length);
+  t.is(p.b.received.length, 2);
+});
+
+test('compression: persistent context with dictionary beats per-stanza on a chat corpus', (t) => {
+  const corpus = chatCorpus(1000);
+  const raw = corpus.reduce((n, s) => n + s.length, 0);
+  const dict = buildDictionary(['a.example', 'muc.a.example', 'b.example']);
+  const persistent = new StreamDeflater(6, dict);
+  const pers = corpus.reduce((n, s) => n + persistent.compress(s).length, 0);
+  const perStanza = corpus.reduce((n, s) => n + new StreamDeflater(6, dict).compress(s).length, 0);
+  const noDict = corpus.reduce((n, s) => n + new StreamDeflater(6, new Uint8Array(0)).compress(s).length, 0);
+  t.log(`bytes/stanza: raw ${(raw / 1000).toFixed(1)}, persistent ${(pers / 1000).toFixed(1)}, per-stanza+dict ${(perStanza / 1000).toFixed(1)}, per-stanza ${(noDict / 1000).toFixed(1)}`);
+  t.true(pers < perStanza * 0.6, 'persistent context much smaller than per-stanza');
+  t.true(perStanza < noDict, 'the dictionary helps a fresh context');
+  t.true(pers < raw / 5);
+});
+
+test('link bytes per stanza on the bearer, header overhead measured', (t) => {
+  const p = new Pair({ seed: 8, ab: { latencyMs: 300, rateBps: 64_000 } });
+  const corpus = chatCorpus(500, 3);
+  for (const s of corpus) p.a.submit(s);
+  p.driveUntil(() => p.idle());
+  const st = p.a.ep.stats();
+  const raw = corpus.reduce((n, s) => n + s.length, 0);
+  t.log(`${corpus.length} stanzas, ${raw} XML bytes -> ${st.bytesSent} link bytes in ${st.framesSent} frames; header+tag ${st.headerBytes} (${(st.headerBytes / st.framesSent).toFixed(1)}/frame)`);
+  t.true(st.bytesSent < raw / 3);
+  t.true(st.headerBytes / st.framesSent <= 6 + 16 + 3);
+});
+
+test('API errors are typed with stable codes', (t) => {
+  const mk = (over: Partial<typeof DEFAULT_TUNING> = {}, key = Buffer.alloc(32)) =>
+    new LinkEndpoint({ tuning: { ...DEFAULT_TUNING, ...over }, key, role: 'a', localDomains: [], remoteDomains: [], random: () => Buffer.alloc(4) }, 0);
+  t.is(t.throws(() => mk({}, Buffer.alloc(16)), { instanceOf: LinkError })!.code, 'LINK_BAD_OPTIONS');
+  t.is(t.throws(() => mk({ mtu: 10 }), { instanceOf: LinkError })!.code, 'LINK_BAD_OPTIONS');
+  const ep = mk({ maxStanzaBytes: 100 });
+  ep.submit(5n, Buffer.from('<a/>'), 'high');
+  t.is(t.throws(() => ep.submit(5n, Buffer.from('<a/>'), 'high'), { instanceOf: LinkError })!.code, 'LINK_BAD_ID');
+  t.is(t.throws(() => ep.submit(6n, Buffer.alloc(101), 'high'), { instanceOf: LinkError })!.code, 'LINK_STANZA_TOO_BIG');
+  t.is(t.throws(() => ep.submit(-1n, Buffer.from('<a/>'), 'high'), { instanceOf: LinkError })!.code, 'LINK_BAD_ID');
+});
+
+test('setSendFloor: never-sent ids below the floor are dropped and do not block the receiver', (t) => {
+  const p = new Pair({ seed: 9, ab: { latencyMs: 100 }, tuning: { windowFrames: 1, mtu: 128 } });
+  const ids: bigint[] = [];
+  for (let i = 0; i < 40; i++) ids.push(p.a.submit(`<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>${i} ${'x'.repeat(i)}</body></message>`));
+  p.step(); // first frame(s) out
+  const floor = ids[30];
+  p.a.ep.setSendFloor(floor);
+  for (const id of ids) if (id < floor) p.a.outbox.delete(id); // the spool expired them
+  t.true(p.driveUntil(() => p.idle() && p.b.received.some((r) => r.id === ids[39])));
+  const got = p.b.received.map((r) => r.id);
+  t.true(got.length < 40 && got.length >= 10, `${got.length} delivered`);
+  t.deepEqual(got.slice(-10), ids.slice(30));
+  t.true(got.every((id, i) => i === 0 || id > got[i - 1]));
+});
+
+test('a stream that fails to inflate is reset (RESET block, new generation), nothing lost', async (t) => {
+  const { seal, nonceOf: nonce } = await import('../../../src/link/core/crypto.ts');
+  const { Writer } = await import('../../../src/link/core/varint.ts');
+  const { encodeHeader, encodeSeg, B_STREAM } = await import('../../../src/link/core/wire.ts');
+  const p = new Pair({ seed: 10, ab: { latencyMs: 100 } });
+  const key = createHashKey(10);
+  for (let i = 0; i < 5; i++) p.a.submit(`<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>one ${i}</body></message>`);
+  t.true(p.driveUntil(() => p.idle()));
+  // Forge, with the real key, a frame from a whose msn 5 holds bytes that are not deflate.
+  const ep = p.a.ep as unknown as { seq: number; epoch: number; nextMsn: number };
+  const seq = ep.seq++;
+  const h = new Writer();
+  encodeHeader(h, true, ep.epoch, seq);
+  const body = new Writer();
+  body.u8(B_STREAM); body.varint(0);
+  encodeSeg(body, { msn: ep.nextMsn++, offset: 0, first: true, last: true, id: 1000n, data: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07]) }, false);
+  const hdr = h.finish();
+  const aad = Buffer.concat([hdr, Buffer.from(p.b.ep.epoch.toString(16).padStart(8, '0'), 'hex')]);
+  p.b.ep.handleFrame(p.now, Buffer.concat([hdr, seal(deriveKeys(key, 'a').send, nonce(ep.epoch, seq), aad, body.finish())]));
+  for (let i = 0; i < 5; i++) p.a.submit(`<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>two ${i}</body></message>`);
+  t.true(p.driveUntil(() => p.idle() && p.b.received.length === 10, 600_000));
+  t.is(p.b.metrics.get('link_stream_resets_total', { reason: 'inflate' }), 1);
+  t.is(p.a.ep.stats().txGeneration, 1);
+  t.deepEqual(p.b.received.map((r) => Number(r.id)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+});
+
+function createHashKey(seed: number): Buffer {
+  return createHash('sha256').update(`pair-${seed}`).digest();
+}
