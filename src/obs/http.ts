@@ -7,10 +7,11 @@ export interface ObsServer {
   close(): Promise<void>;
 }
 
-export async function startObsServer(opts: { host: string; port: number; metrics: Metrics; status: () => unknown }): Promise<ObsServer> {
+export async function startObsServer(opts: { host: string; port: number; metrics: Metrics; status: () => unknown; beforeScrape?: () => void }): Promise<ObsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
+      opts.beforeScrape?.();
       opts.metrics.text().then(
         (body) => {
           res.writeHead(200, { 'content-type': opts.metrics.registry.contentType });

@@ -5,9 +5,14 @@ import { randomBytes } from 'node:crypto';
 import type { SiteConfig, LinkConfig } from '../config/index.ts';
 import { parseHostPort } from '../config/index.ts';
 import { Xep0361Link } from '../link/xep0361/link.ts';
+import { ConstrainedLink, type ConstrainedTransport } from '../link/constrained/link.ts';
+import type { LinkTuning } from '../link/core/index.ts';
+import { Spool } from '../spool/index.ts';
+import { bearerRttMs, readKeyFile } from '../config/index.ts';
 import type { Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { PolicyHook } from '../policy/index.ts';
+import { buildOptimizeHooks } from '../optimize/index.ts';
 import type { RelayLink } from './link.ts';
 import { Relay, type RelaySettings } from './relay.ts';
 import type { StanzaHook } from './router.ts';
@@ -43,7 +48,39 @@ export function relaySettings(cfg: SiteConfig): RelaySettings {
   };
 }
 
-export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Logger; metrics: Metrics }): RelayLink {
+/** The link core's tuning from a link's profile and the site limits. */
+export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
+  const b = link.profileConfig.bearer;
+  const t = link.tuning;
+  return {
+    mtu: b.mtu,
+    frameBytes: t.frame_bytes,
+    windowFrames: t.window_frames,
+    rateBps: b.rate_bps,
+    rttEstimateMs: bearerRttMs(b),
+    rtoMinMs: t.rto_min_ms,
+    rtoMaxMs: t.rto_max_ms,
+    ackDelayMs: t.ack_delay_ms,
+    keepaliveS: t.keepalive_s,
+    compressionLevel: t.compression_level,
+    maxStanzaBytes: cfg.limits.max_stanza_bytes,
+  };
+}
+
+function transportOf(link: LinkConfig): ConstrainedTransport {
+  switch (link.transport) {
+    case 'udp':
+      return { kind: 'udp', bind: link.bind!, peer: link.peer! };
+    case 'tcp':
+      return { kind: 'tcp', bind: link.bind ?? undefined, peer: link.peer ?? undefined };
+    case 'serial':
+      return { kind: 'serial', device: link.device!, baud: link.baud ?? 9600 };
+    default:
+      throw new Error(`link ${link.name}: ${link.transport} is not a constrained transport`);
+  }
+}
+
+export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Logger; metrics: Metrics; spool?: Spool }): RelayLink {
   switch (link.transport) {
     case 'xep0361':
       return new Xep0361Link({
@@ -58,18 +95,53 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         metrics: deps.metrics,
       });
     default:
-      throw new Error(`link ${link.name}: transport ${link.transport} is not available in this build`);
+      if (!deps.spool) throw new Error(`link ${link.name}: a spool is needed for transport ${link.transport}`);
+      return new ConstrainedLink({
+        name: link.name,
+        domains: link.domains,
+        localDomains: cfg.local.domains,
+        transport: transportOf(link),
+        tuning: linkTuning(cfg, link),
+        key: readKeyFile(link.key_file!).key,
+        spool: deps.spool,
+        heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
+        maxStanzaBytes: cfg.limits.max_stanza_bytes,
+        logger: deps.logger,
+        metrics: deps.metrics,
+      });
   }
 }
 
 export function buildRelay(cfg: SiteConfig, deps: { logger: Logger; metrics?: Metrics }): Relay {
   const metrics = deps.metrics ?? new Metrics({ site: cfg.site });
-  const links = cfg.links.map((l) => buildLink(cfg, l, { logger: deps.logger, metrics }));
+  mkdirSync(cfg.data_dir, { recursive: true });
+  const spool = cfg.links.some((l) => l.transport !== 'xep0361')
+    ? Spool.open(join(cfg.data_dir, 'spool'), { maxBytes: cfg.limits.spool_max_bytes, maxStanzas: cfg.limits.spool_max_stanzas, metrics, logger: deps.logger })
+    : undefined;
+  const links = cfg.links.map((l) => buildLink(cfg, l, { logger: deps.logger, metrics, spool }));
+  // Policy first: refused stanzas never reach a cache or a fold.
+  const optimize = buildOptimizeHooks({
+    presence: cfg.optimize.presence,
+    discoCache: cfg.optimize.disco_cache,
+    fanout: cfg.optimize.fanout,
+    dataDir: cfg.data_dir,
+    metrics,
+    logger: deps.logger,
+  });
   const hooks: StanzaHook[] = [
     new PolicyHook(
       { allow: cfg.policy.allow, block: cfg.policy.block, blockNamespaces: cfg.policy.block_namespaces, drop: cfg.optimize.drop },
       { logger: deps.logger, metrics },
     ),
+    ...optimize.hooks,
   ];
-  return new Relay(relaySettings(cfg), links, { logger: deps.logger, metrics, hooks });
+  return new Relay(relaySettings(cfg), links, {
+    logger: deps.logger,
+    metrics,
+    hooks,
+    onStop: async () => {
+      await optimize.close();
+      await spool?.close();
+    },
+  });
 }

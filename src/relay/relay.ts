@@ -47,7 +47,7 @@ export class Relay {
   constructor(
     readonly settings: RelaySettings,
     readonly links: RelayLink[],
-    opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[] } = {},
+    private readonly opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[]; onStop?: () => Promise<void> | void } = {},
   ) {
     this.log = opts.logger ?? silentLogger;
     this.metrics = opts.metrics ?? new Metrics({ site: settings.site });
@@ -91,7 +91,7 @@ export class Relay {
     }
     await this.s2s.start();
     if (this.settings.metricsListen) {
-      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status() });
+      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status(), beforeScrape: () => this.collectGauges() });
     }
     this.log.info({ site: this.settings.site, s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, 'relay started');
   }
@@ -99,6 +99,24 @@ export class Relay {
   /** Address of the metrics/status endpoint, when enabled. */
   get obsPort(): number | undefined {
     return this.obs?.port;
+  }
+
+  /** Point-in-time gauges, refreshed before each scrape. */
+  collectGauges(): void {
+    this.metrics.set('uptime_seconds', Math.round((Date.now() - this.startedAt.getTime()) / 1000));
+    for (const l of this.links.map((x) => x.status())) {
+      const labels = { link: l.name };
+      this.metrics.set('link_up', l.up ? 1 : 0, labels);
+      this.metrics.set('link_queued_stanzas', l.queued, labels);
+      this.metrics.set('link_in_flight', l.inFlight, labels);
+      if (l.rttMs !== undefined) this.metrics.set('link_rtt_ms', l.rttMs, labels);
+    }
+    const bySession = new Map<string, number>();
+    for (const s of this.s2s.sessions()) bySession.set(`${s.direction}|${s.state}`, (bySession.get(`${s.direction}|${s.state}`) ?? 0) + 1);
+    for (const [k, n] of bySession) {
+      const [direction, state] = k.split('|');
+      this.metrics.set('s2s_sessions', n, { direction, state });
+    }
   }
 
   status(): RelayStatus {
@@ -118,6 +136,7 @@ export class Relay {
     for (const link of this.links) await link.stop();
     await this.s2s.stop('system-shutdown');
     await this.obs?.close();
+    await this.opts.onStop?.();
     this.log.info('relay stopped');
   }
 }
