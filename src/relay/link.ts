@@ -15,8 +15,12 @@ export interface LinkStatus {
 }
 
 export interface LinkHandlers {
-  /** A stanza arrived from the partner relay, for a local domain. */
-  deliver(stanza: XmlElement): void;
+  /**
+   * A stanza arrived from the partner relay, for a local domain. Resolves when
+   * it is written to a local server or bounced; rejects when the relay stops
+   * first (a durable link then keeps it for the next start).
+   */
+  deliver(stanza: XmlElement): Promise<void> | void;
   /** A stanza this link accepted could not be carried (held too long, refused): bounce it to its sender. */
   undeliverable(stanza: XmlElement, err: StanzaError): void;
 }

@@ -10,7 +10,10 @@ import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { startObsServer, type ObsServer } from '../obs/http.ts';
 import type { LinkStatus, RelayLink } from './link.ts';
-import { Router, type StanzaHook } from './router.ts';
+import { Router, RelayStoppingError, type StanzaHook } from './router.ts';
+
+/** Conditions after which a local delivery is tried again while the stanza may still wait. */
+const RETRYABLE = new Set(['remote-server-not-found', 'remote-server-timeout', 'resource-constraint']);
 
 export interface RelaySettings {
   site: string;
@@ -43,6 +46,8 @@ export class Relay {
   private obs?: ObsServer;
   private readonly startedAt = new Date();
   private lastError?: string;
+  private stopping = false;
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     readonly settings: RelaySettings,
@@ -54,7 +59,7 @@ export class Relay {
     this.router = new Router({
       localDomains: settings.localDomains,
       links,
-      local: { deliver: (el) => this.s2s.deliver(el) },
+      local: { deliver: (el) => this.deliverLocal(el) },
       hooks: opts.hooks,
       logger: this.log,
       metrics: this.metrics,
@@ -96,6 +101,38 @@ export class Relay {
     this.log.info({ site: this.settings.site, s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, 'relay started');
   }
 
+  /**
+   * Writes a stanza from the far side to a local server. While the local
+   * server cannot be reached it is tried again, with back-off, for up to the
+   * held-stanza time; then the error goes to the router, which bounces it.
+   */
+  async deliverLocal(el: XmlElement): Promise<void> {
+    const deadline = Date.now() + (this.settings.s2sTimeouts?.queueMs ?? 600_000);
+    let delay = 1000;
+    for (;;) {
+      if (this.stopping) throw new RelayStoppingError();
+      try {
+        await this.s2s.send(el);
+        return;
+      } catch (err) {
+        if (this.stopping) throw new RelayStoppingError();
+        if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || Date.now() + delay > deadline) throw err;
+        this.lastError = `local delivery to ${el.attr('to')}: ${err.condition}`;
+        this.metrics.inc('local_delivery_retries_total', { condition: err.condition });
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            this.sleepers.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, delay);
+          this.sleepers.add(wake);
+        });
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+  }
+
   /** Address of the metrics/status endpoint, when enabled. */
   get obsPort(): number | undefined {
     return this.obs?.port;
@@ -132,6 +169,8 @@ export class Relay {
 
   async stop(): Promise<void> {
     this.log.info('relay stopping');
+    this.stopping = true;
+    for (const wake of [...this.sleepers]) wake();
     // Links first: what they still hold is bounced to local senders while S2S is up.
     for (const link of this.links) await link.stop();
     await this.s2s.stop('system-shutdown');

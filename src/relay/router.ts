@@ -31,7 +31,21 @@ export interface HookContext {
 }
 
 export interface LocalSide {
-  deliver(stanza: XmlElement): void;
+  /**
+   * Delivers to a local server. Resolves once the stanza is written to an
+   * authenticated session; rejects with a StanzaError when it cannot be (the
+   * router bounces it), or another error when the relay is stopping (the
+   * stanza stays with the link for the next start).
+   */
+  deliver(stanza: XmlElement): Promise<void> | void;
+}
+
+/** Thrown by LocalSide.deliver when the relay stops before the stanza could be written. */
+export class RelayStoppingError extends Error {
+  readonly code = 'RELAY_STOPPING';
+  constructor() {
+    super('relay stopping');
+  }
 }
 
 export interface RouterOptions {
@@ -86,8 +100,11 @@ export class Router {
     }
   }
 
-  /** A stanza that arrived from the partner relay over a link. */
-  fromLink(link: RelayLink, stanza: XmlElement): void {
+  /**
+   * A stanza that arrived from the partner relay over a link. Resolves when
+   * every resulting stanza is written to a local server or bounced.
+   */
+  async fromLink(link: RelayLink, stanza: XmlElement): Promise<void> {
     const from = domainOf(stanza.attr('from'));
     const to = domainOf(stanza.attr('to'));
     this.metrics.inc('stanzas_in_total', { direction: 'from_link', kind: stanza.local });
@@ -111,15 +128,22 @@ export class Router {
       }
       stanzas = next;
     }
-    for (const s of stanzas) {
-      this.metrics.inc('stanzas_out_total', { direction: 'to_local', kind: s.local });
-      this.opts.local.deliver(s);
-    }
+    await Promise.all(
+      stanzas.map(async (s) => {
+        try {
+          await this.opts.local.deliver(s);
+          this.metrics.inc('stanzas_out_total', { direction: 'to_local', kind: s.local });
+        } catch (err) {
+          if (!(err instanceof StanzaError)) throw err;
+          this.refuseRemote(link, s, err);
+        }
+      }),
+    );
   }
 
   private hookContext(link: RelayLink): HookContext {
     return {
-      replyLocal: (el) => this.opts.local.deliver(el),
+      replyLocal: (el) => this.toLocal(el),
       replyRemote: (el) => {
         link.send(el).catch((e: Error) => this.log.warn({ err: e.message, link: link.name }, 'link refused a hook reply'));
       },
@@ -147,7 +171,15 @@ export class Router {
     this.metrics.inc('bounces_total', { direction: 'to_local', condition: err.condition });
     this.log.info({ condition: err.condition, from: stanza.attr('from'), to: stanza.attr('to'), text: err.text }, 'bounced stanza to local sender');
     const reply = bounce(stanza, err);
-    if (reply) this.opts.local.deliver(reply);
+    if (reply) this.toLocal(reply);
+  }
+
+  /** Fire-and-forget delivery of a relay-made stanza (bounce, cached answer). */
+  private toLocal(el: XmlElement): void {
+    Promise.resolve(this.opts.local.deliver(el)).catch((e: Error) => {
+      this.metrics.inc('drops_total', { reason: 'local_reply_failed' });
+      this.log.warn({ err: e.message, to: el.attr('to') }, 'could not deliver a relay-made stanza locally');
+    });
   }
 
   private refuseRemote(link: RelayLink, stanza: XmlElement, err: StanzaError): void {

@@ -1,5 +1,5 @@
 /**
- * TCP emulator: a proxy whose accepted connections cross the engine as byte
+ * TCP emulator: a proxy (or several, `extra`, on one engine) whose accepted connections cross the engine as byte
  * streams ('ab' client -> target, 'ba' back). All connections share one bearer.
  * The TCP handshake and FIN/RST cross it too, as 40-byte control segments, so
  * a connection costs one round trip before the client may send (RFC 9293 §3.5).
@@ -14,15 +14,26 @@ import type { Direction } from '../engine.ts';
 import { parseHostPort, type HostPort } from './address.ts';
 import { RealtimeRunner, type DriverOptions, type EmulatorHandle } from './runner.ts';
 
+/** One more listener on the same bearer; `reverse` carries its client -> target bytes in direction 'ba'. */
+export interface TcpProxyPair {
+  listen: string | HostPort;
+  target: string | HostPort;
+  reverse?: boolean;
+}
+
 export interface TcpEmulatorOptions extends DriverOptions {
   listen: string | HostPort;
   target: string | HostPort;
   /** Carry SYN / SYN-ACK across the bearer before data flows (default true). */
   handshake?: boolean;
+  /** Further listen/target pairs sharing this emulator's one engine (e.g. the reverse direction of a federation). */
+  extra?: TcpProxyPair[];
 }
 
 export interface TcpEmulatorHandle extends EmulatorHandle {
   readonly address: AddressInfo;
+  /** Bound addresses of every listener: [main, ...extra] in the order given. */
+  readonly addresses: AddressInfo[];
   /** Connections currently open. */
   connections(): number;
 }
@@ -34,6 +45,10 @@ const CTRL_RST = 3;
 
 interface Conn {
   id: number;
+  /** Direction of client -> target bytes ('ab' unless the pair is reversed), and the other one. */
+  up: Direction;
+  down: Direction;
+  target: HostPort;
   client: net.Socket;
   upstream?: net.Socket;
   open: boolean; // data may flow from the client
@@ -43,8 +58,10 @@ interface Conn {
 export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmulatorHandle> {
   const logger = opts.logger ?? silentLogger;
   const metrics = opts.metrics ?? new Metrics();
-  const listen = parseHostPort(opts.listen, 'listen');
-  const target = parseHostPort(opts.target, 'target');
+  const pairs = [
+    { listen: parseHostPort(opts.listen, 'listen'), target: parseHostPort(opts.target, 'target'), reverse: false },
+    ...(opts.extra ?? []).map((p, i) => ({ listen: parseHostPort(p.listen, `extra[${i}].listen`), target: parseHostPort(p.target, `extra[${i}].target`), reverse: p.reverse ?? false })),
+  ];
   const handshake = opts.handshake ?? true;
   const conns = new Map<number, Conn>();
   const paused = new Set<net.Socket>();
@@ -57,12 +74,12 @@ export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmu
     const tag = d.tag ?? 0;
     const c = conns.get(tag > 0 ? tag : Math.floor(-tag / 4));
     if (!c) return;
-    const out = d.dir === 'ab' ? c.upstream : c.client;
+    const out = d.dir === c.up ? c.upstream : c.client;
     if (tag > 0) {
       out?.write(d.data);
     } else {
       const kind = -tag % 4;
-      if (kind === CTRL_SYN && d.dir === 'ab') connectUpstream(c);
+      if (kind === CTRL_SYN && d.dir === c.up) connectUpstream(c);
       else if (kind === CTRL_SYN) openClient(c);
       else if (kind === CTRL_FIN) out?.end();
       else if (kind === CTRL_RST) out?.destroy();
@@ -102,14 +119,14 @@ export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmu
 
   const connectUpstream = (c: Conn): void => {
     if (c.client.destroyed) return;
-    const up = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    const up = net.connect({ host: c.target.host, port: c.target.port, allowHalfOpen: true });
     c.upstream = up;
     up.once('connect', () => {
       metrics.inc('emulator_tcp_connections_total');
-      if (handshake) ctrl('ba', c, CTRL_SYN);
+      if (handshake) ctrl(c.down, c, CTRL_SYN);
       else openClient(c);
     });
-    pump(c, up, 'ba');
+    pump(c, up, c.down);
   };
 
   const openClient = (c: Conn): void => {
@@ -117,25 +134,39 @@ export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmu
     c.client.resume();
   };
 
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
-    const c: Conn = { id: nextId++, client, open: false, done: { ab: false, ba: false } };
-    conns.set(c.id, c);
-    pump(c, client, 'ab');
-    if (handshake) ctrl('ab', c, CTRL_SYN);
-    else connectUpstream(c);
-  });
-  server.on('error', (err) => logger.warn({ err }, 'emulator: tcp listener error'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
+  const servers: net.Server[] = [];
+  const listenPair = async (pair: (typeof pairs)[number]): Promise<void> => {
+    const up: Direction = pair.reverse ? 'ba' : 'ab';
+    const down: Direction = pair.reverse ? 'ab' : 'ba';
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+      const c: Conn = { id: nextId++, up, down, target: pair.target, client, open: false, done: { ab: false, ba: false } };
+      conns.set(c.id, c);
+      pump(c, client, up);
+      if (handshake) ctrl(up, c, CTRL_SYN);
+      else connectUpstream(c);
     });
-  });
+    server.on('error', (err) => logger.warn({ err }, 'emulator: tcp listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(pair.listen.port, pair.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    servers.push(server);
+  };
+  try {
+    for (const pair of pairs) await listenPair(pair);
+  } catch (err) {
+    runner.close();
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    throw err;
+  }
 
   let closed: Promise<void> | undefined;
   return {
-    address: server.address() as AddressInfo,
+    address: servers[0].address() as AddressInfo,
+    addresses: servers.map((s) => s.address() as AddressInfo),
     connections: () => conns.size,
     stats: () => runner.stats(),
     summary: () => runner.summary(),
@@ -147,7 +178,7 @@ export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmu
           c.upstream?.destroy();
         }
         conns.clear();
-        await new Promise<void>((r) => server.close(() => r()));
+        await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       })()),
   };
 }

@@ -19,6 +19,7 @@ import { StreamParser } from '../../xml/index.ts';
 import type { XmlElement } from '../../xml/element.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { NS } from '../../xmpp/ns.ts';
+import { domainOf } from '../../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
@@ -87,6 +88,8 @@ export class ConstrainedLink implements RelayLink {
   private sent = 0;
   private received = 0;
   private expiryTimer?: NodeJS.Timeout;
+  /** Delivery to local servers: one ordered chain per destination domain. */
+  private readonly localChains = new Map<string, Promise<void>>();
   /** Ids the previous process may have put on the bearer: never expired, always delivered. */
   private readonly resubmitted = new Set<bigint>();
 
@@ -240,6 +243,11 @@ export class ConstrainedLink implements RelayLink {
     }
   }
 
+  /**
+   * Hands a stored stanza to the router. Per local domain, stanzas go in order,
+   * one after the other; the spool forgets one only once it is written to the
+   * local server or bounced, so a crash or stop before then replays it.
+   */
   private handOver(id: bigint, stanza: Buffer): void {
     let el: XmlElement;
     try {
@@ -252,8 +260,18 @@ export class ConstrainedLink implements RelayLink {
     }
     this.received++;
     this.metrics.inc('link_stanzas_received_total', { link: this.name, kind: el.local });
-    this.handlers?.deliver(el);
-    void this.spool.handedOver(this.name, id).catch((err: Error) => this.log.error({ err: err.message }, 'spool handedOver failed'));
+    const key = domainOf(el.attr('to')) ?? '';
+    const next = (this.localChains.get(key) ?? Promise.resolve())
+      .then(() => this.handlers?.deliver(el))
+      .then(
+        () => this.spool.handedOver(this.name, id),
+        (err: Error) => this.log.info({ err: err.message, id: String(id) }, 'not handed over; kept for the next start'),
+      )
+      .catch((err: Error) => this.log.error({ err: err.message }, 'spool handedOver failed'));
+    this.localChains.set(key, next);
+    void next.then(() => {
+      if (this.localChains.get(key) === next) this.localChains.delete(key);
+    });
   }
 
   /** Bounces stanzas the core has never put on the bearer once they are held too long. */
@@ -298,6 +316,7 @@ export class ConstrainedLink implements RelayLink {
     this.stopped = true;
     clearInterval(this.expiryTimer);
     await this.inboundChain;
+    await Promise.all(this.localChains.values());
     await this.driver?.close();
     // Unacknowledged stanzas stay in the spool and go out after the next start.
   }

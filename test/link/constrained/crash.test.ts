@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -39,9 +39,9 @@ function startRelay(file: string, logFile: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '-c', file], {
     cwd: ROOT,
     env: { ...process.env, SATRELAY_LOG_JSON: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr!.on('data', (d: Buffer) => writeFileSync(logFile, d, { flag: 'a' }));
+  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => writeFileSync(logFile, d, { flag: 'a' }));
   return child;
 }
 
@@ -68,7 +68,19 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms: n
 for (const victim of ['sender', 'receiver'] as const) {
   test.serial(`kill -9 of the ${victim} relay mid-transfer: nothing lost, nothing doubled`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'satrelay-crash-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    t.teardown(() => {
+      if (!t.passed) {
+        for (const side of ['A', 'B']) {
+          try {
+            t.log(`relay ${side} log tail:\n` + readFileSync(join(dir, `relay-${side}.log`), 'utf8').split('\n').slice(-15).join('\n'));
+          } catch {
+            /* no log */
+          }
+        }
+      }
+      if (!process.env.SATRELAY_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+      else t.log(`kept ${dir}`);
+    });
     writeFileSync(join(dir, 'link.key'), generateKeyText(), { mode: 0o600 });
     const [ra, rb] = [await freePort('udp'), await freePort('udp')];
     // 19.2 kbit/s, 100 ms each way, 2 % loss: 200 stanzas take several seconds.
@@ -154,7 +166,7 @@ log: { level: info }
       // now waits in its inbound spool, and the crash must not lose it.
       await peerB.stop();
       const before = await metric(mB, 'satrelay_link_stanzas_received_total');
-      await until('stanzas held by the receiving relay', async () => (await metric(mB, 'satrelay_link_stanzas_received_total')) >= before + 10, 30_000);
+      await until(`stanzas held by the receiving relay (${before} before)`, async () => (await metric(mB, 'satrelay_link_stanzas_received_total')) >= before + 10, 30_000);
     }
     procs[side]!.kill('SIGKILL');
     await new Promise((r) => procs[side]!.once('exit', r));

@@ -1,0 +1,323 @@
+/**
+ * Inbound S2S session: a local server connects to the relay as if the relay
+ * were the remote (served) domain. STARTTLS, SASL EXTERNAL, dialback in the
+ * receiving role (and authoritative answers on any stream), stanza checks.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { x, type XmlElement } from '../xml/element.ts';
+import { StreamError, StanzaError, bounce } from '../xmpp/errors.ts';
+import { NS } from '../xmpp/ns.ts';
+import { domainOf } from '../xmpp/jid.ts';
+import { assessPeer } from './tls/index.ts';
+import { S2SStream, newId, streamHeader } from './stream.ts';
+import type { S2SContext } from './options.ts';
+
+const STANZAS = new Set(['message', 'presence', 'iq']);
+
+export class InboundSession extends S2SStream {
+  readonly direction = 'in' as const;
+  /** Stream id we gave in our header (dialback keys bind to it, XEP-0220 §2.1.1). */
+  streamId = newId();
+  /** Header 'to' / 'from' of the current stream. */
+  to?: string;
+  from?: string;
+  /** Authenticated (originating local domain -> served domains) pairs (XEP-0220 §2.4 multiplexing). */
+  readonly authed = new Map<string, Set<string>>();
+  private saslDone = false;
+  private pendingResults = 0;
+  /** XEP-0198 as the receiving side: stanzas counted since <enable/>, h = contiguous handled. */
+  private sm?: { received: number; handled: number; done: Set<number>; ackWanted: boolean };
+
+  constructor(private readonly ctx: S2SContext, socket: Socket) {
+    super(ctx, 'wait-header', 'in-');
+    this.attach(socket);
+    this.timer('auth', ctx.timeouts.authMs, () => this.close(new StreamError('connection-timeout', 'not authenticated in time')));
+  }
+
+  protected socketErrorCause(): StanzaError {
+    return new StanzaError('remote-server-not-found', 'connection lost');
+  }
+
+  protected errorHeader(): string {
+    this.headerSent = true;
+    return streamHeader({ from: this.to && this.ctx.isServed(this.to) ? this.to : undefined, id: this.streamId });
+  }
+
+  get localDomain(): string {
+    return this.to ?? '';
+  }
+
+  get remoteDomain(): string {
+    return this.from ?? [...this.authed.keys()][0] ?? '';
+  }
+
+  protected onStreamOpen(a: Record<string, string>): void {
+    this.to = a.to?.toLowerCase();
+    this.from = a.from?.toLowerCase();
+    // RFC 6120 §4.8.2: content namespace of a server stream
+    if (a.xmlns !== NS.SERVER) return this.close(new StreamError('invalid-namespace', `content namespace ${a.xmlns ?? '(none)'}`));
+    const version = a.version;
+    if (version !== undefined && !/^1\.\d+$/.test(version)) return this.close(new StreamError('unsupported-version'));
+    // RFC 6120 §4.9.3.6: we must serve the 'to' domain
+    if (this.to !== undefined && !this.ctx.isServed(this.to)) return this.close(new StreamError('host-unknown', `not serving ${this.to}`));
+    if (this.from !== undefined && !this.ctx.isLocal(this.from)) return this.close(new StreamError('host-unknown', `not accepting streams from ${this.from}`));
+    this.streamId = newId();
+    this.headerSent = true;
+    this.send(streamHeader({ from: this.to, to: this.from, id: this.streamId, version: version !== undefined }));
+    if (version === undefined) {
+      // pre-1.0 peer: no features, dialback only (RFC 6120 §4.7.5)
+      if (this.ctx.opts.tls.require) return this.close(new StreamError('policy-violation', 'encryption-required'));
+      this.setState('open', 'legacy stream');
+      return;
+    }
+    this.send(this.features().toBuffer());
+    if (this.state === 'wait-header') this.setState(this.saslDone ? 'authed' : 'open', 'header');
+  }
+
+  /** Stream features (RFC 6120 §4.3.2): STARTTLS first, then SASL EXTERNAL / dialback. */
+  private features(): XmlElement {
+    const f = x('stream:features', {});
+    const sm = x('sm', { xmlns: NS.SM }, x('optional', {})); // XEP-0198 §3 (enabled once authenticated)
+    if (this.saslDone) return f.append(sm);
+    const require = this.ctx.opts.tls.require;
+    if (!this.tls && this.ctx.opts.tls.enabled !== false) {
+      f.append(x('starttls', { xmlns: NS.TLS }, require ? x('required', {}) : undefined));
+      if (require) return f;
+    } else if (this.from && this.canExternal()) {
+      // XEP-0178 §2: offer EXTERNAL only for a trusted cert matching 'from'
+      f.append(x('mechanisms', { xmlns: NS.SASL }, x('mechanism', {}, 'EXTERNAL')));
+    }
+    f.append(x('dialback', { xmlns: NS.DIALBACK_FEATURE }, x('errors', {})));
+    return f.append(sm);
+  }
+
+  private canExternal(): boolean {
+    if (!(this.socket instanceof TLSSocket) || !this.from) return false;
+    return assessPeer(this.socket, this.from).canExternal;
+  }
+
+  protected onElement(el: XmlElement): void {
+    if (el.ns === NS.STREAM && el.local === 'error') {
+      const err = StreamError.fromElement(el);
+      this.ctx.metrics.inc('s2s_peer_stream_errors_total', { condition: err.condition });
+      this.log.info({ condition: err.condition, text: err.text }, 'peer sent stream error');
+      return this.close(null);
+    }
+    if (el.ns === NS.TLS && el.local === 'starttls') return this.startTls();
+    if (el.ns === NS.SASL && el.local === 'auth') return this.saslAuth(el);
+    if (el.ns === NS.DIALBACK && el.local === 'result') return this.dbResult(el);
+    if (el.ns === NS.DIALBACK && el.local === 'verify') return this.dbVerify(el);
+    if (el.ns === NS.SM) return this.smElement(el);
+    this.stanza(el);
+  }
+
+  /** RFC 6120 §5.4.2: <proceed/>, then TLS as server, then stream restart. */
+  private startTls(): void {
+    if (this.tls || this.state !== 'open' || this.ctx.opts.tls.enabled === false) return this.close(new StreamError('policy-violation', 'unexpected starttls'));
+    if (!this.to) return this.close(new StreamError('improper-addressing', 'starttls without a stream to'));
+    let secureContext;
+    try {
+      secureContext = this.ctx.opts.tls.certs.forDomain(this.to);
+    } catch (err) {
+      this.log.error({ err }, 'no certificate');
+      this.send(`<failure xmlns='${NS.TLS}'/>`);
+      return this.close(new StreamError('internal-server-error'));
+    }
+    this.send(`<proceed xmlns='${NS.TLS}'/>`);
+    this.setState('tls');
+    const raw = this.detachForTls();
+    const ts = new TLSSocket(raw, {
+      isServer: true,
+      secureContext,
+      SNICallback: this.ctx.opts.tls.certs.sniCallback(this.ctx.isServed),
+      requestCert: true,
+      rejectUnauthorized: false,
+    });
+    this.handshaking = ts;
+    ts.on('error', (err) => {
+      this.ctx.metrics.inc('s2s_tls_failures_total', { direction: 'in' });
+      this.log.info({ err: err.message }, 'inbound TLS failed');
+      this.close(null);
+    });
+    ts.once('secure', () => {
+      // Node computes `authorized` only for tls.Server sockets: same chain check here.
+      const verifyError = (ts as unknown as { _handle?: { verifyError?(): Error | null } })._handle?.verifyError?.();
+      const peer = ts.getPeerCertificate();
+      ts.authorized = !verifyError && !!peer && Buffer.isBuffer(peer.raw) && peer.raw.length > 0;
+      if (verifyError) ts.authorizationError = verifyError;
+      this.headerSent = false;
+      this.attach(ts);
+      this.setState('wait-header', 'tls up');
+    });
+  }
+
+  /** XEP-0178 / RFC 6120 §6.4: SASL EXTERNAL with the peer certificate. */
+  private saslAuth(el: XmlElement): void {
+    const fail = (cond: string): void => {
+      this.ctx.metrics.inc('s2s_auth_total', { method: 'sasl-external', result: 'failure', direction: 'in' });
+      this.send(`<failure xmlns='${NS.SASL}'><${cond}/></failure>`);
+    };
+    if (el.attr('mechanism') !== 'EXTERNAL' || this.saslDone || !this.tls) return fail('invalid-mechanism');
+    const text = el.text().trim();
+    const authzid = text === '' || text === '=' ? this.from : Buffer.from(text, 'base64').toString('utf8').toLowerCase();
+    if (!authzid || authzid !== this.from || !this.canExternal()) return fail('not-authorized');
+    this.send(`<success xmlns='${NS.SASL}'/>`);
+    this.ctx.metrics.inc('s2s_auth_total', { method: 'sasl-external', result: 'success', direction: 'in' });
+    this.saslDone = true;
+    this.auth = 'sasl-external';
+    this.addAuthed(authzid, this.to!);
+    this.setState('sasl');
+    this.headerSent = false;
+    this.newParser(); // RFC 6120 §6.4.6 stream restart
+    this.setState('wait-header', 'sasl success');
+  }
+
+  private addAuthed(from: string, to: string): void {
+    let s = this.authed.get(from);
+    if (!s) this.authed.set(from, (s = new Set()));
+    s.add(to);
+  }
+
+  /** Receiving role, XEP-0220 §2.1.2-2.3 (and §2.4 piggybacking: any served to, any local from). */
+  private dbResult(el: XmlElement): void {
+    const from = el.attr('from')?.toLowerCase();
+    const to = el.attr('to')?.toLowerCase();
+    const key = el.text().trim();
+    if (el.attr('type')) return; // results are only sent by us on inbound streams
+    if (this.ctx.opts.tls.require && !this.tls) return this.close(new StreamError('policy-violation', 'encryption-required'));
+    if (!from || !to || !key) return this.close(new StreamError('improper-addressing', 'db:result without from/to/key'));
+    const reply = (type: 'valid' | 'invalid' | 'error', cond?: string): void => {
+      this.send(
+        x('db:result', { from: to, to: from, type }, cond ? x('error', { type: 'cancel' }, x(cond, { xmlns: NS.STANZAS_ERR })) : undefined).toBuffer(),
+      );
+    };
+    // XEP-0220 §2.4: unknown target / not accepted source -> typed error, stream stays
+    if (!this.ctx.isServed(to)) return reply('error', 'item-not-found');
+    if (!this.ctx.isLocal(from)) return reply('error', 'remote-server-not-found');
+    if (this.authed.get(from)?.has(to)) return reply('valid');
+    if (this.state === 'open' || this.state === 'authed') this.setState(this.state === 'open' ? 'dialback' : 'authed', 'db:result');
+    this.pendingResults++;
+    const streamId = this.streamId;
+    this.ctx
+      .verifyKey(to, from, streamId, key)
+      .catch(() => false)
+      .then((ok) => {
+        this.pendingResults--;
+        if (this.closed) return;
+        this.ctx.metrics.inc('s2s_dialback_total', { role: 'receiving', result: ok ? 'valid' : 'invalid' });
+        if (ok) {
+          this.addAuthed(from, to);
+          this.auth ??= 'dialback';
+          reply('valid');
+          if (this.state !== 'authed') this.setState('authed', `dialback ${from}`);
+        } else {
+          reply('invalid');
+          // XEP-0220 §2.3.2: the stream may stay for other pairs; with none, close it
+          if (this.authed.size === 0 && this.pendingResults === 0) this.close(new StreamError('not-authorized', 'dialback failed'));
+        }
+      });
+  }
+
+  /** Authoritative role, XEP-0220 §2.1.3: answer for keys we issued, on any stream. */
+  private dbVerify(el: XmlElement): void {
+    const from = el.attr('from')?.toLowerCase(); // receiving (local) server
+    const to = el.attr('to')?.toLowerCase(); // originating: us
+    const id = el.attr('id');
+    const key = el.text().trim();
+    if (el.attr('type')) return;
+    if (!from || !to || !id) return this.close(new StreamError('improper-addressing', 'db:verify without from/to/id'));
+    if (!this.ctx.isServed(to)) {
+      this.send(x('db:verify', { from: to, to: from, id, type: 'error' }, x('error', { type: 'cancel' }, x('item-not-found', { xmlns: NS.STANZAS_ERR }))).toBuffer());
+      return;
+    }
+    const ok = this.ctx.checkOwnKey(from, to, id, key);
+    this.ctx.metrics.inc('s2s_dialback_total', { role: 'authoritative', result: ok ? 'valid' : 'invalid' });
+    this.send(x('db:verify', { from: to, to: from, id, type: ok ? 'valid' : 'invalid' }).toBuffer());
+  }
+
+  /** XEP-0198 §3-4: enable, ack requests (answered only for stanzas onStanza has taken). */
+  private smElement(el: XmlElement): void {
+    if (el.local === 'enable') {
+      if (this.authed.size === 0 || this.sm) {
+        this.send(`<failed xmlns='${NS.SM}'><unexpected-request xmlns='${NS.STANZAS_ERR}'/></failed>`);
+        return;
+      }
+      this.sm = { received: 0, handled: 0, done: new Set(), ackWanted: false };
+      this.send(`<enabled xmlns='${NS.SM}'/>`); // no resumption on s2s
+      this.ctx.metrics.inc('s2s_sm_enabled_total', { direction: 'in' });
+      return;
+    }
+    if (!this.sm) return this.close(new StreamError('unsupported-stanza-type', `${el.local} before <enable/>`));
+    if (el.local === 'r') {
+      this.sm.ackWanted = true;
+      this.smMaybeAck();
+    }
+    // <a/>: we send no stanzas on an inbound stream, nothing to release
+  }
+
+  private smHandled(seq: number): void {
+    const sm = this.sm;
+    if (!sm || this.closed) return;
+    sm.done.add(seq);
+    while (sm.done.delete(sm.handled)) sm.handled++;
+    this.smMaybeAck();
+  }
+
+  /** Answer a pending <r/> once every stanza received before it was taken. */
+  private smMaybeAck(): void {
+    const sm = this.sm!;
+    if (!sm.ackWanted || sm.handled !== sm.received) return;
+    sm.ackWanted = false;
+    this.send(`<a xmlns='${NS.SM}' h='${sm.handled % 2 ** 32}'/>`);
+  }
+
+  /** RFC 6120 §8, §4.9.3: stanza checks, then hand it over. */
+  private stanza(el: XmlElement): void {
+    if (this.authed.size === 0) return this.close(new StreamError('not-authorized', 'stanza before authentication'));
+    if (el.ns !== NS.SERVER || !STANZAS.has(el.local)) return this.close(new StreamError('unsupported-stanza-type', `${el.name} in ${el.ns}`));
+    const fromAttr = el.attr('from');
+    const toAttr = el.attr('to');
+    if (!fromAttr || !toAttr) return this.close(new StreamError('improper-addressing', 'stanza without from/to'));
+    const from = domainOf(fromAttr);
+    const to = domainOf(toAttr);
+    if (!from || !this.authed.has(from)) return this.close(new StreamError('invalid-from', `${fromAttr} not authenticated on this stream`));
+    if (!to || !this.ctx.isServed(to)) return this.close(new StreamError('host-unknown', `not serving ${toAttr}`));
+    if (!this.authed.get(from)!.has(to) && this.auth !== 'sasl-external') {
+      return this.close(new StreamError('invalid-from', `${from} not authenticated for ${to}`));
+    }
+    this.ctx.metrics.inc('s2s_stanzas_in_total', { kind: el.local });
+    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+    const seq = this.sm ? this.sm.received++ : -1;
+    const handled = (): void => {
+      if (seq >= 0) this.smHandled(seq);
+    };
+    let p: Promise<void> | void;
+    try {
+      p = this.ctx.opts.onStanza(el, { from, to });
+    } catch (err) {
+      this.refused(el, err);
+      return handled();
+    }
+    if (p && typeof (p as Promise<void>).then === 'function') {
+      (p as Promise<void>).then(handled, (err) => {
+        this.refused(el, err);
+        handled();
+      });
+    } else handled();
+  }
+
+  /** onStanza refused the stanza: bounce it to the sender (RFC 6120 §8.3). */
+  private refused(el: XmlElement, err: unknown): void {
+    const se = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
+    this.ctx.metrics.inc('s2s_dropped_total', { reason: 'refused', condition: se.condition });
+    this.log.info({ err: (err as Error)?.message }, 'inbound stanza refused');
+    const b = bounce(el, se);
+    if (b) this.ctx.deliver(b);
+  }
+
+  protected override onAuthed(): void {
+    this.clearTimer('auth');
+    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * s2s/ — XMPP server-to-server sessions toward the LOCAL servers (RFC 6120,
+ * XEP-0220 dialback, XEP-0178 SASL EXTERNAL, XEP-0368 direct TLS).
+ *
+ * Toward its local servers the relay IS the remote (served) domains: local
+ * servers connect in to reach them (inbound listener: STARTTLS, SASL EXTERNAL,
+ * dialback receiving role, stanza checks, stanzas handed to onStanza), and the
+ * relay connects out to deliver stanzas from them (outbound connector: one
+ * session per (served from, local to) pair, STARTTLS, SASL EXTERNAL or
+ * dialback originating role, bounded queue until authenticated). db:verify
+ * for keys the relay issued is answered on any inbound stream (authoritative
+ * role); db:verify for keys it received goes out on the outbound session to
+ * the originating domain (receiving role).
+ *
+ * Files: service.ts (listeners, session table, roles wiring), inbound.ts,
+ * outbound.ts, stream.ts (states, the one close path), options.ts; tls/, dns/
+ * and dialback-key.ts are leaf helpers.
+ *
+ * Takes: S2SOptions (listen addresses, local domain patterns, served-domain
+ * predicate, routes, CertStore, dialback secret, limits, callbacks).
+ * Gives: S2SService (start, addresses, deliver, sessions, stop); onStanza for
+ * each checked inbound stanza; onUndeliverable for each outbound stanza that
+ * could not be delivered (remote-server-not-found / remote-server-timeout /
+ * resource-constraint). Counts in Metrics: s2s_stream_errors_total{condition},
+ * s2s_undeliverable_total{condition}, s2s_dropped_total{reason},
+ * s2s_dialback_total{role,result}, s2s_auth_total, s2s_sessions_*,
+ * s2s_tls_failures_total, s2s_sm_* (XEP-0198).
+ *
+ * XEP-0198 (no resumption) both ways when the peer offers/asks for it: inbound
+ * <a/> only counts stanzas whose onStanza promise resolved; outbound stanzas
+ * not acknowledged when a stream ends are bounced like queued ones.
+ * Not done: XEP-0288 bidirectional streams (each direction has its own stream).
+ *
+ * Must not import: link/, optimize/, relay/, config/ (the relay wires them).
+ */
+export { S2SService, S2SError, type SessionInfo } from './service.ts';
+export type { S2SOptions, Timeouts } from './options.ts';
+export type { SessionState } from './stream.ts';

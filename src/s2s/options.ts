@@ -1,0 +1,61 @@
+/** S2SService options and the context the service gives its sessions. */
+import type { XmlElement } from '../xml/element.ts';
+import type { StanzaError } from '../xmpp/errors.ts';
+import type { Logger } from '../obs/log.ts';
+import type { Metrics } from '../obs/metrics.ts';
+import type { CertStore } from './tls/index.ts';
+import type { StreamEnv } from './stream.ts';
+
+export interface S2SOptions {
+  /** 'host:port' for inbound streams from local servers; port 0 allowed (tests). */
+  listen: string[];
+  /** XEP-0368 direct TLS listener(s). */
+  directTlsListen?: string[];
+  /** Patterns ('a.example', '*.a.example') of the local servers' domains: only these may connect in and be delivered to. */
+  localDomains: readonly string[];
+  /** The remote domains the relay impersonates (accepts streams 'to' them, sends 'from' them). */
+  servedDomains: (domain: string) => boolean;
+  /** Static domain -> 'host:port' (passed to resolveS2S). */
+  routes?: Record<string, string>;
+  dnsServers?: string[];
+  /** require: refuse to proceed without TLS in both directions (policy-violation). rejectUntrusted: outbound TLS must verify the peer chain. enabled=false: never offer/use STARTTLS (default true). */
+  tls: { certs: CertStore; require: boolean; rejectUntrusted?: boolean; enabled?: boolean };
+  /** Dialback secret (XEP-0185). */
+  secret: Buffer;
+  maxStanzaBytes: number;
+  timeouts?: { connectMs?: number; authMs?: number; idleMs?: number; queueMs?: number };
+  /** Stanzas queued per outbound session before authentication (default 1000); more -> resource-constraint. */
+  queueLimit?: number;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** An authenticated inbound stanza from a local server, already checked; resolving means "taken". */
+  onStanza(stanza: XmlElement, ctx: { from: string; to: string }): Promise<void> | void;
+  /** An outbound stanza could not be delivered: the relay core bounces it over the link. */
+  onUndeliverable(stanza: XmlElement, err: StanzaError): void;
+}
+
+export interface Timeouts {
+  connectMs: number;
+  authMs: number;
+  idleMs: number;
+  queueMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, authMs: 30_000, idleMs: 600_000, queueMs: 60_000 };
+
+/** What sessions need from the service. */
+export interface S2SContext extends StreamEnv {
+  opts: S2SOptions;
+  timeouts: Timeouts;
+  queueLimit: number;
+  isLocal(domain: string): boolean;
+  isServed(domain: string): boolean;
+  /** Receiving role (XEP-0220 §2.1.2): ask the originating domain's authoritative server. */
+  verifyKey(receiving: string, originating: string, streamId: string, key: string): Promise<boolean>;
+  /** Authoritative role (XEP-0220 §2.1.3): true when we issued this key. */
+  checkOwnKey(receiving: string, originating: string, streamId: string, key: string): boolean;
+  /** Sends a stanza from a served domain to a local one (bounces of refused inbound stanzas). */
+  deliver(stanza: XmlElement): void;
+  /** The local server has the stanza: written to an authenticated stream, or acked under XEP-0198. */
+  taken(stanza: XmlElement): void;
+}

@@ -1,0 +1,200 @@
+/** S2SService: listeners, the outbound session table and the dialback roles. */
+import { createServer as netServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer as tlsServer } from 'node:tls';
+import type { XmlElement } from '../xml/element.ts';
+import { StreamError, StanzaError } from '../xmpp/errors.ts';
+import { domainMatches, domainOf } from '../xmpp/jid.ts';
+import { silentLogger } from '../obs/log.ts';
+import { Metrics } from '../obs/metrics.ts';
+import { verifyDialbackKey } from './dialback-key.ts';
+import { InboundSession } from './inbound.ts';
+import { OutboundSession } from './outbound.ts';
+import { DEFAULT_TIMEOUTS, type S2SContext, type S2SOptions } from './options.ts';
+import type { S2SStream } from './stream.ts';
+
+export class S2SError extends Error {
+  constructor(
+    readonly code: 'S2S_BAD_LISTEN' | 'S2S_LISTEN_FAILED' | 'S2S_STOPPED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'S2SError';
+  }
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new S2SError('S2S_BAD_LISTEN', `expected "host:port", got ${JSON.stringify(s)}`);
+  return { host: m[1] ?? m[2], port };
+}
+
+export interface SessionInfo {
+  id: string;
+  direction: 'in' | 'out';
+  local: string;
+  remote: string;
+  state: string;
+  tls: boolean;
+  auth?: 'dialback' | 'sasl-external';
+}
+
+export class S2SService {
+  readonly addresses: Array<{ host: string; port: number; directTls: boolean }> = [];
+  private readonly ctx: S2SContext;
+  private readonly servers: Server[] = [];
+  private readonly inbound = new Set<InboundSession>();
+  private readonly outbound = new Map<string, OutboundSession>();
+  private stopping = false;
+  /** Callers of send() waiting for the local server to take their stanza. */
+  private readonly confirmations = new WeakMap<XmlElement, { resolve: () => void; reject: (err: StanzaError) => void }>();
+
+  constructor(private readonly opts: S2SOptions) {
+    const log = opts.logger ?? silentLogger;
+    const metrics = opts.metrics ?? new Metrics();
+    const isLocal = (d: string): boolean => domainMatches(d, opts.localDomains);
+    const isServed = (d: string): boolean => !isLocal(d) && opts.servedDomains(d.toLowerCase());
+    this.ctx = {
+      log,
+      metrics,
+      opts,
+      maxStanzaBytes: opts.maxStanzaBytes,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
+      queueLimit: opts.queueLimit ?? 1000,
+      isLocal,
+      isServed,
+      onUndeliverable: (el, err) => {
+        const p = this.confirmations.get(el);
+        if (!p) return opts.onUndeliverable(el, err);
+        this.confirmations.delete(el);
+        p.reject(err);
+      },
+      taken: (el) => {
+        this.confirmations.get(el)?.resolve();
+        this.confirmations.delete(el);
+      },
+      verifyKey: (receiving, originating, streamId, key) => this.session(receiving, originating).verify(streamId, key),
+      checkOwnKey: (receiving, originating, streamId, key) => key !== '' && verifyDialbackKey(opts.secret, receiving, originating, streamId, key),
+      deliver: (el) => this.deliver(el),
+    };
+  }
+
+  async start(): Promise<void> {
+    const specs = [
+      ...this.opts.listen.map((l) => ({ ...parseListen(l), directTls: false })),
+      ...(this.opts.directTlsListen ?? []).map((l) => ({ ...parseListen(l), directTls: true })),
+    ];
+    for (const spec of specs) {
+      const server = spec.directTls
+        ? tlsServer({
+            SNICallback: this.opts.tls.certs.sniCallback(this.ctx.isServed),
+            requestCert: true,
+            rejectUnauthorized: false,
+            ALPNProtocols: ['xmpp-server'],
+          })
+        : netServer();
+      server.on(spec.directTls ? 'secureConnection' : 'connection', (sock: Socket) => this.accept(sock));
+      server.on('tlsClientError', (err: Error) => {
+        this.ctx.metrics.inc('s2s_tls_failures_total', { direction: 'in' });
+        this.ctx.log.info({ err: err.message }, 'direct TLS handshake failed');
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(new S2SError('S2S_LISTEN_FAILED', `cannot listen on ${spec.host}:${spec.port}: ${err.message}`)));
+        server.listen(spec.port, spec.host, () => resolve());
+      });
+      server.on('error', (err) => this.ctx.log.error({ err }, 's2s listener error'));
+      const a = server.address() as AddressInfo;
+      this.addresses.push({ host: a.address, port: a.port, directTls: spec.directTls });
+      this.servers.push(server);
+    }
+  }
+
+  private accept(sock: Socket): void {
+    if (this.stopping) return void sock.destroy();
+    this.ctx.metrics.inc('s2s_sessions_opened_total', { direction: 'in' });
+    const s = new InboundSession(this.ctx, sock);
+    this.inbound.add(s);
+    s.onClosed = () => this.inbound.delete(s);
+  }
+
+  /** The outbound session for (served from, local to), created on demand. */
+  private session(from: string, to: string): OutboundSession {
+    const k = `${from}\n${to}`;
+    let s = this.outbound.get(k);
+    if (s && !s.closed) return s;
+    s = new OutboundSession(this.ctx, from, to);
+    this.outbound.set(k, s);
+    const me = s;
+    s.onClosed = () => {
+      if (this.outbound.get(k) === me) this.outbound.delete(k);
+    };
+    this.ctx.metrics.inc('s2s_sessions_opened_total', { direction: 'out' });
+    if (this.stopping) {
+      queueMicrotask(() => me.close(null, new StanzaError('remote-server-timeout', 'relay shutting down')));
+    } else {
+      void s.start().catch((err) => {
+        this.ctx.log.error({ err }, 'outbound session failed');
+        me.close(null, new StanzaError('remote-server-not-found'));
+      });
+    }
+    return s;
+  }
+
+  /**
+   * Like deliver(), but resolves once the local server has the stanza (written
+   * to an authenticated stream, or acked under XEP-0198) and rejects with the
+   * StanzaError instead of calling onUndeliverable.
+   */
+  send(stanza: XmlElement): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.confirmations.set(stanza, { resolve, reject });
+      this.deliver(stanza);
+    });
+  }
+
+  /** From a served remote domain to a local domain. */
+  deliver(stanza: XmlElement): void {
+    const from = domainOf(stanza.attr('from'));
+    const to = domainOf(stanza.attr('to'));
+    const reject = (cond: 'remote-server-not-found' | 'remote-server-timeout' | 'bad-request', text: string): void => {
+      this.ctx.metrics.inc('s2s_undeliverable_total', { condition: cond });
+      this.ctx.onUndeliverable(stanza, new StanzaError(cond, text));
+    };
+    if (!from || !to) return reject('bad-request', 'stanza without from/to');
+    if (this.stopping) return reject('remote-server-timeout', 'relay shutting down');
+    if (!this.ctx.isServed(from)) return reject('bad-request', `${from} is not a served domain`);
+    if (!this.ctx.isLocal(to)) return reject('remote-server-not-found', `${to} is not a local domain`);
+    this.session(from, to).enqueue(stanza);
+  }
+
+  sessions(): SessionInfo[] {
+    const all: S2SStream[] = [...this.inbound, ...this.outbound.values()];
+    return all.map((s) => {
+      const io = s as InboundSession | OutboundSession;
+      return { id: s.id, direction: s.direction, local: io.localDomain, remote: io.remoteDomain, state: s.state, tls: s.tls, auth: s.auth };
+    });
+  }
+
+  /** Closes every stream with <system-shutdown/>; queued stanzas are bounced. */
+  async stop(_reason: 'system-shutdown' = 'system-shutdown'): Promise<void> {
+    this.stopping = true;
+    const socks = [...this.inbound, ...this.outbound.values()].map((s) => s.socket).filter((s): s is Socket => !!s);
+    for (const s of [...this.inbound, ...this.outbound.values()]) {
+      s.close(new StreamError('system-shutdown'), new StanzaError('remote-server-timeout', 'relay shutting down'));
+    }
+    await Promise.all(this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+    await Promise.all(
+      socks.map(
+        (s) =>
+          new Promise<void>((r) => {
+            if (s.destroyed) return r();
+            s.once('close', () => r());
+            setTimeout(() => {
+              s.destroy();
+              r();
+            }, 500).unref();
+          }),
+      ),
+    );
+  }
+}

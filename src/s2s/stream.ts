@@ -1,0 +1,257 @@
+/**
+ * One S2S XML stream over a socket (RFC 6120 §4): the parts inbound and
+ * outbound sessions share. Explicit states with ONE transition function
+ * (setState), ONE close path (close): stream error, closing tag, no more
+ * sends, timers cleared, queued stanzas bounced, close counted by condition.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { StreamParser } from '../xml/index.ts';
+import type { XmlElement } from '../xml/element.ts';
+import { escapeAttr } from '../xml/element.ts';
+import { StreamError, StanzaError } from '../xmpp/errors.ts';
+import { NS } from '../xmpp/ns.ts';
+import type { Logger } from '../obs/log.ts';
+import type { Metrics } from '../obs/metrics.ts';
+
+export type Direction = 'in' | 'out';
+
+/**
+ * Session states (Prosody s2sin_unauthed -> s2sin, s2sout_unauthed -> s2sout):
+ *  resolving/connecting (out only) -> wait-header -> wait-features (out) / open (in)
+ *  -> tls / sasl / dialback -> authed -> closed. Any state -> closed.
+ */
+export type SessionState =
+  | 'resolving' | 'connecting' | 'wait-header' | 'wait-features' | 'open' | 'tls' | 'sasl' | 'dialback' | 'authed' | 'closed';
+
+const ALLOWED: Record<SessionState, readonly SessionState[]> = {
+  resolving: ['connecting'],
+  connecting: ['wait-header'],
+  'wait-header': ['wait-features', 'open', 'authed'],
+  'wait-features': ['tls', 'sasl', 'dialback', 'authed', 'wait-features'],
+  open: ['tls', 'sasl', 'dialback', 'authed', 'open'],
+  tls: ['wait-header'],
+  sasl: ['wait-header', 'dialback'],
+  dialback: ['authed', 'dialback'],
+  authed: ['wait-header', 'authed'],
+  closed: [],
+};
+
+export interface QueuedStanza {
+  el: XmlElement;
+  at: number;
+}
+
+export interface StreamEnv {
+  log: Logger;
+  metrics: Metrics;
+  maxStanzaBytes: number;
+  onUndeliverable(stanza: XmlElement, err: StanzaError): void;
+}
+
+let counter = 0;
+export const newId = (): string => randomBytes(8).toString('hex');
+
+export const streamHeader = (a: { from?: string; to?: string; id?: string; version?: boolean }): string =>
+  `<?xml version='1.0'?><stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' xmlns:db='${NS.DIALBACK}'` +
+  (a.from ? ` from='${escapeAttr(a.from)}'` : '') +
+  (a.to ? ` to='${escapeAttr(a.to)}'` : '') +
+  (a.id ? ` id='${escapeAttr(a.id)}'` : '') +
+  (a.version === false ? '' : ` version='1.0'`) +
+  '>';
+
+export abstract class S2SStream {
+  readonly id: string;
+  abstract readonly direction: Direction;
+  state: SessionState;
+  socket?: Socket;
+  tls = false;
+  auth?: 'dialback' | 'sasl-external';
+  /** Sent stanzas waiting for authentication (bounded by the owner). */
+  protected queue: QueuedStanza[] = [];
+  protected headerSent = false;
+  protected parser?: StreamParser;
+  private parserGen = 0;
+  private timers = new Map<string, NodeJS.Timeout>();
+  private outputClosed = false;
+  protected readonly log: Logger;
+  /** Called once, after the close path ran. */
+  onClosed?: () => void;
+
+  constructor(protected readonly env: StreamEnv, initial: SessionState, prefix: string) {
+    this.id = `${prefix}${++counter}`;
+    this.state = initial;
+    this.log = env.log.child({ session: this.id });
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** The one state transition function. */
+  protected setState(next: SessionState, why?: string): void {
+    const prev = this.state;
+    if (prev === 'closed') return;
+    if (next !== 'closed' && !ALLOWED[prev].includes(next)) {
+      this.log.error({ prev, next }, 'illegal S2S state transition');
+      this.close(new StreamError('internal-server-error', `state ${prev} -> ${next}`));
+      return;
+    }
+    this.state = next;
+    this.log.debug({ prev, next, why }, 's2s state');
+    if (next === 'authed' && prev !== 'authed') this.onAuthed();
+  }
+
+  protected onAuthed(): void {}
+
+  /** Attaches a (new) socket and a fresh parser; old parser callbacks are ignored. */
+  protected attach(socket: Socket): void {
+    this.socket = socket;
+    socket.setNoDelay(true); // stanzas and XEP-0198 acks are small and latency-bound
+    this.handshaking = undefined;
+    this.tls = socket instanceof TLSSocket;
+    socket.on('data', (b: Buffer) => this.parser?.write(b));
+    socket.on('error', (err) => {
+      this.env.metrics.inc('s2s_socket_errors_total', { direction: this.direction });
+      this.log.debug({ err: err.message }, 's2s socket error');
+      this.outputClosed = true;
+      this.close(null, this.socketErrorCause());
+    });
+    socket.on('close', () => {
+      this.outputClosed = true;
+      this.close(null, this.socketErrorCause());
+    });
+    this.newParser();
+  }
+
+  /** Stream restart (RFC 6120 §5.4.3.3 TLS, §6.4.6 SASL): a new parser. */
+  protected newParser(): void {
+    const gen = ++this.parserGen;
+    const live = () => gen === this.parserGen && !this.closed;
+    this.parser = new StreamParser(
+      {
+        streamOpen: (attrs) => live() && this.onStreamOpen(attrs),
+        stanza: (el) => {
+          if (!live()) return;
+          try {
+            this.onElement(el);
+          } catch (err) {
+            this.log.error({ err }, 's2s element handler failed');
+            this.close(new StreamError('internal-server-error'));
+          }
+        },
+        streamClose: () => live() && this.onPeerClose(),
+        error: (err) => live() && this.close(err),
+      },
+      { maxStanzaBytes: this.env.maxStanzaBytes },
+    );
+  }
+
+  /** Detaches the raw socket's data listener (before wrapping it in TLS). */
+  protected detachForTls(): Socket {
+    const raw = this.socket!;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('error');
+    raw.removeAllListeners('close');
+    raw.on('error', () => undefined); // the TLS socket reports failures from here on
+    this.socket = undefined; // nothing is sent in clear during the handshake
+    this.parserGen++;
+    return raw;
+  }
+
+  /** The TLS socket during its handshake: destroyed if the session closes meanwhile. */
+  protected handshaking?: Socket;
+
+  protected abstract onStreamOpen(attrs: Record<string, string>): void;
+  protected abstract onElement(el: XmlElement): void;
+  /** Stanza error for queued stanzas when the socket fails. */
+  protected abstract socketErrorCause(): StanzaError;
+  /** Header we send before a stream error when none was sent yet (RFC 6120 §4.9.1.2). */
+  protected abstract errorHeader(): string;
+
+  protected onPeerClose(): void {
+    this.close(null, new StanzaError('remote-server-not-found', 'stream closed by peer'));
+  }
+
+  send(data: string | Buffer): boolean {
+    if (this.outputClosed || !this.socket || this.socket.destroyed) return false;
+    this.socket.write(data);
+    return true;
+  }
+
+  protected timer(name: string, ms: number, fn: () => void): void {
+    this.clearTimer(name);
+    const t = setTimeout(() => {
+      this.timers.delete(name);
+      if (!this.closed) fn();
+    }, ms);
+    t.unref?.();
+    this.timers.set(name, t);
+  }
+
+  protected clearTimer(name: string): void {
+    const t = this.timers.get(name);
+    if (t) clearTimeout(t);
+    this.timers.delete(name);
+  }
+
+  /** Bounces queued stanzas through onUndeliverable (counted). */
+  protected bounceQueue(cause: StanzaError, filter?: (q: QueuedStanza) => boolean): void {
+    const keep: QueuedStanza[] = [];
+    const drop: QueuedStanza[] = [];
+    for (const q of this.queue) (filter && !filter(q) ? keep : drop).push(q);
+    this.queue = keep;
+    for (const q of drop) {
+      this.env.metrics.inc('s2s_undeliverable_total', { condition: cause.condition });
+      try {
+        this.env.onUndeliverable(q.el, cause);
+      } catch (err) {
+        this.log.error({ err }, 'onUndeliverable threw');
+      }
+    }
+  }
+
+  /**
+   * THE close path (Prosody session_close): optional stream error (RFC 6120
+   * §4.9), closing tag (§4.4), no more sends, timers cleared, queued stanzas
+   * bounced with `cause`, counted by condition.
+   */
+  close(err?: StreamError | null, cause?: StanzaError): void {
+    if (this.closed) return;
+    const prevState = this.state;
+    this.state = 'closed';
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.parserGen++;
+    if (err) {
+      this.env.metrics.inc('s2s_stream_errors_total', { condition: err.condition, direction: this.direction });
+      this.log.info({ condition: err.condition, text: err.text, prevState }, 's2s stream error');
+      if (!this.headerSent) this.send(this.errorHeader());
+      this.send(err.toElement().toBuffer());
+    }
+    this.env.metrics.inc('s2s_sessions_closed_total', { direction: this.direction });
+    if (this.headerSent || err) this.send('</stream:stream>');
+    this.outputClosed = true;
+    this.handshaking?.destroy();
+    const s = this.socket;
+    if (s && !s.destroyed) {
+      s.end();
+      const t = setTimeout(() => s.destroy(), 2000);
+      t.unref?.();
+    }
+    const why =
+      cause ??
+      (err?.condition === 'system-shutdown'
+        ? new StanzaError('remote-server-timeout', 'relay shutting down')
+        : err?.condition === 'connection-timeout'
+          ? new StanzaError('remote-server-timeout')
+          : new StanzaError('remote-server-not-found', err ? `stream error ${err.condition}` : 'stream closed'));
+    this.closing(why);
+    this.bounceQueue(why);
+    this.onClosed?.();
+  }
+
+  /** Hook for subclasses to release their own pending work at close. */
+  protected closing(_cause: StanzaError): void {}
+}

@@ -1,0 +1,136 @@
+/**
+ * Short benchmark runs over real sockets (relay pair + built-in S2S peers,
+ * UDP/TCP emulators on 127.0.0.1): through runBench and through the CLI
+ * (`satrelay bench ... --json`). Figures are checked for shape and for
+ * delivery (nothing lost or duplicated), never as timings.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runBench, type BenchResult, type Figures } from '../../bench/run.ts';
+import { makeWorkload, replyFor, WORKLOADS } from '../../bench/workloads.ts';
+import { XmlElement } from '../../src/xml/element.ts';
+import { parseXml } from '../../src/xml/parser.ts';
+import { verifyCapsVer } from '../../src/optimize/index.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function checkFigures(t: ExecutionContext, f: Figures, what: string, stanzas: number): void {
+  for (const k of ['stanzas', 'delivered', 'lost', 'duplicated', 'reordered', 'errors', 'answered_near', 'xml_bytes', 'link_bytes', 'bytes_per_stanza', 'goodput_bps', 'link_utilization', 'transfer_ms'] as const) {
+    t.is(typeof f[k], 'number', `${what}.${k} is a number`);
+    t.true(Number.isFinite(f[k]) && f[k] >= 0, `${what}.${k} = ${f[k]}`);
+  }
+  t.is(typeof f.first_stanza_ms, 'number', `${what}.first_stanza_ms`);
+  t.true(f.header_bytes === null || typeof f.header_bytes === 'number', `${what}.header_bytes`);
+  for (const k of ['p50', 'p95', 'p99', 'max'] as const) t.is(typeof f.latency_ms[k], 'number', `${what}.latency_ms.${k}`);
+  t.true(f.latency_ms.p50 <= f.latency_ms.p95 && f.latency_ms.p95 <= f.latency_ms.p99 && f.latency_ms.p99 <= f.latency_ms.max, `${what} percentiles ordered`);
+  t.is(f.stanzas, stanzas);
+  t.is(f.lost, 0, `${what}: nothing lost`);
+  t.is(f.duplicated, 0, `${what}: nothing duplicated`);
+  t.is(f.errors, 0, `${what}: nothing bounced`);
+  t.is(f.delivered, stanzas, `${what}: everything delivered`);
+  t.true(f.xml_bytes > 0 && f.link_bytes > 0 && f.goodput_bps > 0, `${what}: bytes moved`);
+  t.is(f.responses.received, f.responses.sent, `${what}: every iq answer came back`);
+}
+
+function checkResult(t: ExecutionContext, r: BenchResult, profile: string, workload: string, stanzas: number): void {
+  t.is(r.profile, profile);
+  t.is(r.workload, workload);
+  t.is(r.baseline_kind, 'builtin');
+  checkFigures(t, r, 'relay', stanzas);
+  t.truthy(r.baseline, 'baseline present');
+  checkFigures(t, r.baseline!, 'baseline', stanzas);
+  t.is(typeof r.header_bytes, 'number', 'the relay reports link header bytes');
+  t.true(r.header_bytes! < r.link_bytes, 'headers are part of the bearer bytes');
+  // Same workload both ways: the same XML crossed.
+  t.is(r.xml_bytes, r.baseline!.xml_bytes);
+}
+
+test('workloads are seeded, tracked by unique keys, and mixed is mostly presence', (t) => {
+  for (const w of WORKLOADS) {
+    const a = makeWorkload(w, 120, 7);
+    const b = makeWorkload(w, 120, 7);
+    t.is(a.length, 120, w);
+    t.deepEqual(a.map((s) => s.el.toString()), b.map((s) => s.el.toString()), `${w} is reproducible`);
+    t.is(new Set(a.map((s) => s.key)).size, 120, `${w}: keys are unique`);
+    t.is(a[0].from, 'a', `${w}: the cold probe goes from a.example`);
+  }
+  const mixed = makeWorkload('mixed', 1000, 3);
+  const share = (k: string): number => mixed.filter((s) => s.kind === k).length / mixed.length;
+  t.true(Math.abs(share('presence') - 0.7) < 0.02 && Math.abs(share('message') - 0.2) < 0.02 && Math.abs(share('iq') - 0.1) < 0.02);
+  const muc = makeWorkload('muc', 20, 1);
+  const strip = (el: XmlElement): string => el.toString().replace(/ to="[^"]*"/, '');
+  t.is(strip(muc[0].el), strip(muc[9].el), 'MUC copies differ only in `to`');
+  t.not(muc[0].el.attr('to'), muc[9].el.attr('to'));
+  const q = makeWorkload('disco', 5, 1)[0].el;
+  const r = replyFor(q)!;
+  t.is(r.attr('id'), q.attr('id'));
+  t.is(r.attr('type'), 'result');
+  t.truthy(r.toString().includes('<identity'), 'a disco#info answer for a known caps node');
+  // The advertised vers are real XEP-0115 hashes of what the clients answer (checked on re-parsed XML).
+  const vers = new Set(makeWorkload('presence-storm', 200, 2).map((s) => /ver="([^"]+)"/.exec(s.el.toString())![1]));
+  t.is(vers.size, 3, 'three client kinds, three vers');
+  for (const s of makeWorkload('disco', 30, 4)) {
+    const node = /node="([^"]+)"/.exec(s.el.toString())![1];
+    const answer = parseXml(replyFor(s.el)!.toString());
+    const query = answer.children.find((c): c is XmlElement => typeof c !== 'string')!;
+    t.truthy(verifyCapsVer(query, node.split('#')[1]), `ver of ${node} verifies`);
+  }
+});
+
+test.serial('runBench: chat on lan, relay pair and plain S2S, nothing lost or duplicated', async (t) => {
+  t.timeout(60_000);
+  const r = await runBench({ profile: 'lan', workload: 'chat', stanzas: 40, seed: 11, baseline: 'builtin' });
+  checkResult(t, r, 'lan', 'chat', 40);
+  t.true(r.compression_ratio! > 1, `compressed: ${r.compression_ratio}`);
+  t.true(r.bytes_per_stanza < r.baseline!.bytes_per_stanza, 'the relay puts fewer bytes on the bearer');
+});
+
+test.serial('satrelay bench --json: mixed on lan prints exactly one JSON object', async (t) => {
+  t.timeout(60_000);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--profile', 'lan', '--workload', 'mixed', '--stanzas', '40', '--seed', '5', '--json'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => void child.kill());
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  t.is(code, 0, err);
+  const lines = out.trim().split('\n');
+  t.is(lines.length, 1, 'one line on stdout');
+  const r = JSON.parse(lines[0]) as BenchResult;
+  checkResult(t, r, 'lan', 'mixed', 40);
+});
+
+test('satrelay bench refuses bad arguments with a usage message', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--profile', 'lan', '--workload', 'nope'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  t.is(code, 2);
+  t.regex(err, /unknown workload "nope"/);
+});
+
+test('the per-profile SVG chart is well-formed XML with a relay and a baseline bar per workload and panel', async (t) => {
+  const { chartSvg } = await import('../../bench/svg.ts');
+  const { XMLValidator } = await import('fast-xml-parser');
+  const fig = (first: number, bps: number, goodput: number) => ({
+    stanzas: 10, delivered: 10, lost: 0, duplicated: 0, reordered: 0, errors: 0, answered_near: 0, responses: { sent: 0, received: 0 },
+    xml_bytes: 4000, link_bytes: 10 * bps, link_bytes_ab: 5 * bps, link_bytes_ba: 5 * bps, header_bytes: null, bytes_per_stanza: bps,
+    goodput_bps: goodput, link_utilization: 0.5, latency_ms: { p50: 1, p95: 2, p99: 3, max: 4 }, first_stanza_ms: first, transfer_ms: 100,
+    emulator: { dropped: 0, corrupted: 0, duplicated: 0, reordered: 0 },
+  });
+  const results = ['chat', 'muc'].map((w) => ({
+    ...fig(800, 90, 50_000), profile: 'p<&>', workload: w, seed: 1, bearer: { rate_bps: 9600, delay_ms: 300, loss: 'none', duplex: 'full' },
+    baseline_kind: 'builtin' as const, baseline: fig(16_000, 480, 16_000), ratios: null, notes: [], started_at: '', duration_s: 1,
+  }));
+  const svg = chartSvg('p<&>', results as unknown as BenchResult[]);
+  t.is(XMLValidator.validate(svg), true);
+  t.is((svg.match(/<rect [^>]*fill="#1f77b4"><title>/g) ?? []).length, 2 * 3, 'relay bars: 2 workloads x 3 panels');
+  t.is((svg.match(/<rect [^>]*fill="#d62728"><title>/g) ?? []).length, 2 * 3, 'baseline bars');
+  t.regex(svg, /20x better/, 'first stanza ratio 16 s / 800 ms');
+  t.regex(svg, /p&lt;&amp;&gt;/, 'names are escaped');
+});
