@@ -9,10 +9,10 @@ import { ConstrainedLink, type ConstrainedTransport } from '../link/constrained/
 import type { LinkTuning } from '../link/core/index.ts';
 import { Spool } from '../spool/index.ts';
 import { bearerRttMs, readKeyFile } from '../config/index.ts';
-import type { Logger } from '../obs/log.ts';
+import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { PolicyHook } from '../policy/index.ts';
-import { buildOptimizeHooks } from '../optimize/index.ts';
+import { buildOptimizeHooks, queueOptionsFor } from '../optimize/index.ts';
 import type { RelayLink } from './link.ts';
 import { Relay, type RelaySettings } from './relay.ts';
 import type { StanzaHook } from './router.ts';
@@ -106,13 +106,15 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         spool: deps.spool,
         heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
         maxStanzaBytes: cfg.limits.max_stanza_bytes,
+        queue: queueOptionsFor(cfg.optimize),
         logger: deps.logger,
         metrics: deps.metrics,
       });
   }
 }
 
-export function buildRelay(cfg: SiteConfig, deps: { logger: Logger; metrics?: Metrics }): Relay {
+export function buildRelay(cfg: SiteConfig, opts: { logger?: Logger; metrics?: Metrics }): Relay {
+  const deps = { logger: opts.logger ?? silentLogger, metrics: opts.metrics };
   const metrics = deps.metrics ?? new Metrics({ site: cfg.site });
   mkdirSync(cfg.data_dir, { recursive: true });
   const spool = cfg.links.some((l) => l.transport !== 'xep0361')

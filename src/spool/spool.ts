@@ -56,11 +56,16 @@ export interface SpoolStats {
 
 interface OutRecord { s: Buffer; m: OutboundMeta }
 interface InRecord { s: Buffer; m?: Uint8Array }
+/** A link message: the spooled stanzas it carries and its exact bytes (ids as decimal strings). */
+interface GroupRecord { ids: string[]; s: Buffer; p: Priority }
+
+export interface SpoolGroup { gid: bigint; ids: bigint[]; stanza: Buffer; priority: Priority }
 /** Stored as decimal strings (msgpack has no portable bigint). */
 interface InState { d: string; a: string[] }
 
 interface LinkState {
   lastId: bigint;
+  lastGid: bigint;
   outCount: number;
   outBytes: number;
   /** acceptedAt of each live outbound id (for oldestAgeMs). */
@@ -109,6 +114,7 @@ export class Spool {
     private readonly out: Database<OutRecord, Buffer>,
     private readonly inb: Database<InRecord, Buffer>,
     private readonly state: Database<unknown, string>,
+    private readonly grp: Database<GroupRecord, Buffer>,
     private readonly opts: SpoolOptions,
   ) {
     this.metrics = opts.metrics ?? new Metrics();
@@ -122,7 +128,8 @@ export class Spool {
     const out = env.openDB<OutRecord, Buffer>('out', { keyEncoding: 'binary' });
     const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
     const state = env.openDB<unknown, string>('state', {});
-    const sp = new Spool(env, out, inb, state, opts);
+    const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
+    const sp = new Spool(env, out, inb, state, grp, opts);
     sp.load();
     return sp;
   }
@@ -152,9 +159,11 @@ export class Spool {
     let st = this.links.get(link);
     if (!st) {
       const seq = this.state.get(`seq\0${link}`) as string | undefined;
+      const gseq = this.state.get(`gseq\0${link}`) as string | undefined;
       const ins = this.state.get(`dut\0${link}`) as InState | undefined;
       st = {
         lastId: seq === undefined ? 0n : BigInt(seq),
+        lastGid: gseq === undefined ? 0n : BigInt(gseq),
         outCount: 0,
         outBytes: 0,
         acceptedAt: new Map(),
@@ -239,6 +248,64 @@ export class Spool {
     this.metrics.inc('spool_acked_total', { link });
     this.metrics.set('spool_outbound_stanzas', this.totalCount);
     this.metrics.set('spool_outbound_bytes', this.totalBytes);
+  }
+
+  /**
+   * Records, durably and in one commit, which spooled stanzas travel together
+   * as one link message and its exact bytes, giving each message a group id
+   * (strictly increasing per link). After a crash the same messages go out
+   * again with the same ids, so the receiver recognises what it already has.
+   */
+  async assignGroups(link: string, groups: Array<{ ids: bigint[]; stanza: Buffer; priority: Priority }>): Promise<bigint[]> {
+    this.ensureOpen();
+    const st = this.link(link);
+    const gids = groups.map(() => ++st.lastGid);
+    try {
+      await this.env.transaction(() => {
+        groups.forEach((g, i) => this.grp.put(keyOf(link, gids[i]), { ids: g.ids.map(String), s: Buffer.from(g.stanza), p: g.priority }));
+        this.state.put(`gseq\0${link}`, st.lastGid.toString());
+      });
+    } catch (err) {
+      this.metrics.inc('spool_errors_total', { op: 'assign' });
+      throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
+    }
+    return gids;
+  }
+
+  /** The partner has a link message: its record and every stanza in it go, in one commit. */
+  async ackGroup(link: string, gid: bigint): Promise<void> {
+    this.ensureOpen();
+    const st = this.link(link);
+    const key = keyOf(link, gid);
+    const rec = this.grp.get(key);
+    if (!rec) {
+      this.metrics.inc('spool_ack_unknown_total', { link });
+      return;
+    }
+    const ids = rec.ids.map((i) => BigInt(i));
+    await this.env.transaction(() => {
+      this.grp.remove(key);
+      for (const id of ids) this.out.remove(keyOf(link, id));
+    });
+    for (const id of ids) this.forgetOut(st, id);
+    this.metrics.inc('spool_acked_total', { link }, ids.length);
+    this.metrics.set('spool_outbound_stanzas', this.totalCount);
+    this.metrics.set('spool_outbound_bytes', this.totalBytes);
+  }
+
+  /** Link messages assigned but not yet acknowledged, in group id order. */
+  groups(link: string): SpoolGroup[] {
+    this.ensureOpen();
+    const res: SpoolGroup[] = [];
+    for (const { key, value } of this.grp.getRange(rangeOf(link))) {
+      res.push({ gid: idOf(key), ids: value.ids.map((i) => BigInt(i)), stanza: value.s, priority: value.p });
+    }
+    return res;
+  }
+
+  /** Group id the next assignGroups() will give. */
+  nextGroupId(link: string): bigint {
+    return this.link(link).lastGid + 1n;
   }
 
   /** All outbound stanzas still unacknowledged, in id order. */

@@ -184,3 +184,32 @@ for (const seed of [1, 2, 3]) {
     t.true(sp.nextId('shore') > [...printed.keys()].reduce((a, b) => (a > b ? a : b)), 'next id is above every id handed out');
   });
 }
+
+test('link messages (groups) are recorded durably and acknowledged as a whole', async (t) => {
+  const dir = tempDir(t);
+  let sp = Spool.open(dir, big);
+  const ids: bigint[] = [];
+  for (let i = 0; i < 4; i++) ids.push(await sp.accept('shore', Buffer.from(`<presence id='p${i}'/>`), meta(i)));
+  t.is(sp.nextGroupId('shore'), 1n);
+  const gids = await sp.assignGroups('shore', [
+    { ids: [ids[0], ids[2]], stanza: Buffer.from('<presence id="folded"/>'), priority: 'low' },
+    { ids: [ids[1]], stanza: Buffer.from(`<presence id='p1'/>`), priority: 'low' },
+  ]);
+  t.deepEqual(gids, [1n, 2n]);
+  await sp.close();
+
+  sp = Spool.open(dir, big);
+  t.teardown(() => sp.close());
+  const groups = sp.groups('shore');
+  t.deepEqual(groups.map((g) => [g.gid, g.ids, g.stanza.toString()]), [
+    [1n, [ids[0], ids[2]], '<presence id="folded"/>'],
+    [2n, [ids[1]], `<presence id='p1'/>`],
+  ]);
+  t.is(sp.nextGroupId('shore'), 3n, 'group ids continue after a restart');
+  await sp.ackGroup('shore', 1n);
+  t.deepEqual(sp.pending('shore').map((e) => e.id), [ids[1], ids[3]], 'both stanzas of the message are gone');
+  t.deepEqual(sp.groups('shore').map((g) => g.gid), [2n]);
+  t.is(sp.stats('shore').outboundCount, 2);
+  await sp.ackGroup('shore', 1n); // idempotent
+  t.is(sp.stats('shore').outboundCount, 2);
+});

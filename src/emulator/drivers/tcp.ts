@@ -28,6 +28,8 @@ export interface TcpEmulatorOptions extends DriverOptions {
   handshake?: boolean;
   /** Further listen/target pairs sharing this emulator's one engine (e.g. the reverse direction of a federation). */
   extra?: TcpProxyPair[];
+  /** Disable Nagle on the proxy's own local sockets (default false), so the proxy legs add no delayed-ACK stalls of their own. */
+  noDelay?: boolean;
 }
 
 export interface TcpEmulatorHandle extends EmulatorHandle {
@@ -119,7 +121,7 @@ export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmu
 
   const connectUpstream = (c: Conn): void => {
     if (c.client.destroyed) return;
-    const up = net.connect({ host: c.target.host, port: c.target.port, allowHalfOpen: true });
+    const up = net.connect({ host: c.target.host, port: c.target.port, allowHalfOpen: true, noDelay: opts.noDelay ?? false });
     c.upstream = up;
     up.once('connect', () => {
       metrics.inc('emulator_tcp_connections_total');
@@ -138,7 +140,7 @@ export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmu
   const listenPair = async (pair: (typeof pairs)[number]): Promise<void> => {
     const up: Direction = pair.reverse ? 'ba' : 'ab';
     const down: Direction = pair.reverse ? 'ab' : 'ba';
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: opts.noDelay ?? false }, (client) => {
       const c: Conn = { id: nextId++, up, down, target: pair.target, client, open: false, done: { ab: false, ba: false } };
       conns.set(c.id, c);
       pump(c, client, up);

@@ -2,9 +2,12 @@
  * The constrained link as the router sees it: the sans-IO protocol core
  * (link/core), a durable spool (spool/) and a transport driver (link/drivers).
  *
- * Sending: a stanza is committed to the spool (its id is the link message id)
- * before send() resolves, submitted to the core in id order, and deleted when
- * the partner acknowledges it. Receiving: a delivered stanza is committed to
+ * Sending: a stanza is committed to the spool before send() resolves, then
+ * waits in the outbound queue (priority, presence coalescing, fan-out folding)
+ * until the core has room. What leaves the queue becomes one link message: the
+ * spooled stanzas it covers and its bytes are recorded durably under a group id
+ * (the core's message id) before it is submitted, and all are deleted when the
+ * partner acknowledges it. Receiving: a delivered stanza is committed to
  * the inbound spool before the core may acknowledge it, then handed to the
  * router. After a crash both spools are replayed: nothing accepted is lost and
  * the receiver's record of delivered ids stops duplicates.
@@ -15,6 +18,7 @@ import { LinkEndpoint, LinkError, type LinkTuning } from '../core/index.ts';
 import { UdpLinkDriver, TcpLinkDriver, SerialLinkDriver, type LinkDriver } from '../drivers/index.ts';
 import type { Spool } from '../../spool/index.ts';
 import { SpoolFullError } from '../../spool/index.ts';
+import { OutboundQueue } from '../../optimize/index.ts';
 import { StreamParser } from '../../xml/index.ts';
 import type { XmlElement } from '../../xml/element.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
@@ -39,6 +43,8 @@ export interface ConstrainedLinkOptions {
   spool: Spool;
   heldTimeoutMs: number;
   maxStanzaBytes: number;
+  /** Presence coalescing and fan-out folding in the queue before the core. */
+  queue?: { coalescePresence: boolean; fanout: boolean };
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -81,8 +87,12 @@ export class ConstrainedLink implements RelayLink {
   private stopped = false;
   private up = false;
   private lastError?: string;
-  /** Ids being committed, in allocation order; submitted to the core in that order. */
-  private accepting: Array<{ id: bigint; done: boolean; bytes?: Buffer; el?: XmlElement }> = [];
+  /** Ids being committed, in allocation order; queued in that order. */
+  private accepting: Array<{ id: bigint; done: boolean; ok?: boolean; bytes: Buffer; el: XmlElement; acceptedAt: number }> = [];
+  private readonly queue: OutboundQueue;
+  private pumping = false;
+  /** Messages the core should hold waiting: enough to keep the bearer busy, few enough to leave folding to the queue. */
+  private readonly coreTarget: number;
   /** Inbound work (store, confirm, hand over) runs strictly in delivery order. */
   private inboundChain: Promise<void> = Promise.resolve();
   private sent = 0;
@@ -90,8 +100,6 @@ export class ConstrainedLink implements RelayLink {
   private expiryTimer?: NodeJS.Timeout;
   /** Delivery to local servers: one ordered chain per destination domain. */
   private readonly localChains = new Map<string, Promise<void>>();
-  /** Ids the previous process may have put on the bearer: never expired, always delivered. */
-  private readonly resubmitted = new Set<bigint>();
 
   constructor(private readonly opts: ConstrainedLinkOptions) {
     this.name = opts.name;
@@ -99,11 +107,15 @@ export class ConstrainedLink implements RelayLink {
     this.spool = opts.spool;
     this.log = (opts.logger ?? silentLogger).child({ link: opts.name, transport: opts.transport.kind });
     this.metrics = opts.metrics ?? new Metrics();
+    this.queue = new OutboundQueue({ ...(opts.queue ?? { coalescePresence: false, fanout: false }), metrics: this.metrics, link: opts.name });
+    const rate = opts.tuning.rateBps ?? 64_000;
+    this.coreTarget = Math.min(64, Math.max(2, Math.ceil((rate / 8) * 0.25 / 100)));
   }
 
   async start(handlers: LinkHandlers): Promise<void> {
     this.handlers = handlers;
-    const pending = this.spool.pending(this.name);
+    const groups = this.spool.groups(this.name);
+    const grouped = new Set(groups.flatMap((g) => g.ids));
     this.endpoint = new LinkEndpoint(
       {
         tuning: this.opts.tuning,
@@ -115,22 +127,35 @@ export class ConstrainedLink implements RelayLink {
         logger: this.log,
         random: (n) => randomBytes(n),
         resume: {
-          nextSendId: pending[0]?.id ?? this.spool.nextId(this.name),
+          nextSendId: groups[0]?.gid ?? this.spool.nextGroupId(this.name),
           deliveredUpTo: this.spool.deliveredUpTo(this.name),
           delivered: this.spool.deliveredAbove(this.name),
         },
       },
       performance.now(),
     );
-    for (const e of pending) {
-      this.endpoint.submit(e.id, e.stanza, e.meta.priority);
-      this.resubmitted.add(e.id);
+    // Messages assigned before a restart go out again with the same ids and bytes.
+    for (const g of groups) {
+      this.endpoint.submit(g.gid, g.stanza, g.priority);
     }
-    if (pending.length) this.log.info({ count: pending.length }, 'resubmitted spooled stanzas after restart');
+    let requeued = 0;
+    for (const e of this.spool.pending(this.name)) {
+      if (grouped.has(e.id)) continue;
+      try {
+        this.enqueue(e.id, parseStanza(e.stanza, this.opts.maxStanzaBytes), e.stanza.length, e.meta.acceptedAt);
+        requeued++;
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, id: String(e.id) }, 'spooled stanza does not parse; dropped');
+        this.metrics.inc('link_dropped_total', { link: this.name, reason: 'bad_spooled' });
+        void this.spool.ack(this.name, e.id);
+      }
+    }
+    if (groups.length || requeued) this.log.info({ messages: groups.length, queued: requeued }, 'resumed spooled stanzas after restart');
     // Stanzas stored but not handed over before a restart go to the router first.
     for (const e of this.spool.inboundPending(this.name)) this.handOver(e.id, e.stanza);
     this.driver = this.makeDriver();
     await this.driver.start();
+    this.pump();
     this.expiryTimer = setInterval(() => this.expire(), 5000);
     this.expiryTimer.unref();
     this.log.info({ role: linkRole(this.opts.localDomains, this.opts.domains) }, 'constrained link started');
@@ -154,14 +179,13 @@ export class ConstrainedLink implements RelayLink {
     if (this.stopped) throw new StanzaError('remote-server-timeout', `link ${this.name} is stopped`);
     const bytes = el.toBuffer();
     if (bytes.length > this.opts.maxStanzaBytes) throw new StanzaError('policy-violation', 'stanza too large for the link');
-    const slot = { id: this.spool.nextId(this.name), done: false, bytes, el };
+    const slot: (typeof this.accepting)[number] = { id: this.spool.nextId(this.name), done: false, bytes, el, acceptedAt: Date.now() };
     this.accepting.push(slot);
     try {
-      const id = await this.spool.accept(this.name, bytes, { priority: priorityOf(el), from: el.attr('from'), to: el.attr('to'), acceptedAt: Date.now() });
+      const id = await this.spool.accept(this.name, bytes, { priority: priorityOf(el), from: el.attr('from'), to: el.attr('to'), acceptedAt: slot.acceptedAt });
       if (id !== slot.id) throw new Error(`spool id ${id} differs from the expected ${slot.id}`);
+      slot.ok = true;
     } catch (err) {
-      this.accepting = this.accepting.filter((s) => s !== slot);
-      this.submitReady();
       if (err instanceof SpoolFullError) {
         this.metrics.inc('link_refused_total', { link: this.name, reason: 'spool_full' });
         throw new StanzaError('resource-constraint', `spool for link ${this.name} is full`);
@@ -169,26 +193,59 @@ export class ConstrainedLink implements RelayLink {
       throw new StanzaError('internal-server-error', `spool: ${(err as Error).message}`);
     } finally {
       slot.done = true;
+      this.queueAccepted();
     }
-    this.submitReady();
   }
 
-  private submitReady(): void {
-    let any = false;
+  /** Moves committed stanzas into the queue in the order they were accepted. */
+  private queueAccepted(): void {
     while (this.accepting.length && this.accepting[0].done) {
       const s = this.accepting.shift()!;
-      try {
-        this.endpoint.submit(s.id, s.bytes!, priorityOf(s.el!));
-        this.sent++;
-        this.metrics.inc('link_stanzas_sent_total', { link: this.name, kind: s.el!.local });
-        any = true;
-      } catch (err) {
-        // Only a core bug gets here (ids are checked); the stanza stays spooled for the next start.
-        this.lastError = (err as LinkError).message;
-        this.log.error({ err: this.lastError, id: String(s.id) }, 'core refused a spooled stanza');
-      }
+      if (s.ok) this.enqueue(s.id, s.el, s.bytes.length, s.acceptedAt);
     }
-    if (any) this.driver?.poke();
+    this.pump();
+  }
+
+  private enqueue(id: bigint, el: XmlElement, bytes: number, acceptedAt: number): void {
+    const { superseded } = this.queue.push({ id, el, bytes, priority: priorityOf(el), acceptedAt });
+    // A newer presence replaced these while they waited: they need not cross.
+    for (const old of superseded) void this.spool.ack(this.name, old).catch((err: Error) => this.log.error({ err: err.message }, 'spool ack failed'));
+  }
+
+  /** Hands queued items to the core while it has room: each becomes one durable link message. */
+  private pump(): void {
+    if (this.pumping || !this.driver || this.stopped) return;
+    const room = this.coreTarget - this.endpoint.stats().waiting;
+    if (room <= 0 || this.queue.length === 0) return;
+    const items: Array<{ ids: bigint[]; el: XmlElement; priority: 'high' | 'low'; stanza: Buffer }> = [];
+    while (items.length < room) {
+      const it = this.queue.take();
+      if (!it) break;
+      items.push({ ...it, stanza: it.el.toBuffer() });
+    }
+    if (items.length === 0) return;
+    this.pumping = true;
+    this.spool
+      .assignGroups(this.name, items.map((i) => ({ ids: i.ids, stanza: i.stanza, priority: i.priority })))
+      .then(
+        (gids) => {
+          gids.forEach((gid, n) => {
+            this.endpoint.submit(gid, items[n].stanza, items[n].priority);
+            this.sent += items[n].ids.length;
+            this.metrics.inc('link_stanzas_sent_total', { link: this.name, kind: items[n].el.local }, items[n].ids.length);
+          });
+          this.driver.poke();
+        },
+        (err: Error) => {
+          // Not recorded, so not sent: they stay spooled and go out after the next start.
+          this.lastError = err.message;
+          this.log.error({ err: err.message }, 'could not record link messages; they wait in the spool');
+        },
+      )
+      .finally(() => {
+        this.pumping = false;
+        this.pump();
+      });
   }
 
   private drainEvents(): void {
@@ -207,9 +264,8 @@ export class ConstrainedLink implements RelayLink {
           break;
         }
         case 'acked': {
-          const id = ev.id;
-          this.resubmitted.delete(id);
-          this.spool.ack(this.name, id).catch((err: Error) => this.log.error({ err: err.message }, 'spool ack failed'));
+          const gid = ev.id;
+          this.spool.ackGroup(this.name, gid).catch((err: Error) => this.log.error({ err: err.message }, 'spool ack failed'));
           break;
         }
         case 'up':
@@ -224,6 +280,7 @@ export class ConstrainedLink implements RelayLink {
           break;
       }
     }
+    this.pump();
   }
 
   private async receive(id: bigint, stanza: Buffer): Promise<void> {
@@ -274,21 +331,12 @@ export class ConstrainedLink implements RelayLink {
     });
   }
 
-  /** Bounces stanzas the core has never put on the bearer once they are held too long. */
+  /** Bounces stanzas still waiting in the queue once they are held too long. */
   private expire(): void {
-    const now = Date.now();
-    const old = this.spool.pending(this.name).filter((e) => now - e.meta.acceptedAt > this.opts.heldTimeoutMs);
-    for (const e of old) {
-      if (this.resubmitted.has(e.id) || !this.endpoint.cancel(e.id)) continue; // (maybe) sent: it will be delivered
-      void this.spool.ack(this.name, e.id);
+    for (const q of this.queue.expireOlderThan(Date.now(), this.opts.heldTimeoutMs)) {
+      void this.spool.ack(this.name, q.id);
       this.metrics.inc('link_expired_total', { link: this.name });
-      let el: XmlElement;
-      try {
-        el = parseStanza(e.stanza, this.opts.maxStanzaBytes);
-      } catch {
-        continue;
-      }
-      this.handlers?.undeliverable(el, new StanzaError('remote-server-timeout', `link ${this.name} could not deliver within ${Math.round(this.opts.heldTimeoutMs / 1000)} s`));
+      this.handlers?.undeliverable(q.el, new StanzaError('remote-server-timeout', `link ${this.name} could not deliver within ${Math.round(this.opts.heldTimeoutMs / 1000)} s`));
     }
   }
 
@@ -298,7 +346,7 @@ export class ConstrainedLink implements RelayLink {
       name: this.name,
       transport: this.opts.transport.kind,
       up: this.up,
-      queued: s?.queued ?? 0,
+      queued: this.queue.length + (s?.waiting ?? 0),
       inFlight: s?.inFlight ?? 0,
       rttMs: s?.rttMs,
       lastError: this.lastError,

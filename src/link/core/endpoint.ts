@@ -68,6 +68,8 @@ export interface LinkStats {
   framesSent: number; framesReceived: number; retransmits: number; segmentsRetransmitted: number;
   bytesSent: number; bytesReceived: number; headerBytes: number; framesDropped: number;
   rttMs: number | undefined; rtoMs: number; inFlight: number; window: number; queued: number; unacked: number;
+  /** Messages submitted but not yet started on the bearer. */
+  waiting: number;
   delivered: number; acked: number; epoch: number; peerEpoch: number | undefined; txGeneration: number;
   stanzaBytesIn: number; compressedBytesOut: number;
 }
@@ -242,6 +244,7 @@ export class LinkEndpoint {
     return {
       ...this.st, rttMs: this.rtt.srtt, rtoMs: this.rtt.rto(), inFlight: this.ackElicitingInFlight, window: this.currentWindow(),
       queued: this.high.length + this.low.length + this.stream.size, unacked: this.unacked.size,
+      waiting: this.high.length + this.low.length,
       epoch: this.epoch, peerEpoch: this.peerEpoch, txGeneration: this.txGen,
     };
   }
