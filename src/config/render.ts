@@ -29,6 +29,11 @@ const HELP: Record<string, string> = {
   'links[].device': 'serial device',
   'links[].baud': 'serial line speed, bit/s',
   'links[].key_file': 'pre-shared link key; both ends hold the same',
+  'links[].acks': 'xep0361: resend-and-dedup acks between satrelays (false for other XEP-0361 peers)',
+  'links[].tls': 'xep0361: TLS on the link',
+  'links[].tls.cert': 'this relay\'s link certificate (PEM)',
+  'links[].tls.key': 'its private key (PEM)',
+  'links[].tls.peer_fingerprint': 'SHA-256 fingerprint the partner\'s certificate must have; null = not checked',
   'links[].reconnect': 'back-off between reconnect attempts',
   'links[].reconnect.min_s': 'first retry after, s',
   'links[].reconnect.max_s': 'retry interval cap, s',
@@ -71,7 +76,7 @@ const HELP: Record<string, string> = {
 };
 
 /** Keys of a link written only when set (null means "not used by this transport"). */
-const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file']);
+const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'acks', 'tls']);
 /** Derived fields: not site-file keys. */
 const DERIVED = new Set(['profileConfig', 'keyId', 'sourceFile']);
 /** Mappings written as nested blocks (the rest are leaves, except records). */

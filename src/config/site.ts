@@ -84,6 +84,18 @@ const linkSchema = z
     device: pathString.optional(),
     baud: posInt().optional(),
     key_file: pathString.optional(),
+    acks: z.boolean().optional(),
+    tls: z
+      .object({
+        cert: pathString,
+        key: pathString,
+        peer_fingerprint: z
+          .string()
+          .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'expected a SHA-256 certificate fingerprint like "AB:CD:…" (32 hex pairs)')
+          .optional(),
+      })
+      .strict()
+      .optional(),
     reconnect: z
       .object({ min_s: posNum().default(1), max_s: posNum().default(60) })
       .strict()
@@ -179,6 +191,10 @@ export interface LinkConfig {
   baud: number | null;
   /** absolute path; null only for xep0361 without a key */
   key_file: string | null;
+  /** xep0361 only: satrelay resend-and-dedup acks (off for other XEP-0361 implementations) */
+  acks: boolean | null;
+  /** xep0361 only: TLS on the link, with the partner's certificate pinned */
+  tls: { cert: string; key: string; peer_fingerprint: string | null } | null;
   reconnect: { min_s: number; max_s: number };
   /** effective tuning: the profile's, with this link's `tuning:` keys on top, the rest computed */
   tuning: TuningProfile;
@@ -316,6 +332,8 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
         device: l.device === undefined ? null : abs(l.device),
         baud: l.transport === 'serial' ? (l.baud ?? 9600) : null,
         key_file: l.key_file === undefined ? null : abs(l.key_file),
+        acks: l.transport === 'xep0361' ? (l.acks ?? true) : null,
+        tls: l.tls ? { cert: abs(l.tls.cert), key: abs(l.tls.key), peer_fingerprint: l.tls.peer_fingerprint?.toUpperCase() ?? null } : null,
         reconnect: l.reconnect,
         tuning: p.tuning,
         profileConfig: p.profile,
@@ -396,6 +414,9 @@ function crossChecks(src: YamlSource): ConfigIssue[] {
         if (prev !== undefined) out.push(src.issue(L('device'), `device already used by links[${prev}]`));
         else devices.set(dev, i);
       }
+    }
+    if (t !== 'xep0361') {
+      for (const k of ['acks', 'tls']) if (has(L(k))) out.push(src.issue(L(k), `only used by transport xep0361 (the udp, serial and tcp link encrypts with key_file)`, 'key'));
     }
     if ((t === 'udp' || t === 'tcp' || t === 'serial') && !has(L('key_file'))) {
       out.push(src.issue(L('transport'), `transport ${t} needs key_file (the pre-shared link key; make one with "satrelay keygen")`));

@@ -90,6 +90,10 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         peer: link.peer ? parseHostPort(link.peer) : undefined,
         maxStanzaBytes: cfg.limits.max_stanza_bytes,
         heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
+        acks: link.acks ?? true,
+        tls: link.tls
+          ? { certPem: readFileSync(link.tls.cert, 'utf8'), keyPem: readFileSync(link.tls.key, 'utf8'), peerFingerprint: link.tls.peer_fingerprint ?? undefined }
+          : undefined,
         backoff: { minMs: link.reconnect.min_s * 1000, maxMs: link.reconnect.max_s * 1000 },
         logger: deps.logger,
         metrics: deps.metrics,

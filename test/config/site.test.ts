@@ -396,3 +396,31 @@ links:
   t.like(issues[0], { ...posOf(text, '"127.0.0.1:5269"]'), message: '127.0.0.1:5269 clashes with local.listen[0] (0.0.0.0:5269): both cannot listen' });
   t.regex(issues[1].message, /clashes with metrics\.listen/);
 });
+
+test('xep0361 link keys: acks and pinned TLS load, render and round-trip; other transports refuse them', (t) => {
+  const fp = Array.from({ length: 32 }, (_, i) => (i * 7 % 256).toString(16).padStart(2, '0')).join(':');
+  const text = `site: s
+local:
+  domains: [a.example]
+links:
+  - name: plain
+    domains: [b.example]
+    profile: lan
+    transport: xep0361
+    peer: "127.0.0.1:5299"
+    acks: false
+    tls: { cert: link.pem, key: link.key, peer_fingerprint: "${fp}" }
+`;
+  const file = site(t, text, {});
+  const cfg = loadSiteConfig(file);
+  t.false(cfg.links[0].acks);
+  t.is(cfg.links[0].tls?.cert, join(resolve(file, '..'), 'link.pem'));
+  t.is(cfg.links[0].tls?.peer_fingerprint, fp.toUpperCase());
+  t.deepEqual(parseSiteConfig(renderEffectiveConfig(cfg), file), cfg);
+
+  const bad = issuesOf(t, () =>
+    parseSiteConfig(text.replace('transport: xep0361', 'transport: tcp\n    key_file: k.key').replace(fp, 'AB:CD'), join(resolve(file, '..'), 'bad.yaml'), { checkKeyFiles: false }),
+  );
+  t.true(bad.some((i) => i.path === 'links[0].acks' && /only used by transport xep0361/.test(i.message)));
+  t.true(bad.some((i) => i.path === 'links[0].tls.peer_fingerprint' && /SHA-256/.test(i.message) && i.line === 12));
+});

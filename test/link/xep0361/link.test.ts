@@ -125,3 +125,30 @@ test('garbage from the partner closes that connection only; the link reconnects 
   await ca.until(2);
   t.deepEqual(ca.got.map((e) => e.attr('id')), ['m1', 'm2']);
 });
+
+test('TLS with a pinned partner certificate: the right certificate connects, another is refused and counted', async (t) => {
+  const { generateSelfSigned } = await import('../../../src/s2s/tls/index.ts');
+  const { X509Certificate } = await import('node:crypto');
+  const shore = generateSelfSigned('shore.link');
+  const ship = generateSelfSigned('ship.link');
+  const stranger = generateSelfSigned('ship.link');
+  const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
+  const mA = new Metrics();
+  const a = new Xep0361Link({ name: 'to-ship', domains: ['a.example'], bind: { host: '127.0.0.1', port: 0 }, metrics: mA, tls: { certPem: shore.certPem, keyPem: shore.keyPem, peerFingerprint: fp(ship.certPem) } });
+  const ca = collector();
+  await a.start(ca.handlers);
+  t.teardown(() => a.stop());
+  const intruder = new Xep0361Link({ name: 'to-shore', domains: ['b.example'], peer: a.address!, backoff: { minMs: 5000, maxMs: 5000 }, tls: { certPem: stranger.certPem, keyPem: stranger.keyPem } });
+  await intruder.start(collector().handlers);
+  await intruder.send(msg(99));
+  await new Promise((r) => setTimeout(r, 500));
+  await intruder.stop();
+  t.is(ca.got.length, 0, 'nothing accepted from a certificate that is not pinned');
+  t.true(mA.get('link_auth_failures_total') >= 1);
+  const b = new Xep0361Link({ name: 'to-shore', domains: ['b.example'], peer: a.address!, tls: { certPem: ship.certPem, keyPem: ship.keyPem, peerFingerprint: fp(shore.certPem) } });
+  await b.start(collector().handlers);
+  t.teardown(() => b.stop());
+  await b.send(msg(1));
+  await ca.until(1);
+  t.is(ca.got[0].attr('id'), 'm1');
+});
