@@ -78,6 +78,7 @@ export class Relay {
       dnsServers: settings.dnsServers,
       tls: { certs, require: settings.tls.require },
       secret: settings.dialbackSecret,
+      bidi: true, // XEP-0288 wherever the local server offers or asks for it
       maxStanzaBytes: settings.maxStanzaBytes,
       timeouts: settings.s2sTimeouts,
       logger: this.log.child({ part: 's2s' }),

@@ -2,15 +2,17 @@
  * Inbound S2S session: a local server connects to the relay as if the relay
  * were the remote (served) domain. STARTTLS, SASL EXTERNAL, dialback in the
  * receiving role (and authoritative answers on any stream), stanza checks.
+ * XEP-0288: when the peer asks for bidi, the relay also sends stanzas to the
+ * peer on this stream, for the reverse of each authenticated pair.
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { x, type XmlElement } from '../xml/element.ts';
-import { StreamError, StanzaError, bounce } from '../xmpp/errors.ts';
+import { StreamError, StanzaError } from '../xmpp/errors.ts';
 import { NS } from '../xmpp/ns.ts';
 import { domainOf } from '../xmpp/jid.ts';
 import { assessPeer } from './tls/index.ts';
-import { S2SStream, newId, streamHeader } from './stream.ts';
+import { S2SStream, SmReceiver, newId, streamHeader } from './stream.ts';
 import type { S2SContext } from './options.ts';
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
@@ -26,8 +28,10 @@ export class InboundSession extends S2SStream {
   readonly authed = new Map<string, Set<string>>();
   private saslDone = false;
   private pendingResults = 0;
-  /** XEP-0198 as the receiving side: stanzas counted since <enable/>, h = contiguous handled. */
-  private sm?: { received: number; handled: number; done: Set<number>; ackWanted: boolean };
+  /** Pairs ('from\nto') whose db:result is being verified. */
+  private readonly verifying = new Set<string>();
+  /** XEP-0198 as the receiving side: stanzas counted since <enable/>. */
+  private sm?: SmReceiver;
 
   constructor(private readonly ctx: S2SContext, socket: Socket) {
     super(ctx, 'wait-header', 'in-');
@@ -89,7 +93,54 @@ export class InboundSession extends S2SStream {
       f.append(x('mechanisms', { xmlns: NS.SASL }, x('mechanism', {}, 'EXTERNAL')));
     }
     f.append(x('dialback', { xmlns: NS.DIALBACK_FEATURE }, x('errors', {})));
+    // XEP-0288 §2.1; STARTTLS comes first when TLS is on (§2.2)
+    if (this.bidiAllowed()) f.append(x('bidi', { xmlns: NS.BIDI_FEATURE }));
     return f.append(sm);
+  }
+
+  private bidiAllowed(): boolean {
+    return this.ctx.opts.bidi === true && (this.tls || this.ctx.opts.tls.enabled === false);
+  }
+
+  /** XEP-0288 §2.2: <bidi/> before authentication; no reply. */
+  private requestBidi(): void {
+    if (!this.bidiAllowed()) return this.close(new StreamError('unsupported-feature', 'bidi not offered'));
+    if (this.saslDone || this.authed.size > 0 || (this.state !== 'open' && this.state !== 'dialback')) {
+      return this.close(new StreamError('policy-violation', 'bidi after authentication'));
+    }
+    if (this.bidi) return;
+    this.bidi = true;
+    this.ctx.metrics.inc('s2s_bidi_total', { direction: 'in' });
+    this.log.info({ from: this.from, to: this.to }, 'inbound stream is bidirectional (XEP-0288)');
+  }
+
+  /**
+   * XEP-0288 §2.2: on a bidi stream the relay may send from `from` (served) to
+   * `to` (local) once `to` authenticated for `from` here (SASL: the stream's
+   * 'to'; dialback: the reverse of a verified pair).
+   */
+  canSend(from: string, to: string): boolean {
+    return this.bidi && this.state === 'authed' && !!this.socket && !this.socket.destroyed && !!this.authed.get(to)?.has(from);
+  }
+
+  /** Whether this stream covers, or is authenticating, local `to` for served `from` (see canSend). */
+  coversReverse(from: string, to: string): boolean {
+    if (!this.bidi || this.closed) return false;
+    return !!this.authed.get(to)?.has(from) || this.verifying.has(`${to}\n${from}`) || (this.from === to && this.to === from);
+  }
+
+  /** Writes a stanza to the peer (caller checked canSend); the unedited bytes go out as received. */
+  sendStanza(el: XmlElement): void {
+    if (!this.send(el.toBuffer())) {
+      this.ctx.metrics.inc('s2s_undeliverable_total', { condition: 'remote-server-not-found' });
+      this.ctx.onUndeliverable(el, new StanzaError('remote-server-not-found', 'connection lost'));
+      return;
+    }
+    this.stanzasOut++;
+    this.ctx.metrics.inc('s2s_stanzas_out_total', { kind: el.local });
+    // no XEP-0198 acks are requested for this direction: taken once written
+    this.ctx.taken(el);
+    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
   }
 
   private canExternal(): boolean {
@@ -109,6 +160,7 @@ export class InboundSession extends S2SStream {
     if (el.ns === NS.DIALBACK && el.local === 'result') return this.dbResult(el);
     if (el.ns === NS.DIALBACK && el.local === 'verify') return this.dbVerify(el);
     if (el.ns === NS.SM) return this.smElement(el);
+    if (el.ns === NS.BIDI && el.local === 'bidi') return this.requestBidi();
     this.stanza(el);
   }
 
@@ -198,12 +250,14 @@ export class InboundSession extends S2SStream {
     if (this.authed.get(from)?.has(to)) return reply('valid');
     if (this.state === 'open' || this.state === 'authed') this.setState(this.state === 'open' ? 'dialback' : 'authed', 'db:result');
     this.pendingResults++;
+    this.verifying.add(`${from}\n${to}`);
     const streamId = this.streamId;
     this.ctx
       .verifyKey(to, from, streamId, key)
       .catch(() => false)
       .then((ok) => {
         this.pendingResults--;
+        this.verifying.delete(`${from}\n${to}`);
         if (this.closed) return;
         this.ctx.metrics.inc('s2s_dialback_total', { role: 'receiving', result: ok ? 'valid' : 'invalid' });
         if (ok) {
@@ -243,33 +297,14 @@ export class InboundSession extends S2SStream {
         this.send(`<failed xmlns='${NS.SM}'><unexpected-request xmlns='${NS.STANZAS_ERR}'/></failed>`);
         return;
       }
-      this.sm = { received: 0, handled: 0, done: new Set(), ackWanted: false };
+      this.sm = new SmReceiver((h) => this.send(`<a xmlns='${NS.SM}' h='${h}'/>`));
       this.send(`<enabled xmlns='${NS.SM}'/>`); // no resumption on s2s
       this.ctx.metrics.inc('s2s_sm_enabled_total', { direction: 'in' });
       return;
     }
     if (!this.sm) return this.close(new StreamError('unsupported-stanza-type', `${el.local} before <enable/>`));
-    if (el.local === 'r') {
-      this.sm.ackWanted = true;
-      this.smMaybeAck();
-    }
-    // <a/>: we send no stanzas on an inbound stream, nothing to release
-  }
-
-  private smHandled(seq: number): void {
-    const sm = this.sm;
-    if (!sm || this.closed) return;
-    sm.done.add(seq);
-    while (sm.done.delete(sm.handled)) sm.handled++;
-    this.smMaybeAck();
-  }
-
-  /** Answer a pending <r/> once every stanza received before it was taken. */
-  private smMaybeAck(): void {
-    const sm = this.sm!;
-    if (!sm.ackWanted || sm.handled !== sm.received) return;
-    sm.ackWanted = false;
-    this.send(`<a xmlns='${NS.SM}' h='${sm.handled % 2 ** 32}'/>`);
+    if (el.local === 'r') this.sm.requested();
+    // <a/>: stanzas we send (bidi) are taken once written, nothing to release
   }
 
   /** RFC 6120 §8, §4.9.3: stanza checks, then hand it over. */
@@ -287,33 +322,13 @@ export class InboundSession extends S2SStream {
       return this.close(new StreamError('invalid-from', `${from} not authenticated for ${to}`));
     }
     this.ctx.metrics.inc('s2s_stanzas_in_total', { kind: el.local });
+    this.stanzasIn++;
     this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
-    const seq = this.sm ? this.sm.received++ : -1;
-    const handled = (): void => {
-      if (seq >= 0) this.smHandled(seq);
-    };
-    let p: Promise<void> | void;
-    try {
-      p = this.ctx.opts.onStanza(el, { from, to });
-    } catch (err) {
-      this.refused(el, err);
-      return handled();
-    }
-    if (p && typeof (p as Promise<void>).then === 'function') {
-      (p as Promise<void>).then(handled, (err) => {
-        this.refused(el, err);
-        handled();
-      });
-    } else handled();
-  }
-
-  /** onStanza refused the stanza: bounce it to the sender (RFC 6120 §8.3). */
-  private refused(el: XmlElement, err: unknown): void {
-    const se = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
-    this.ctx.metrics.inc('s2s_dropped_total', { reason: 'refused', condition: se.condition });
-    this.log.info({ err: (err as Error)?.message }, 'inbound stanza refused');
-    const b = bounce(el, se);
-    if (b) this.ctx.deliver(b);
+    const sm = this.sm;
+    const seq = sm ? sm.next() : -1;
+    this.ctx.handOver(el, { from, to }, () => {
+      if (sm && !this.closed) sm.markHandled(seq);
+    }, this.log);
   }
 
   protected override onAuthed(): void {

@@ -1,6 +1,7 @@
 /**
  * s2s/ — XMPP server-to-server sessions toward the LOCAL servers (RFC 6120,
- * XEP-0220 dialback, XEP-0178 SASL EXTERNAL, XEP-0368 direct TLS).
+ * XEP-0220 dialback, XEP-0178 SASL EXTERNAL, XEP-0368 direct TLS, XEP-0198,
+ * XEP-0288 bidi).
  *
  * Toward its local servers the relay IS the remote (served) domains: local
  * servers connect in to reach them (inbound listener: STARTTLS, SASL EXTERNAL,
@@ -24,12 +25,25 @@
  * resource-constraint). Counts in Metrics: s2s_stream_errors_total{condition},
  * s2s_undeliverable_total{condition}, s2s_dropped_total{reason},
  * s2s_dialback_total{role,result}, s2s_auth_total, s2s_sessions_*,
- * s2s_tls_failures_total, s2s_sm_* (XEP-0198).
+ * s2s_tls_failures_total, s2s_sm_* (XEP-0198), s2s_bidi_total (XEP-0288).
  *
  * XEP-0198 (no resumption) both ways when the peer offers/asks for it: inbound
  * <a/> only counts stanzas whose onStanza promise resolved; outbound stanzas
  * not acknowledged when a stream ends are bounced like queued ones.
- * Not done: XEP-0288 bidirectional streams (each direction has its own stream).
+ *
+ * XEP-0288 bidirectional streams, with S2SOptions.bidi = true (default off):
+ * inbound streams offer <bidi/> (after STARTTLS when TLS is on) and, once the
+ * peer asked for it and authenticated, carry stanzas from the served domain
+ * back to it (the reverse of each authenticated pair, §2.2/§3): deliver() and
+ * send() prefer such a stream over an outbound session unless stanzas still
+ * wait in that session. Outbound sessions ask for bidi where the local server
+ * offers it (unless a bidi stream from that server already covers the reverse
+ * direction) and hand the local server's stanzas on it to onStanza, checked
+ * like inbound ones (invalid-from, host-unknown, ...). Stanzas written on a
+ * bidi inbound stream count as taken when written (no XEP-0198 acks asked for
+ * that direction). Dialback keys are never verified on the stream that asked,
+ * so a dialback-only pair still opens a second (stanza-free) connection.
+ * Counts s2s_bidi_total{direction}; SessionInfo.bidi and .stanzas show it.
  *
  * Must not import: link/, optimize/, relay/, config/ (the relay wires them).
  */

@@ -24,6 +24,8 @@ export interface S2SOptions {
   secret: Buffer;
   maxStanzaBytes: number;
   timeouts?: { connectMs?: number; authMs?: number; idleMs?: number; queueMs?: number };
+  /** XEP-0288: offer bidi on inbound streams and request it on outbound ones where the local server offers it (default false: opt in). */
+  bidi?: boolean;
   /** Stanzas queued per outbound session before authentication (default 1000); more -> resource-constraint. */
   queueLimit?: number;
   logger?: Logger;
@@ -56,6 +58,13 @@ export interface S2SContext extends StreamEnv {
   checkOwnKey(receiving: string, originating: string, streamId: string, key: string): boolean;
   /** Sends a stanza from a served domain to a local one (bounces of refused inbound stanzas). */
   deliver(stanza: XmlElement): void;
+  /**
+   * Hands a checked stanza from a local server to onStanza; a refusal bounces
+   * it to its sender (RFC 6120 §8.3). `handled` runs once either way.
+   */
+  handOver(stanza: XmlElement, route: { from: string; to: string }, handled: () => void, log: Logger): void;
+  /** XEP-0288: a live bidi inbound stream from `local` already covers (or is authenticating) the pair served `from` -> `local`. */
+  reverseBidi(from: string, local: string): boolean;
   /** The local server has the stanza: written to an authenticated stream, or acked under XEP-0198. */
   taken(stanza: XmlElement): void;
 }

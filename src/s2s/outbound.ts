@@ -2,18 +2,23 @@
  * Outbound S2S session for one (served from-domain, local to-domain) pair:
  * resolve, connect (TCP or XEP-0368 direct TLS), STARTTLS, SASL EXTERNAL or
  * dialback in the originating role; carries db:verify requests for the
- * receiving role; queues stanzas (bounded) until authenticated.
+ * receiving role; queues stanzas (bounded) until authenticated. XEP-0288:
+ * where the local server offers bidi, asks for it and then accepts stanzas
+ * from the local domain to the served one on this stream (checked as inbound).
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls';
 import { x, type XmlElement } from '../xml/element.ts';
 import { StreamError, StanzaError } from '../xmpp/errors.ts';
 import { NS } from '../xmpp/ns.ts';
+import { domainOf } from '../xmpp/jid.ts';
 import { resolveS2S } from './dns/index.ts';
 import { verifyPeerIdentity } from './tls/index.ts';
 import { dialbackKey } from './dialback-key.ts';
-import { S2SStream, streamHeader } from './stream.ts';
+import { S2SStream, SmReceiver, streamHeader } from './stream.ts';
 import type { S2SContext } from './options.ts';
+
+const STANZAS = new Set(['message', 'presence', 'iq']);
 
 interface PendingVerify {
   id: string;
@@ -34,6 +39,8 @@ export class OutboundSession extends S2SStream {
   private smOffered = false;
   /** XEP-0198 as the sending side: stanzas sent since <enable/> and not yet acked. */
   private sm?: { enabled: boolean; unacked: XmlElement[]; acked: number; rPending: boolean };
+  /** XEP-0198 for stanzas the peer sends us on a bidi stream, counted from <enabled/>. */
+  private smIn?: SmReceiver;
 
   constructor(
     private readonly ctx: S2SContext,
@@ -58,6 +65,11 @@ export class OutboundSession extends S2SStream {
   protected errorHeader(): string {
     this.headerSent = true;
     return streamHeader({ from: this.from, to: this.to });
+  }
+
+  /** Stanzas waiting for authentication. */
+  get queued(): number {
+    return this.queue.length;
   }
 
   /** Queue a stanza; sent at once when authenticated. */
@@ -87,7 +99,10 @@ export class OutboundSession extends S2SStream {
 
   private write(el: XmlElement): void {
     // unedited stanzas go out as their exact bytes
-    if (this.send(el.toBuffer())) this.ctx.metrics.inc('s2s_stanzas_out_total', { kind: el.local });
+    if (this.send(el.toBuffer())) {
+      this.stanzasOut++;
+      this.ctx.metrics.inc('s2s_stanzas_out_total', { kind: el.local });
+    }
     if (this.sm) {
       this.sm.unacked.push(el);
       this.requestAck();
@@ -223,7 +238,8 @@ export class OutboundSession extends S2SStream {
     if (el.ns === NS.DIALBACK && el.local === 'result') return this.dbResult(el);
     if (el.ns === NS.DIALBACK && el.local === 'verify') return this.dbVerifyReply(el);
     if (el.ns === NS.SM) return this.smElement(el);
-    // Nothing else is expected on an outbound stream (no XEP-0288 here).
+    if (this.bidi && el.ns === NS.SERVER && STANZAS.has(el.local)) return this.peerStanza(el);
+    // Nothing else is expected on an outbound stream.
     this.close(new StreamError('unsupported-stanza-type', `${el.name} on an outbound stream`));
   }
 
@@ -243,6 +259,7 @@ export class OutboundSession extends S2SStream {
     this.smOffered = !!f.getChild('sm', NS.SM);
     if (!this.tls && this.ctx.opts.tls.require) return this.close(new StreamError('policy-violation', 'encryption-required'), new StanzaError('remote-server-not-found', 'peer offers no TLS'));
     this.dialbackOffered = !!f.getChild('dialback', NS.DIALBACK_FEATURE);
+    this.maybeBidi(f);
     this.verifyReady = true;
     for (const v of this.verifies) if (!v.sent) this.sendVerify(v);
     const mechs = f.getChild('mechanisms', NS.SASL)?.getChildren('mechanism').map((m) => m.text().trim()) ?? [];
@@ -254,6 +271,45 @@ export class OutboundSession extends S2SStream {
       return;
     }
     this.startDialback();
+  }
+
+  /**
+   * XEP-0288 §2.2: after STARTTLS, before SASL or dialback, ask for bidi when
+   * offered; not when a bidi stream from the peer already covers the reverse
+   * direction (that one carries our stanzas, this one stays one-way).
+   */
+  private maybeBidi(f: XmlElement): void {
+    if (this.bidi || this.ctx.opts.bidi !== true || !f.getChild('bidi', NS.BIDI_FEATURE)) return;
+    if (this.ctx.reverseBidi(this.from, this.to)) return;
+    this.send(`<bidi xmlns='${NS.BIDI}'/>`);
+    this.bidi = true;
+    this.ctx.metrics.inc('s2s_bidi_total', { direction: 'out' });
+    this.log.info({ from: this.from, to: this.to }, 'outbound stream is bidirectional (XEP-0288)');
+  }
+
+  /**
+   * XEP-0288 §2.2/§3: a stanza from the local server on our bidi stream. Only
+   * the reverse of our authenticated pair: from the peer domain (this.to) to
+   * the served domain we authenticated as (this.from); checks as RFC 6120 §8.
+   */
+  private peerStanza(el: XmlElement): void {
+    if (this.state !== 'authed') return this.close(new StreamError('not-authorized', 'stanza before authentication'));
+    const fromAttr = el.attr('from');
+    const toAttr = el.attr('to');
+    if (!fromAttr || !toAttr) return this.close(new StreamError('improper-addressing', 'stanza without from/to'));
+    const from = domainOf(fromAttr);
+    const to = domainOf(toAttr);
+    if (from !== this.to) return this.close(new StreamError('invalid-from', `${fromAttr} not authenticated on this stream`));
+    if (!to || !this.ctx.isServed(to)) return this.close(new StreamError('host-unknown', `not serving ${toAttr}`));
+    if (to !== this.from) return this.close(new StreamError('invalid-from', `${from} not authenticated for ${to}`));
+    this.ctx.metrics.inc('s2s_stanzas_in_total', { kind: el.local });
+    this.stanzasIn++;
+    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+    const sm = this.smIn;
+    const seq = sm ? sm.next() : -1;
+    this.ctx.handOver(el, { from, to }, () => {
+      if (sm && !this.closed && this.smIn === sm) sm.markHandled(seq);
+    }, this.log);
   }
 
   private upgradeTls(): void {
@@ -328,10 +384,15 @@ export class OutboundSession extends S2SStream {
 
   private smElement(el: XmlElement): void {
     const sm = this.sm;
-    if (el.local === 'r') return void this.send(`<a xmlns='${NS.SM}' h='0'/>`); // we receive no stanzas here
+    if (el.local === 'r') {
+      // stanzas arrive here only on a bidi stream
+      if (this.smIn) return this.smIn.requested();
+      return void this.send(`<a xmlns='${NS.SM}' h='0'/>`);
+    }
     if (!sm) return;
     if (el.local === 'enabled') {
       sm.enabled = true;
+      if (this.bidi) this.smIn = new SmReceiver((h) => this.send(`<a xmlns='${NS.SM}' h='${h}'/>`));
       this.ctx.metrics.inc('s2s_sm_enabled_total', { direction: 'out' });
       return this.requestAck();
     }
@@ -379,6 +440,7 @@ export class OutboundSession extends S2SStream {
       this.queue = [...this.sm.unacked.map((el) => ({ el, at: 0 })), ...this.queue];
     }
     this.sm = undefined;
+    this.smIn = undefined;
     const v = this.verifies;
     this.verifies = [];
     for (const p of v) p.done(false);

@@ -2,7 +2,7 @@
 import { createServer as netServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as tlsServer } from 'node:tls';
 import type { XmlElement } from '../xml/element.ts';
-import { StreamError, StanzaError } from '../xmpp/errors.ts';
+import { StreamError, StanzaError, bounce } from '../xmpp/errors.ts';
 import { domainMatches, domainOf } from '../xmpp/jid.ts';
 import { silentLogger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
@@ -37,6 +37,10 @@ export interface SessionInfo {
   state: string;
   tls: boolean;
   auth?: 'dialback' | 'sasl-external';
+  /** XEP-0288 negotiated on this stream. */
+  bidi: boolean;
+  /** Stanzas received from / written to the local server on this stream. */
+  stanzas: { in: number; out: number };
 }
 
 export class S2SService {
@@ -76,6 +80,30 @@ export class S2SService {
       verifyKey: (receiving, originating, streamId, key) => this.session(receiving, originating).verify(streamId, key),
       checkOwnKey: (receiving, originating, streamId, key) => key !== '' && verifyDialbackKey(opts.secret, receiving, originating, streamId, key),
       deliver: (el) => this.deliver(el),
+      handOver: (el, route, handled, sessionLog) => {
+        // onStanza refused the stanza: bounce it to the sender (RFC 6120 §8.3)
+        const refused = (err: unknown): void => {
+          const se = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
+          metrics.inc('s2s_dropped_total', { reason: 'refused', condition: se.condition });
+          sessionLog.info({ err: (err as Error)?.message }, 'inbound stanza refused');
+          const b = bounce(el, se);
+          if (b) this.deliver(b);
+        };
+        let p: Promise<void> | void;
+        try {
+          p = opts.onStanza(el, route);
+        } catch (err) {
+          refused(err);
+          return handled();
+        }
+        if (p && typeof (p as Promise<void>).then === 'function') {
+          (p as Promise<void>).then(handled, (err) => {
+            refused(err);
+            handled();
+          });
+        } else handled();
+      },
+      reverseBidi: (from, local) => [...this.inbound].some((s) => s.coversReverse(from, local)),
     };
   }
 
@@ -164,6 +192,12 @@ export class S2SService {
     if (this.stopping) return reject('remote-server-timeout', 'relay shutting down');
     if (!this.ctx.isServed(from)) return reject('bad-request', `${from} is not a served domain`);
     if (!this.ctx.isLocal(to)) return reject('remote-server-not-found', `${to} is not a local domain`);
+    // XEP-0288: an authenticated bidi stream from the local server is preferred,
+    // unless stanzas still wait in the outbound session (they must not be overtaken)
+    const out = this.outbound.get(`${from}\n${to}`);
+    if (!out || out.closed || out.queued === 0) {
+      for (const s of this.inbound) if (s.canSend(from, to)) return s.sendStanza(stanza);
+    }
     this.session(from, to).enqueue(stanza);
   }
 
@@ -171,7 +205,17 @@ export class S2SService {
     const all: S2SStream[] = [...this.inbound, ...this.outbound.values()];
     return all.map((s) => {
       const io = s as InboundSession | OutboundSession;
-      return { id: s.id, direction: s.direction, local: io.localDomain, remote: io.remoteDomain, state: s.state, tls: s.tls, auth: s.auth };
+      return {
+        id: s.id,
+        direction: s.direction,
+        local: io.localDomain,
+        remote: io.remoteDomain,
+        state: s.state,
+        tls: s.tls,
+        auth: s.auth,
+        bidi: s.bidi,
+        stanzas: { in: s.stanzasIn, out: s.stanzasOut },
+      };
     });
   }
 

@@ -61,6 +61,42 @@ export const streamHeader = (a: { from?: string; to?: string; id?: string; versi
   (a.version === false ? '' : ` version='1.0'`) +
   '>';
 
+/**
+ * XEP-0198 §4 receiving side: stanzas counted from <enable/>/<enabled/>, h =
+ * the contiguous prefix handled; an <r/> is answered once every stanza
+ * received before it was handled.
+ */
+export class SmReceiver {
+  private received = 0;
+  private handled = 0;
+  private readonly done = new Set<number>();
+  private ackWanted = false;
+  constructor(private readonly sendAck: (h: number) => void) {}
+
+  /** Sequence number of a newly received stanza. */
+  next(): number {
+    return this.received++;
+  }
+
+  markHandled(seq: number): void {
+    this.done.add(seq);
+    while (this.done.delete(this.handled)) this.handled++;
+    this.maybeAck();
+  }
+
+  /** The peer sent <r/>. */
+  requested(): void {
+    this.ackWanted = true;
+    this.maybeAck();
+  }
+
+  private maybeAck(): void {
+    if (!this.ackWanted || this.handled !== this.received) return;
+    this.ackWanted = false;
+    this.sendAck(this.handled % 2 ** 32);
+  }
+}
+
 export abstract class S2SStream {
   readonly id: string;
   abstract readonly direction: Direction;
@@ -68,6 +104,11 @@ export abstract class S2SStream {
   socket?: Socket;
   tls = false;
   auth?: 'dialback' | 'sasl-external';
+  /** XEP-0288: stanzas flow both ways on this stream. */
+  bidi = false;
+  /** Stanzas received / written on this stream. */
+  stanzasIn = 0;
+  stanzasOut = 0;
   /** Sent stanzas waiting for authentication (bounded by the owner). */
   protected queue: QueuedStanza[] = [];
   protected headerSent = false;
