@@ -9,7 +9,7 @@ export async function checkCommand(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const cfg = loadSiteConfig(file);
+    const cfg = loadSiteConfig(file, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) });
     process.stdout.write(renderEffectiveConfig(cfg));
     return 0;
   } catch (err) {

@@ -23,10 +23,21 @@ export async function runCommand(args: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger({ level: cfg.log.level, name: cfg.site });
-  const relay = buildRelay(cfg, { logger });
-  // Support reads what a site runs from data_dir.
-  writeFileSync(join(cfg.data_dir, 'effective-config.yaml'), renderEffectiveConfig(cfg));
-  await relay.start();
+  let relay;
+  try {
+    relay = buildRelay(cfg, { logger });
+    // Support reads what a site runs from data_dir.
+    writeFileSync(join(cfg.data_dir, 'effective-config.yaml'), renderEffectiveConfig(cfg));
+    await relay.start();
+  } catch (err) {
+    // A relay that cannot serve must not look healthy: stop what started, exit non-zero.
+    const e = err as Error & { code?: string };
+    logger.fatal({ err: e.message, code: e.code }, 'relay could not start');
+    process.stderr.write(`satrelay: cannot start site ${cfg.site} (${file}): ${e.message}\n`);
+    await relay?.stop().catch(() => undefined);
+    logger.flush?.();
+    return 1;
+  }
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       logger.info({ signal: sig }, 'stopping');

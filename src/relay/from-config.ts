@@ -55,7 +55,7 @@ export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
   return {
     mtu: b.mtu,
     frameBytes: t.frame_bytes,
-    windowFrames: t.window_frames,
+    windowFrames: Math.min(t.window_frames, t.max_frames_in_flight),
     rateBps: b.rate_bps,
     rttEstimateMs: bearerRttMs(b),
     rtoMinMs: t.rto_min_ms,
@@ -107,6 +107,8 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         transport: transportOf(link),
         tuning: linkTuning(cfg, link),
         key: readKeyFile(link.key_file!).key,
+        keyId: link.keyId ?? undefined,
+        reconnect: { minMs: link.reconnect.min_s * 1000, maxMs: link.reconnect.max_s * 1000 },
         spool: deps.spool,
         heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
         maxStanzaBytes: cfg.limits.max_stanza_bytes,

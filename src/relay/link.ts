@@ -12,6 +12,9 @@ export interface LinkStatus {
   lastError?: string;
   sent: number;
   received: number;
+  /** Durable links: stanzas in the spool, and the age of the oldest, s. */
+  spooled?: number;
+  oldestAgeS?: number;
 }
 
 export interface LinkHandlers {

@@ -148,6 +148,8 @@ export class Relay {
       this.metrics.set('link_queued_stanzas', l.queued, labels);
       this.metrics.set('link_in_flight', l.inFlight, labels);
       if (l.rttMs !== undefined) this.metrics.set('link_rtt_ms', l.rttMs, labels);
+      if (l.spooled !== undefined) this.metrics.set('spool_depth_stanzas', l.spooled, labels);
+      if (l.oldestAgeS !== undefined) this.metrics.set('spool_oldest_age_seconds', l.oldestAgeS, labels);
     }
     const bySession = new Map<string, number>();
     for (const s of this.s2s.sessions()) bySession.set(`${s.direction}|${s.state}`, (bySession.get(`${s.direction}|${s.state}`) ?? 0) + 1);

@@ -95,3 +95,24 @@ metrics: { listen: "127.0.0.1:${metrics}" }
   t.true(out.split('\n').filter(Boolean).every((l) => { try { JSON.parse(l); return true; } catch { return false; } }), 'logs are one JSON object per line');
   t.regex(out, /"msg":"relay stopped"/);
 });
+
+test('run exits non-zero with a clear message when the S2S port is taken, instead of running half-started', async (t) => {
+  const dir = tempDir(t);
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => busy.close());
+  const port = (busy.address() as net.AddressInfo).port;
+  const file = join(dir, 'site.yaml');
+  writeFileSync(file, `site: ship-8
+data_dir: ${join(dir, 'data')}
+local:
+  domains: [a.example]
+  listen: ["127.0.0.1:${port}"]
+links:
+  - { name: shore, domains: [b.example], profile: lan, transport: xep0361, bind: "127.0.0.1:0" }
+metrics: { listen: null }
+`);
+  const r = cli(['run', '-c', file]);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /cannot start site ship-8 .*site\.yaml.*EADDRINUSE/);
+});

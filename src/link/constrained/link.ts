@@ -40,6 +40,10 @@ export interface ConstrainedLinkOptions {
   transport: ConstrainedTransport;
   tuning: LinkTuning;
   key: Buffer;
+  /** Short id of the key (both ends log it, so a mismatch shows without showing the key). */
+  keyId?: string;
+  /** Reconnect back-off of the tcp transport, ms. */
+  reconnect?: { minMs: number; maxMs: number };
   spool: Spool;
   heldTimeoutMs: number;
   maxStanzaBytes: number;
@@ -126,6 +130,7 @@ export class ConstrainedLink implements RelayLink {
         metrics: this.metrics,
         logger: this.log,
         random: (n) => randomBytes(n),
+        name: this.name,
         resume: {
           nextSendId: groups[0]?.gid ?? this.spool.nextGroupId(this.name),
           deliveredUpTo: this.spool.deliveredUpTo(this.name),
@@ -158,7 +163,7 @@ export class ConstrainedLink implements RelayLink {
     this.pump();
     this.expiryTimer = setInterval(() => this.expire(), 5000);
     this.expiryTimer.unref();
-    this.log.info({ role: linkRole(this.opts.localDomains, this.opts.domains) }, 'constrained link started');
+    this.log.info({ role: linkRole(this.opts.localDomains, this.opts.domains), keyId: this.opts.keyId }, 'constrained link started');
   }
 
   private makeDriver(): LinkDriver {
@@ -169,7 +174,7 @@ export class ConstrainedLink implements RelayLink {
       case 'udp':
         return new UdpLinkDriver(this.endpoint, { ...base, bind: t.bind, peer: t.peer }, hooks);
       case 'tcp':
-        return new TcpLinkDriver(this.endpoint, { ...base, bind: t.bind, peer: t.peer }, hooks);
+        return new TcpLinkDriver(this.endpoint, { ...base, bind: t.bind, peer: t.peer, reconnectMinMs: this.opts.reconnect?.minMs, reconnectMaxMs: this.opts.reconnect?.maxMs }, hooks);
       case 'serial':
         return new SerialLinkDriver(this.endpoint, { ...base, device: t.device, baud: t.baud }, hooks);
     }
@@ -331,13 +336,47 @@ export class ConstrainedLink implements RelayLink {
     });
   }
 
-  /** Bounces stanzas still waiting in the queue once they are held too long. */
+  /**
+   * Bounces stanzas held too long: those still in the queue, and link messages
+   * the core has never put on the bearer. A message that has been on the bearer
+   * may have arrived, so it is never bounced: it is delivered when the link returns.
+   */
   private expire(): void {
-    for (const q of this.queue.expireOlderThan(Date.now(), this.opts.heldTimeoutMs)) {
-      void this.spool.ack(this.name, q.id);
+    const now = Date.now();
+    const bounce = (el: XmlElement) => {
       this.metrics.inc('link_expired_total', { link: this.name });
-      this.handlers?.undeliverable(q.el, new StanzaError('remote-server-timeout', `link ${this.name} could not deliver within ${Math.round(this.opts.heldTimeoutMs / 1000)} s`));
+      this.handlers?.undeliverable(el, new StanzaError('remote-server-timeout', `link ${this.name} could not deliver within ${Math.round(this.opts.heldTimeoutMs / 1000)} s`));
+    };
+    for (const q of this.queue.expireOlderThan(now, this.opts.heldTimeoutMs)) {
+      void this.spool.ack(this.name, q.id);
+      bounce(q.el);
     }
+    const pending = new Map(this.spool.pending(this.name).map((e) => [e.id, e]));
+    for (const g of this.spool.groups(this.name)) {
+      const members = g.ids.map((id) => pending.get(id)).filter((e) => e !== undefined);
+      const oldest = Math.min(...members.map((e) => e.meta.acceptedAt));
+      if (!(now - oldest > this.opts.heldTimeoutMs) || !this.endpoint.cancel(g.gid)) continue;
+      void this.spool.ackGroup(this.name, g.gid);
+      for (const e of members) {
+        try {
+          bounce(parseStanza(e.stanza, this.opts.maxStanzaBytes));
+        } catch {
+          this.metrics.inc('link_dropped_total', { link: this.name, reason: 'bad_spooled' });
+        }
+      }
+    }
+    this.warnOnAuthFailures();
+  }
+
+  private authFailuresSeen = 0;
+
+  /** Frames failing authentication mostly mean the two ends hold different keys: say so, at most every tick. */
+  private warnOnAuthFailures(): void {
+    const n = this.metrics.get('link_frames_dropped_total', { link: this.name, reason: 'auth' });
+    if (n > this.authFailuresSeen) {
+      this.log.warn({ frames: n - this.authFailuresSeen, keyId: this.opts.keyId }, 'link frames failed authentication: do both ends hold the same key_file (compare the key ids in their logs)?');
+    }
+    this.authFailuresSeen = n;
   }
 
   status(): LinkStatus {
@@ -352,6 +391,8 @@ export class ConstrainedLink implements RelayLink {
       lastError: this.lastError,
       sent: this.sent,
       received: this.received,
+      spooled: this.spool.stats(this.name).outboundCount,
+      oldestAgeS: Math.round(this.spool.stats(this.name).oldestAgeMs / 1000),
     };
   }
 

@@ -49,6 +49,8 @@ export interface LinkOptions {
   metrics?: Metrics;
   logger?: Logger;
   random: (n: number) => Buffer;
+  /** Link name: the `link` label of every metric. */
+  name?: string;
   /**
    * From the durable store after a restart. `delivered` (optional, an
    * addition to the brief's API): ids above deliveredUpTo that are already
@@ -96,6 +98,7 @@ interface RxPart { id?: bigint; meta?: Uint8Array; buf: Buffer; have: RangeSet; 
 interface RxStream { epoch: number; g: number; nextMsn: number; inflater: StreamInflater; parts: Map<number, RxPart>; broken: boolean }
 
 export class LinkEndpoint {
+  private readonly lbl: { link: string };
   private readonly t: Required<Pick<LinkTuning, 'mtu' | 'rtoMinMs' | 'rtoMaxMs' | 'ackDelayMs' | 'keepaliveS' | 'compressionLevel'>> & { maxStanza: number };
   private readonly maxFrame: number;
   private readonly window: number;
@@ -163,6 +166,7 @@ export class LinkEndpoint {
   };
 
   constructor(opts: LinkOptions, now: number) {
+    this.lbl = { link: opts.name ?? '' };
     const tu = opts.tuning;
     if (!Buffer.isBuffer(opts.key) || opts.key.length !== 32) throw new LinkError('LINK_BAD_OPTIONS', 'key must be 32 bytes');
     if (!(tu.mtu >= 64 && tu.mtu <= 65507)) throw new LinkError('LINK_BAD_OPTIONS', `mtu out of range: ${tu.mtu}`);
@@ -315,7 +319,7 @@ export class LinkEndpoint {
 
   private drop(reason: DropReason, err?: unknown): void {
     this.st.framesDropped++;
-    this.metrics.inc('link_frames_dropped_total', { reason });
+    this.metrics.inc('link_frames_dropped_total', { ...this.lbl, reason });
     this.log.debug({ reason, err: err instanceof Error ? err.message : undefined }, 'frame dropped');
   }
 
@@ -336,8 +340,8 @@ export class LinkEndpoint {
 
     this.st.framesReceived++;
     this.st.bytesReceived += frame.length;
-    this.metrics.inc('link_frames_received_total');
-    this.metrics.inc('link_bytes_received_total', {}, frame.length);
+    this.metrics.inc('link_frames_received_total', this.lbl);
+    this.metrics.inc('link_bytes_received_total', this.lbl, frame.length);
 
     if (!known) this.onPeerEpoch(h.epoch);
     this.replay.mark(h.seq);
@@ -527,7 +531,7 @@ export class LinkEndpoint {
         rx.parts.clear();
         this.resetRequest = rx.g;
         this.resetInFlight = false;
-        this.metrics.inc('link_stream_resets_total', { reason: 'inflate' });
+        this.metrics.inc('link_stream_resets_total', { ...this.lbl, reason: 'inflate' });
         this.log.warn({ g: rx.g }, 'inflate failed: asking for a stream reset');
         return;
       }
@@ -536,14 +540,14 @@ export class LinkEndpoint {
       if (this.deliveredIds.has(id)) {
         // Duplicate across restarts: not delivered again; re-ack once durable.
         if (!this.awaitingConfirm.has(id)) { this.msgAckPending.add(id); this.scheduleMsgAck(); }
-        this.metrics.inc('link_duplicates_total');
+        this.metrics.inc('link_duplicates_total', this.lbl);
         continue;
       }
       this.deliveredIds.add(id);
       if (!res.ok) {
         // Over maxStanzaBytes after inflate: refused, acknowledged so the sender stops.
-        this.metrics.inc('link_frames_dropped_total', { reason: 'too_big' });
-        this.metrics.inc('link_messages_dropped_total', { reason: 'too_big' });
+        this.metrics.inc('link_frames_dropped_total', { ...this.lbl, reason: 'too_big' });
+        this.metrics.inc('link_messages_dropped_total', { ...this.lbl, reason: 'too_big' });
         this.log.warn({ id: String(id) }, 'stanza over maxStanzaBytes after inflate: dropped');
         this.msgAckPending.add(id);
         this.scheduleMsgAck();
@@ -571,7 +575,7 @@ export class LinkEndpoint {
     }
     this.high.length = 0; this.high.push(...hi);
     this.low.length = 0; this.low.push(...lo);
-    this.metrics.inc('link_stream_resets_total', { reason: why === 'peer asked' ? 'peer_request' : 'peer_restart' });
+    this.metrics.inc('link_stream_resets_total', { ...this.lbl, reason: why === 'peer asked' ? 'peer_request' : 'peer_restart' });
   }
 
   private floor(): bigint {
@@ -663,13 +667,13 @@ export class LinkEndpoint {
     f.time = this.txFreeAt;
     this.sent.set(seq, f);
     if (f.ackEliciting) { this.ackElicitingInFlight++; this.lastAckElicitingSentAt = f.time; } else this.sent.delete(seq);
-    if (f.segs.some((s) => s.retx)) { this.st.retransmits++; this.metrics.inc('link_retransmits_total'); }
+    if (f.segs.some((s) => s.retx)) { this.st.retransmits++; this.metrics.inc('link_retransmits_total', this.lbl); }
     this.st.framesSent++;
     this.st.bytesSent += frame.length;
     this.st.headerBytes += hdrLen + TAG_BYTES;
-    this.metrics.inc('link_frames_sent_total');
-    this.metrics.inc('link_bytes_sent_total', {}, frame.length);
-    this.metrics.inc('link_header_bytes_total', {}, hdrLen + TAG_BYTES);
+    this.metrics.inc('link_frames_sent_total', this.lbl);
+    this.metrics.inc('link_bytes_sent_total', this.lbl, frame.length);
+    this.metrics.inc('link_header_bytes_total', this.lbl, hdrLen + TAG_BYTES);
     return frame;
   }
 
