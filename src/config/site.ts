@@ -2,7 +2,7 @@
  * The site file: schema (keys of DESIGN.md "Site file" plus defaults),
  * cross-field rules, path resolution, profile and key file checks.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, sortIssues, type ConfigIssue } from './errors.ts';
@@ -269,6 +269,14 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
   const res = siteSchema.safeParse(src.data);
   if (!res.success) issues.push(...zodIssues(siteSchema, res.error, src));
   issues.push(...crossChecks(src));
+  // Certificate files must exist now, not when the first local server connects.
+  const certPaths: PathSeg[][] = [['local', 'tls', 'cert'], ['local', 'tls', 'key']];
+  const rawLinksForTls = Array.isArray(src.get(['links'])) ? (src.get(['links']) as unknown[]) : [];
+  rawLinksForTls.forEach((_, i) => certPaths.push(['links', i, 'tls', 'cert'], ['links', i, 'tls', 'key']));
+  for (const path of certPaths) {
+    const v = src.get(path);
+    if (typeof v === 'string' && v.length > 0 && !existsSync(abs(v))) issues.push(src.issue(path, `file not found: ${abs(v)}`));
+  }
 
   // profiles and key files, link by link, from the raw data (so their issues join the others)
   const rawLinks = Array.isArray(src.get(['links'])) ? (src.get(['links']) as unknown[]) : [];

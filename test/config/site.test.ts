@@ -63,7 +63,7 @@ local:
   domains: [A.Example, muc.a.example]
   listen: ["[::1]:5269", "127.0.0.1:0"]
   routes: { a.example: "10.1.0.5", muc.a.example: "[fd00::5]:5270" }
-  tls: { cert: certs/remote.pem, key: /etc/ssl/remote.key, require: true }
+  tls: { cert: certs/remote.pem, key: /dev/null, require: true }
 links:
   - name: hf
     domains: ["*"]
@@ -77,14 +77,14 @@ metrics: { listen: null }
 s2s: { dns_servers: ["127.0.0.53"] }
 `;
   const profile = `bearer: { rate_bps: 1200, delay_ms: 2000, mtu: 512 }\ntuning: { frame_bytes: 256, compression_level: 5 }\n`;
-  const file = site(t, text, { 'my-profile.yaml': profile });
+  const file = site(t, text, { 'my-profile.yaml': profile, 'certs/remote.pem': 'pem' });
   const dir = resolve(file, '..');
   const cfg = loadSiteConfig(file);
   t.is(cfg.data_dir, resolve(dir, '../var'));
   t.deepEqual(cfg.local.domains, ['a.example', 'muc.a.example']);
   t.deepEqual(cfg.local.listen, ['[::1]:5269', '127.0.0.1:0']);
   t.deepEqual(cfg.local.routes, { 'a.example': '10.1.0.5:5269', 'muc.a.example': '[fd00::5]:5270' });
-  t.deepEqual(cfg.local.tls, { cert: join(dir, 'certs/remote.pem'), key: '/etc/ssl/remote.key', require: true });
+  t.deepEqual(cfg.local.tls, { cert: join(dir, 'certs/remote.pem'), key: '/dev/null', require: true });
   t.is(cfg.metrics.listen, null);
   t.deepEqual(cfg.s2s.dns_servers, ['127.0.0.53:53']);
   const [l] = cfg.links;
@@ -358,7 +358,7 @@ links:
 metrics: { listen: null }
 policy: { block: ["*.evil.example"], block_namespaces: [jingle, "urn:xmpp:jingle:1"] }
 `;
-  const file = site(t, text, { 'p.yaml': 'bearer: { rate_bps: 2400, delay_ms: 900 }\n' });
+  const file = site(t, text, { 'p.yaml': 'bearer: { rate_bps: 2400, delay_ms: 900 }\n', 'c.pem': 'pem', 'c.key': 'key' });
   const cfg = loadSiteConfig(file);
   const out = renderEffectiveConfig(cfg);
   t.deepEqual(parseSiteConfig(out, file), cfg);
@@ -411,7 +411,7 @@ links:
     acks: false
     tls: { cert: link.pem, key: link.key, peer_fingerprint: "${fp}" }
 `;
-  const file = site(t, text, {});
+  const file = site(t, text, { 'link.pem': 'pem', 'link.key': 'key' });
   const cfg = loadSiteConfig(file);
   t.false(cfg.links[0].acks);
   t.is(cfg.links[0].tls?.cert, join(resolve(file, '..'), 'link.pem'));
@@ -423,4 +423,13 @@ links:
   );
   t.true(bad.some((i) => i.path === 'links[0].acks' && /only used by transport xep0361/.test(i.message)));
   t.true(bad.some((i) => i.path === 'links[0].tls.peer_fingerprint' && /SHA-256/.test(i.message) && i.line === 12));
+});
+
+test('a certificate file that does not exist is reported at its key, not at the first connection', (t) => {
+  const text = MINIMAL.replace('local:\n', 'local:\n  tls: { cert: certs/missing.pem }\n');
+  const issues = issuesOf(t, () => loadSiteConfig(site(t, text)));
+  const i = issues.find((x) => x.path === 'local.tls.cert');
+  t.truthy(i, JSON.stringify(issues));
+  t.regex(i!.message, /file not found: .*certs\/missing\.pem/);
+  t.is(i!.line, text.split('\n').findIndex((l) => l.includes('missing.pem')) + 1);
 });
