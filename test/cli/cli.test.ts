@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
 import { parseKeyText } from '../../src/config/index.ts';
+import { freeTcpPort } from '../helpers/ports.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/satrelay.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -14,14 +15,6 @@ function tempDir(t: { teardown(f: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'satrelay-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 test('keygen prints a key file both ends can read', (t) => {
@@ -57,7 +50,7 @@ test('unknown commands and missing -c give usage and exit 2', (t) => {
 
 test('run writes the effective config, status reads the running relay, SIGTERM stops it cleanly', async (t) => {
   const dir = tempDir(t);
-  const [s2s, metrics, peer] = [await freePort(), await freePort(), await freePort()];
+  const [s2s, metrics, peer] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
   const file = join(dir, 'site.yaml');
   writeFileSync(file, `site: ship-7
 data_dir: ${join(dir, 'data')}

@@ -5,7 +5,6 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import dgram from 'node:dgram';
 import { generateKeyText } from '../../src/config/index.ts';
 import { startUdpEmulator, startPtyEmulator } from '../../src/emulator/index.ts';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { parseSiteConfig } from '../../src/config/index.ts';
 import { buildRelay } from '../../src/relay/from-config.ts';
 import type { Relay } from '../../src/relay/relay.ts';
 import { Xep0361Link } from '../../src/link/xep0361/link.ts';
+import { createLogger } from '../../src/obs/log.ts';
 
 const run = prosodyAvailable() || process.env.CI ? test.serial : test.skip;
 
@@ -38,14 +38,6 @@ links:
 ${o.link}
 metrics: { listen: null }
 `;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Link sections for both relays, and whatever the bearer needs (an emulator). */
@@ -135,7 +127,7 @@ function testLogger(site: string) {
   // Quiet by default; SATRELAY_TEST_LOG=debug shows the relays' logs.
   return createLogger({ level: process.env.SATRELAY_TEST_LOG ?? 'silent', name: site, pretty: false, destination: 2 });
 }
-import { createLogger } from '../../src/obs/log.ts';
+import { freeUdpPort } from '../helpers/ports.ts';
 
 const msgFrom = (from: string, prefix: string) => (e: ClientEvent): boolean =>
   e.event === 'message' && bare(e.from) === from && typeof e.body === 'string' && e.body.startsWith(prefix);

@@ -7,8 +7,6 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { S2SService } from '../../src/s2s/index.ts';
 import { CertStore } from '../../src/s2s/tls/index.ts';
@@ -16,28 +14,13 @@ import { generateKeyText, parseSiteConfig } from '../../src/config/index.ts';
 import { buildRelay } from '../../src/relay/from-config.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
-
-async function freeUdp(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
-async function freeTcp(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
+import { freeTcpPort, freeUdpPort } from '../helpers/ports.ts';
 
 test('10 groupchat copies cross once and arrive as the 10 original stanzas', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'satrelay-fanout-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'k.key'), generateKeyText(), { mode: 0o600 });
-  const [ua, ub, sa, sb] = [await freeUdp(), await freeUdp(), await freeTcp(), await freeTcp()];
+  const [ua, ub, sa, sb] = [await freeUdpPort(), await freeUdpPort(), await freeTcpPort(), await freeTcpPort()];
   const site = (name: string, domains: string, remote: string, bind: number, peer: number, listen: number, route: number) =>
     parseSiteConfig(`site: ${name}
 data_dir: ${join(dir, name)}

@@ -9,31 +9,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import net from 'node:net';
-import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { S2SService } from '../../../src/s2s/index.ts';
 import { CertStore } from '../../../src/s2s/tls/index.ts';
 import { generateKeyText } from '../../../src/config/index.ts';
 import { startUdpEmulator } from '../../../src/emulator/index.ts';
 import { x, type XmlElement } from '../../../src/xml/element.ts';
+import { freeTcpPort, freeUdpPort } from '../../helpers/ports.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-
-async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
-  if (kind === 'udp') {
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    const p = s.address().port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return p;
-  }
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const p = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return p;
-}
 
 function startRelay(file: string, logFile: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '-c', file], {
@@ -82,7 +66,7 @@ for (const victim of ['sender', 'receiver'] as const) {
       else t.log(`kept ${dir}`);
     });
     writeFileSync(join(dir, 'link.key'), generateKeyText(), { mode: 0o600 });
-    const [ra, rb] = [await freePort('udp'), await freePort('udp')];
+    const [ra, rb] = [await freeUdpPort(), await freeUdpPort()];
     // 19.2 kbit/s, 100 ms each way, 2 % loss: 200 stanzas take several seconds.
     const emu = await startUdpEmulator({
       params: { rate_bps: 19_200, delay_ms: 100, loss: { model: 'bernoulli', p: 0.02 }, mtu: 1500 },
@@ -92,7 +76,7 @@ for (const victim of ['sender', 'receiver'] as const) {
     });
     t.teardown(() => emu.close());
 
-    const [sA, sB, mA, mB, pB] = [await freePort('tcp'), await freePort('tcp'), await freePort('tcp'), await freePort('tcp'), await freePort('tcp')];
+    const [sA, sB, mA, mB, pB] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
     const received: string[] = [];
     const peer = (served: string, local: string, relayPort: number, listenPort = 0) =>
       new S2SService({
