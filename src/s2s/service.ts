@@ -180,6 +180,16 @@ export class S2SService {
     });
   }
 
+  /**
+   * Sets (or, with undefined, removes) the static route to a local domain,
+   * e.g. once the server behind it has picked its port. New sessions use it.
+   */
+  setRoute(domain: string, hostPort: string | undefined): void {
+    const routes = (this.opts.routes ??= {});
+    if (hostPort === undefined) delete routes[domain];
+    else routes[domain] = hostPort;
+  }
+
   /** From a served remote domain to a local domain. */
   deliver(stanza: XmlElement): void {
     const from = domainOf(stanza.attr('from'));

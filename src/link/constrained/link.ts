@@ -112,8 +112,10 @@ export class ConstrainedLink implements RelayLink {
     this.log = (opts.logger ?? silentLogger).child({ link: opts.name, transport: opts.transport.kind });
     this.metrics = opts.metrics ?? new Metrics();
     this.queue = new OutboundQueue({ ...(opts.queue ?? { coalescePresence: false, fanout: false }), metrics: this.metrics, link: opts.name });
+    // Enough compressed stanzas (~50 B each) to fill two frames, or a quarter second of the bearer.
     const rate = opts.tuning.rateBps ?? 64_000;
-    this.coreTarget = Math.min(64, Math.max(2, Math.ceil((rate / 8) * 0.25 / 100)));
+    const frame = opts.tuning.frameBytes ?? opts.tuning.mtu;
+    this.coreTarget = Math.min(128, Math.max(4, Math.ceil((2 * frame) / 50), Math.ceil((rate / 8) * 0.25 / 100)));
   }
 
   async start(handlers: LinkHandlers): Promise<void> {

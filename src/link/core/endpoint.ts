@@ -262,7 +262,19 @@ export class LinkEndpoint {
     const ping = this.pingAt();
     if (ping !== undefined) t = Math.min(t, ping);
     if (this.up) t = Math.min(t, this.lastRecvAt + this.deadAfterMs);
+    const paced = this.pacedUntil();
+    if (paced !== undefined && this.windowOpen() && this.hasData()) t = Math.min(t, paced);
     return t === Infinity ? undefined : t;
+  }
+
+  /**
+   * With a known bearer rate, data frames are built only when the line is about
+   * to be free (one frame of slack), so stanzas that arrive meanwhile share the
+   * next frame instead of queueing half-empty frames in the bearer.
+   */
+  private pacedUntil(): number | undefined {
+    if (!this.rateBps) return undefined;
+    return this.txFreeAt - (this.maxFrame * 8000) / this.rateBps;
   }
 
   handleTimeout(now: number): void {
@@ -606,7 +618,8 @@ export class LinkEndpoint {
     this.nowHint = Math.max(this.nowHint, now);
     const ackDue = this.ackPending && this.ackDueAt !== undefined && this.ackDueAt <= now;
     const msgAckDue = !this.msgAckPending.isEmpty() && this.msgAckDueAt !== undefined && this.msgAckDueAt <= now && this.windowOpen();
-    const dataReady = this.windowOpen() && this.hasData();
+    const paced = this.pacedUntil();
+    const dataReady = this.windowOpen() && this.hasData() && (paced === undefined || paced <= now);
     const resetDue = this.resetRequest !== undefined && !this.resetInFlight && this.windowOpen();
     const pingDue = this.pingPending && this.windowOpen();
     if (this.msgAckPending.isEmpty()) this.msgAckDueAt = undefined;
