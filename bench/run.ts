@@ -169,10 +169,6 @@ async function startPeer(world: World, side: Side, dir: string, metrics: Metrics
   return svc;
 }
 
-function routesOf(svc: S2SService): Record<string, string> {
-  return (svc as unknown as { opts: { routes: Record<string, string> } }).opts.routes;
-}
-
 export function bareWorld(kind: World['kind'], dir: string): World {
   return {
     kind,
@@ -275,7 +271,7 @@ export async function startRelayWorld(o: { profile: string; seed: number; relayL
     for (const side of ['a', 'b'] as const) {
       const other: Side = side === 'a' ? 'b' : 'a';
       const r = relays[side].s2s.addresses[0];
-      for (const d of DOMAINS[other]) routesOf(world.peers[side])[d] = `${r.host}:${r.port}`;
+      for (const d of DOMAINS[other]) world.peers[side].setRoute(d, `${r.host}:${r.port}`);
     }
     return world;
   } catch (err) {
@@ -320,8 +316,8 @@ export async function startBaselineWorld(o: { profile: string; seed: number; dir
     cleanup.push(() => emu.close());
     world.emulatorStats = () => emu.stats();
     world.emulatorSummary = () => emu.summary();
-    for (const d of DOMAINS.b) routesOf(pa)[d] = `127.0.0.1:${emu.addresses[0].port}`;
-    for (const d of DOMAINS.a) routesOf(pb)[d] = `127.0.0.1:${emu.addresses[1].port}`;
+    for (const d of DOMAINS.b) pa.setRoute(d, `127.0.0.1:${emu.addresses[0].port}`);
+    for (const d of DOMAINS.a) pb.setRoute(d, `127.0.0.1:${emu.addresses[1].port}`);
     return world;
   } catch (err) {
     await world.stop();
