@@ -200,7 +200,8 @@ export async function demoCommand(args: string[]): Promise<number> {
     const busy = (d: DirStats): number => (el > 0 ? Math.min(100, d.busy_ms / 10 / el) : 0);
     const lat = traffic.percentiles(30_000);
     const opt = await optimizeCounters(metrics);
-    const optText = Object.entries(opt).filter(([, x]) => x > 0).map(([k, x]) => `${k.replace(/_/g, ' ')} ${n(x)}`).join(', ') || 'none yet';
+    const shown: Array<[string, string]> = [['cache_hits', 'cache hits'], ['folds', 'fan-out folds'], ['coalesced', 'presence coalesced'], ['caps_strip', 'caps stripped'], ['presence_folded', 'presence folded']];
+    const optText = shown.map(([k, label]) => `${label} ${n(opt[k] ?? 0)}`).join('   ');
     return [
       `satrelay demo  ${profile}: ${rateStr(params.rate_bps)}, ${params.delay_ms} ms one-way, loss ${params.loss ? (params.loss.model === 'bernoulli' ? `${n(params.loss.p * 100, 1)} %` : 'bursty') : 'none'}   ${clock(el)}   offered ${n(rate, 1)} stanzas/s`,
       `  a.example -> b.example  sent ${n(traffic.dirs.ab.sent)}  delivered ${n(traffic.dirs.ab.delivered)}  (${n(traffic.dirs.ab.xml)} B of XML)`,
@@ -217,8 +218,10 @@ export async function demoCommand(args: string[]): Promise<number> {
   const draw = async (): Promise<void> => {
     const out = await snapshot();
     if (tty) {
+      // A wrapped line would throw the cursor arithmetic off: cut each to the terminal width.
+      const width = Math.max(20, (process.stdout.columns ?? 100) - 1);
       if (lines) process.stdout.write(`\x1b[${lines}A`);
-      process.stdout.write(out.map((l) => `\x1b[2K${l}\n`).join('') + '\x1b[2K  Ctrl-C to stop\n');
+      process.stdout.write(out.map((l) => `\x1b[2K${l.length > width ? l.slice(0, width) : l}\n`).join('') + '\x1b[2K  Ctrl-C to stop\n');
       lines = out.length + 1;
     } else {
       const el = (performance.now() - t0) / 1000;
