@@ -15,6 +15,7 @@ const USAGE = `usage: satrelay bench --profile NAME --workload NAME [options]
   --stanzas N           stanzas to send (default ${DEFAULT_STANZAS})
   --seed S              emulator and workload seed (default 1)
   --baseline KIND       builtin (plain S2S over the same bearer, default) | prosody | none
+  --optimize on|off     relays with presence coalescing, disco cache and fan-out folding (default on) or without
   --json                print one JSON object on stdout
   --tmp-dir DIR         where the relays' spools live (default the OS temp dir; a tmpfs
                         such as /dev/shm takes disk fsync out of the figures)
@@ -32,6 +33,7 @@ export async function benchCommand(args: string[]): Promise<number> {
         stanzas: { type: 'string' },
         seed: { type: 'string' },
         baseline: { type: 'string' },
+        optimize: { type: 'string' },
         json: { type: 'boolean' },
         'tmp-dir': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
@@ -60,6 +62,8 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(seed)) return fail('--seed must be an integer');
   const baseline = (v.baseline ?? 'builtin') as BaselineKind;
   if (!['builtin', 'prosody', 'none'].includes(baseline)) return fail('--baseline must be builtin, prosody or none');
+  const optimize = (v.optimize ?? 'on') as 'on' | 'off';
+  if (!['on', 'off'].includes(optimize)) return fail('--optimize must be on or off');
 
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
   // The relays' own logs: SATRELAY_BENCH_RELAY_LOG=debug (stderr); silent by default.
@@ -67,7 +71,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   const relayLog = relayLevel ? createLogger({ level: relayLevel, name: 'relay', pretty: false, destination: 2 }) : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);

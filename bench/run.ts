@@ -91,6 +91,8 @@ export interface BenchResult extends Figures {
   seed: number;
   bearer: { rate_bps: number; delay_ms: number; loss: string; duplex: string };
   baseline_kind: BaselineKind;
+  /** whether the relays ran with their traffic optimizers */
+  optimize: 'on' | 'off';
   baseline: Figures | null;
   /** baseline / relay (first stanza, bytes per stanza) and relay / baseline (goodput); null without a baseline. */
   ratios: { first_stanza: number | null; bytes_per_stanza: number | null; goodput: number | null } | null;
@@ -106,6 +108,8 @@ export interface BenchOptions {
   stanzas?: number;
   seed?: number;
   baseline?: BaselineKind;
+  /** 'off': the relays run with presence coalescing, disco cache and fan-out folding switched off (default 'on'). */
+  optimize?: 'on' | 'off';
   /** progress lines (info). */
   log?: Logger;
   /** the relays' own logs (default silent). */
@@ -185,7 +189,7 @@ export function bareWorld(kind: World['kind'], dir: string): World {
   };
 }
 
-function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu: string; key: string }): string {
+function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu: string; key: string; optimize?: 'on' | 'off' }): string {
   const routes = o.local.map((d) => `${d}: "${o.peerAddr}"`).join(', ');
   return `site: ${o.site}
 data_dir: ${o.dir}
@@ -203,11 +207,11 @@ links:
     peer: "${o.emu}"
     key_file: ${o.key}
 metrics: { listen: null }
-`;
+${o.optimize === 'off' ? 'optimize: { presence: off, disco_cache: false, fanout: false }\n' : ''}`;
 }
 
 /** Relay pair world: peers, relays, the UDP emulator between the relays. */
-export async function startRelayWorld(o: { profile: string; seed: number; relayLog?: Logger; dir?: string; tmpDir?: string; params?: BearerParams }): Promise<World> {
+export async function startRelayWorld(o: { profile: string; seed: number; relayLog?: Logger; dir?: string; tmpDir?: string; params?: BearerParams; optimize?: 'on' | 'off' }): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(o.tmpDir ?? tmpdir(), 'satrelay-bench-relay-'));
   const world = bareWorld('relay', dir);
   const cleanup: Array<() => Promise<void> | void> = [];
@@ -258,6 +262,7 @@ export async function startRelayWorld(o: { profile: string; seed: number; relayL
           bind: `127.0.0.1:${side === 'a' ? ua : ub}`,
           emu: `127.0.0.1:${emu.addresses[side].port}`,
           key: keyFile,
+          optimize: o.optimize,
         }),
         join(dir, `${site}.yaml`),
       );
@@ -612,7 +617,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
-  const relayWorld = await startRelayWorld({ profile: o.profile, seed, relayLog: o.relayLog, params, tmpDir: o.tmpDir });
+  const relayWorld = await startRelayWorld({ profile: o.profile, seed, relayLog: o.relayLog, params, tmpDir: o.tmpDir, optimize: o.optimize });
   let relay: Figures;
   try {
     relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience });
@@ -653,6 +658,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     bearer: { rate_bps: params.rate_bps, delay_ms: params.delay_ms, loss: describeLoss(params), duplex: params.duplex ?? 'full' },
     ...relay,
     baseline_kind: baselineKind,
+    optimize: o.optimize ?? 'on',
     baseline,
     ratios: baseline
       ? {

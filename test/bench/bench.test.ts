@@ -37,6 +37,7 @@ function checkResult(t: ExecutionContext, r: BenchResult, profile: string, workl
   t.is(r.profile, profile);
   t.is(r.workload, workload);
   t.is(r.baseline_kind, 'builtin');
+  t.is(r.optimize, 'on');
   checkFigures(t, r, 'relay', stanzas);
   t.truthy(r.baseline, 'baseline present');
   checkFigures(t, r.baseline!, 'baseline', stanzas);
@@ -125,7 +126,7 @@ test('the per-profile SVG chart is well-formed XML with a relay and a baseline b
   });
   const results = ['chat', 'muc'].map((w) => ({
     ...fig(800, 90, 50_000), profile: 'p<&>', workload: w, seed: 1, bearer: { rate_bps: 9600, delay_ms: 300, loss: 'none', duplex: 'full' },
-    baseline_kind: 'builtin' as const, baseline: fig(16_000, 480, 16_000), ratios: null, notes: [], started_at: '', duration_s: 1,
+    baseline_kind: 'builtin' as const, optimize: 'on' as const, baseline: fig(16_000, 480, 16_000), ratios: null, notes: [], started_at: '', duration_s: 1,
   }));
   const svg = chartSvg('p<&>', results as unknown as BenchResult[]);
   t.is(XMLValidator.validate(svg), true);
