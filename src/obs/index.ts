@@ -1,0 +1,8 @@
+/**
+ * obs/ — what a running relay shows: pino logs (one JSON line per event,
+ * pretty only on a terminal), a prom-client registry per relay, and the HTTP
+ * endpoint with /metrics and /status. Must not import other satrelay folders.
+ */
+export { createLogger, silentLogger, type Logger } from './log.ts';
+export { Metrics } from './metrics.ts';
+export { startObsServer, type ObsServer } from './http.ts';
