@@ -8,14 +8,14 @@
  * receiving the message id. Chat only: presence and iq would need rosters
  * and a disco-answering client.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProsodyServer, prosodyAvailable, freePort } from '../test/helpers/prosody.ts';
 import { XmppClient } from '../test/helpers/xmpp-client.ts';
 import { startTcpEmulator, type BearerParams } from '../src/emulator/index.ts';
 import { serializeElement, XmlElement } from '../src/xml/element.ts';
-import { BenchError, bareWorld, type World } from './run.ts';
+import { BenchError, worldWithCleanup, type World } from './run.ts';
 import type { Side } from './workloads.ts';
 
 const USERS: Record<Side, { jid: string; password: string }> = {
@@ -38,18 +38,7 @@ function asClientXml(el: XmlElement, from: Side): string {
 
 export async function startProsodyWorld(o: { seed: number; params: BearerParams; tmpDir?: string }): Promise<World> {
   const dir = mkdtempSync(join(o.tmpDir ?? tmpdir(), 'satrelay-bench-prosody-'));
-  const world = bareWorld('prosody', dir);
-  const cleanup: Array<() => Promise<void> | void> = [];
-  world.stop = async () => {
-    for (const f of cleanup.reverse()) {
-      try {
-        await f();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { world, cleanup } = worldWithCleanup('prosody', dir, true);
   try {
     const ip = { a: '127.0.0.2', b: '127.0.0.3' };
     const s2s = { a: await freePort(ip.a), b: await freePort(ip.b) };

@@ -189,6 +189,26 @@ export function bareWorld(kind: World['kind'], dir: string): World {
   };
 }
 
+/**
+ * A world whose stop() runs the cleanups pushed onto the returned list in
+ * reverse, carrying on past failures, then removes `dir` when the world owns it.
+ */
+export function worldWithCleanup(kind: World['kind'], dir: string, ownsDir: boolean): { world: World; cleanup: Array<() => Promise<void> | void> } {
+  const world = bareWorld(kind, dir);
+  const cleanup: Array<() => Promise<void> | void> = [];
+  world.stop = async () => {
+    for (const f of cleanup.reverse()) {
+      try {
+        await f();
+      } catch {
+        // keep stopping the rest
+      }
+    }
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+  };
+  return { world, cleanup };
+}
+
 function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu: string; key: string; optimize?: 'on' | 'off' }): string {
   const routes = o.local.map((d) => `${d}: "${o.peerAddr}"`).join(', ');
   return `site: ${o.site}
@@ -213,18 +233,7 @@ ${o.optimize === 'off' ? 'optimize: { presence: off, disco_cache: false, fanout:
 /** Relay pair world: peers, relays, the UDP emulator between the relays. */
 export async function startRelayWorld(o: { profile: string; seed: number; relayLog?: Logger; dir?: string; tmpDir?: string; params?: BearerParams; optimize?: 'on' | 'off' }): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(o.tmpDir ?? tmpdir(), 'satrelay-bench-relay-'));
-  const world = bareWorld('relay', dir);
-  const cleanup: Array<() => Promise<void> | void> = [];
-  world.stop = async () => {
-    for (const f of cleanup.reverse()) {
-      try {
-        await f();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-    if (!o.dir) rmSync(dir, { recursive: true, force: true });
-  };
+  const { world, cleanup } = worldWithCleanup('relay', dir, !o.dir);
   try {
     const params = o.params ?? loadBearerParams(o.profile);
     const metrics = new Metrics();
@@ -288,18 +297,7 @@ export async function startRelayWorld(o: { profile: string; seed: number; relayL
 /** Baseline world: the peers federate directly, every S2S connection crossing one TCP emulator (one bearer). */
 export async function startBaselineWorld(o: { profile: string; seed: number; dir?: string; tmpDir?: string; params?: BearerParams }): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(o.tmpDir ?? tmpdir(), 'satrelay-bench-s2s-'));
-  const world = bareWorld('baseline', dir);
-  const cleanup: Array<() => Promise<void> | void> = [];
-  world.stop = async () => {
-    for (const f of cleanup.reverse()) {
-      try {
-        await f();
-      } catch {
-        // keep stopping the rest
-      }
-    }
-    if (!o.dir) rmSync(dir, { recursive: true, force: true });
-  };
+  const { world, cleanup } = worldWithCleanup('baseline', dir, !o.dir);
   try {
     const params = streamParams(o.params ?? loadBearerParams(o.profile));
     const metrics = new Metrics();
