@@ -10,17 +10,8 @@ import { createHash } from 'node:crypto';
 import { LinkEndpoint, type LinkEvent, type LinkOptions, type LinkTuning } from '../../../src/link/core/index.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
 
-/** mulberry32: small, seeded, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../drivers/rng.ts';
+export { rng };
 
 export function seededBytes(r: () => number): (n: number) => Buffer {
   return (n) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256); return b; };
