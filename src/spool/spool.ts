@@ -308,6 +308,20 @@ export class Spool {
     return this.link(link).lastGid + 1n;
   }
 
+  /** When an unacknowledged outbound stanza was accepted (Date.now() ms), from memory; undefined if gone. */
+  acceptedAt(link: string, id: bigint): number | undefined {
+    this.ensureOpen();
+    return this.link(link).acceptedAt.get(id);
+  }
+
+  /** One unacknowledged outbound stanza, read from disk; undefined if gone. */
+  entry(link: string, id: bigint): SpoolEntry<OutboundMeta> | undefined {
+    this.ensureOpen();
+    if (!this.link(link).outSizes.has(id)) return undefined;
+    const rec = this.out.get(keyOf(link, id));
+    return rec ? { id, stanza: rec.s, meta: rec.m } : undefined;
+  }
+
   /** All outbound stanzas still unacknowledged, in id order. */
   pending(link: string): Array<SpoolEntry<OutboundMeta>> {
     this.ensureOpen();

@@ -213,3 +213,14 @@ test('link messages (groups) are recorded durably and acknowledged as a whole', 
   await sp.ackGroup('shore', 1n); // idempotent
   t.is(sp.stats('shore').outboundCount, 2);
 });
+
+test('acceptedAt and entry read one unacknowledged stanza; gone once acknowledged', async (t) => {
+  const sp = Spool.open(tempDir(t), big);
+  t.teardown(() => sp.close());
+  const id = await sp.accept('shore', Buffer.from('<message id="x"/>'), meta(7));
+  t.is(sp.acceptedAt('shore', id), 1_007);
+  t.is(sp.entry('shore', id)?.stanza.toString(), '<message id="x"/>');
+  await sp.ack('shore', id);
+  t.is(sp.acceptedAt('shore', id), undefined);
+  t.is(sp.entry('shore', id), undefined);
+});

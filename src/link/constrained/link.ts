@@ -353,11 +353,11 @@ export class ConstrainedLink implements RelayLink {
       void this.spool.ack(this.name, q.id);
       bounce(q.el);
     }
-    const pending = new Map(this.spool.pending(this.name).map((e) => [e.id, e]));
+    // Only link messages (a few frames' worth) are looked at; accept times come from memory.
     for (const g of this.spool.groups(this.name)) {
-      const members = g.ids.map((id) => pending.get(id)).filter((e) => e !== undefined);
-      const oldest = Math.min(...members.map((e) => e.meta.acceptedAt));
-      if (!(now - oldest > this.opts.heldTimeoutMs) || !this.endpoint.cancel(g.gid)) continue;
+      const times = g.ids.map((id) => this.spool.acceptedAt(this.name, id)).filter((a) => a !== undefined);
+      if (!(now - Math.min(...times) > this.opts.heldTimeoutMs) || !this.endpoint.cancel(g.gid)) continue;
+      const members = g.ids.map((id) => this.spool.entry(this.name, id)).filter((e) => e !== undefined);
       void this.spool.ackGroup(this.name, g.gid);
       for (const e of members) {
         try {
@@ -383,6 +383,7 @@ export class ConstrainedLink implements RelayLink {
 
   status(): LinkStatus {
     const s = this.endpoint?.stats();
+    const spooled = this.spool.stats(this.name);
     return {
       name: this.name,
       transport: this.opts.transport.kind,
@@ -393,8 +394,8 @@ export class ConstrainedLink implements RelayLink {
       lastError: this.lastError,
       sent: this.sent,
       received: this.received,
-      spooled: this.spool.stats(this.name).outboundCount,
-      oldestAgeS: Math.round(this.spool.stats(this.name).oldestAgeMs / 1000),
+      spooled: spooled.outboundCount,
+      oldestAgeS: Math.round(spooled.oldestAgeMs / 1000),
     };
   }
 
