@@ -5,15 +5,13 @@
  * delivery (nothing lost or duplicated), never as timings.
  */
 import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { runBench, type BenchResult, type Figures } from '../../bench/run.ts';
 import { makeWorkload, replyFor, WORKLOADS } from '../../bench/workloads.ts';
 import { XmlElement } from '../../src/xml/element.ts';
 import { parseXml } from '../../src/xml/parser.ts';
 import { verifyCapsVer } from '../../src/optimize/index.ts';
+import { runSatrelay } from '../helpers/cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function checkFigures(t: ExecutionContext, f: Figures, what: string, stanzas: number): void {
   for (const k of ['stanzas', 'delivered', 'lost', 'duplicated', 'reordered', 'errors', 'answered_near', 'xml_bytes', 'link_bytes', 'bytes_per_stanza', 'goodput_bps', 'link_utilization', 'transfer_ms'] as const) {
@@ -89,16 +87,7 @@ test.serial('runBench: chat on lan, relay pair and plain S2S, nothing lost or du
 
 test.serial('satrelay bench --json: mixed on lan prints exactly one JSON object', async (t) => {
   t.timeout(60_000);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--profile', 'lan', '--workload', 'mixed', '--stanzas', '40', '--seed', '5', '--json'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => void child.kill());
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const { code, out, err } = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'mixed', '--stanzas', '40', '--seed', '5', '--json'], t);
   t.is(code, 0, err);
   const lines = out.trim().split('\n');
   t.is(lines.length, 1, 'one line on stdout');
@@ -107,10 +96,7 @@ test.serial('satrelay bench --json: mixed on lan prints exactly one JSON object'
 });
 
 test('satrelay bench refuses bad arguments with a usage message', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--profile', 'lan', '--workload', 'nope'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const { code, err } = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'nope'], t);
   t.is(code, 2);
   t.regex(err, /unknown workload "nope"/);
 });

@@ -3,25 +3,14 @@
  * the end (--duration), relay logs kept out of stdout.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { runSatrelay } from '../helpers/cli.ts';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 test('satrelay demo --duration runs the relay pair, prints a line a second and a summary', async (t) => {
   t.timeout(40_000);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--profile', 'lan', '--duration', '4', '--rate', '20'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => void child.kill());
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const { code, out, err } = await runSatrelay(['demo', '--profile', 'lan', '--duration', '4', '--rate', '20'], t);
   t.is(code, 0, err);
   const ticks = out.split('\n').filter((l) => /^\d\d:\d\d ab \d+\/\d+ ba \d+\/\d+ bearer \d+ B/.test(l));
   t.true(ticks.length >= 2, out);
