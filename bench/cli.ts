@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../src/obs/log.ts';
 import { runBench, BenchError, DEFAULT_STANZAS, type BaselineKind, type BenchResult, type Figures } from './run.ts';
 import { WORKLOADS } from './workloads.ts';
+import { OPTIMIZERS, parseOptimizeChoice } from './optimize-choice.ts';
 
 const USAGE = `usage: satrelay bench --profile NAME --workload NAME [options]
   --profile NAME        link profile (profiles/NAME.yaml) or a path
@@ -15,7 +16,8 @@ const USAGE = `usage: satrelay bench --profile NAME --workload NAME [options]
   --stanzas N           stanzas to send (default ${DEFAULT_STANZAS})
   --seed S              emulator and workload seed (default 1)
   --baseline KIND       builtin (plain S2S over the same bearer, default) | prosody | none
-  --optimize on|off     relays with presence coalescing, disco cache and fan-out folding (default on) or without
+  --optimize WHICH      the relays' traffic optimizers: on (default), off, or a comma list of
+                        those left on (${OPTIMIZERS.join(', ')})
   --json                print one JSON object on stdout
   --tmp-dir DIR         where the relays' spools live (default the OS temp dir; a tmpfs
                         such as /dev/shm takes disk fsync out of the figures)
@@ -62,8 +64,12 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(seed)) return fail('--seed must be an integer');
   const baseline = (v.baseline ?? 'builtin') as BaselineKind;
   if (!['builtin', 'prosody', 'none'].includes(baseline)) return fail('--baseline must be builtin, prosody or none');
-  const optimize = (v.optimize ?? 'on') as 'on' | 'off';
-  if (!['on', 'off'].includes(optimize)) return fail('--optimize must be on or off');
+  let optimize: string;
+  try {
+    optimize = parseOptimizeChoice(typeof v.optimize === 'string' ? v.optimize : 'on');
+  } catch (err) {
+    return fail((err as Error).message);
+  }
 
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
   // The relays' own logs: SATRELAY_BENCH_RELAY_LOG=debug (stderr); silent by default.

@@ -15,6 +15,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runIfMain } from './entry.ts';
 import { listProfiles } from '../src/config/index.ts';
 import type { BenchResult } from './run.ts';
 import { WORKLOADS, type WorkloadName } from './workloads.ts';
@@ -35,13 +36,13 @@ const COUNTS: Record<string, Record<WorkloadName, number>> = {
 };
 const DEFAULT_COUNTS: Record<WorkloadName, number> = { chat: 200, 'presence-storm': 200, muc: 200, disco: 80, mixed: 200 };
 
-interface Job {
+export interface Job {
   profile: string;
   workload: WorkloadName;
   stanzas: number;
 }
 
-interface Row {
+export interface Row {
   profile: string;
   workload: string;
   stanzas: number;
@@ -50,9 +51,11 @@ interface Row {
   result?: BenchResult;
 }
 
-function runJob(job: Job, o: { tmpDir?: string }): Promise<Row> {
+/** One `satrelay bench --json` run in a child process; `extra` adds bench options. */
+export function runJob(job: Job, o: { tmpDir?: string; extra?: string[] }): Promise<Row> {
   const args = ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--profile', job.profile, '--workload', job.workload, '--stanzas', String(job.stanzas), '--json'];
   if (o.tmpDir) args.push('--tmp-dir', o.tmpDir);
+  if (o.extra) args.push(...o.extra);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -221,13 +224,4 @@ export async function main(argv: string[]): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
-const isMain = process.argv[1] && /run-all\.ts$/.test(process.argv[1]);
-if (isMain) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (err: Error) => {
-      process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(/run-all\.ts$/, main);

@@ -14,7 +14,6 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { S2SService } from '../src/s2s/index.ts';
@@ -27,6 +26,8 @@ import { loadBearerParams, startUdpEmulator, startTcpEmulator, type BearerParams
 import type { XmlElement } from '../src/xml/element.ts';
 import { silentLogger, type Logger } from '../src/obs/log.ts';
 import { Metrics } from '../src/obs/metrics.ts';
+import { optimizeYaml } from './optimize-choice.ts';
+import { freeUdpPort } from './ports.ts';
 import { makeWorkload, replyFor, type BenchStanza, type Side } from './workloads.ts';
 
 export type BaselineKind = 'builtin' | 'prosody' | 'none';
@@ -80,6 +81,8 @@ export interface Figures {
   /** from the burst's injection to its last arrival. */
   transfer_ms: number;
   emulator: { dropped: number; corrupted: number; duplicated: number; reordered: number };
+  /** CPU time (user + system) of the whole bench process during the burst, ms: relays, peers and emulator share it. */
+  cpu_ms?: number;
   /** relay only: link retransmits (frames), compression ratio of stanza bytes. */
   retransmits?: number;
   compression_ratio?: number;
@@ -91,8 +94,8 @@ export interface BenchResult extends Figures {
   seed: number;
   bearer: { rate_bps: number; delay_ms: number; loss: string; duplex: string };
   baseline_kind: BaselineKind;
-  /** whether the relays ran with their traffic optimizers */
-  optimize: 'on' | 'off';
+  /** the relays' traffic optimizers: on, off, or the comma list left on (bench/optimize-choice.ts) */
+  optimize: string;
   baseline: Figures | null;
   /** baseline / relay (first stanza, bytes per stanza) and relay / baseline (goodput); null without a baseline. */
   ratios: { first_stanza: number | null; bytes_per_stanza: number | null; goodput: number | null } | null;
@@ -109,7 +112,7 @@ export interface BenchOptions {
   seed?: number;
   baseline?: BaselineKind;
   /** 'off': the relays run with presence coalescing, disco cache and fan-out folding switched off (default 'on'). */
-  optimize?: 'on' | 'off';
+  optimize?: string;
   /** progress lines (info). */
   log?: Logger;
   /** the relays' own logs (default silent). */
@@ -143,19 +146,13 @@ export interface World {
   stop(): Promise<void>;
 }
 
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-async function startPeer(world: World, side: Side, dir: string, metrics: Metrics): Promise<S2SService> {
+/** A site's XMPP server (an S2SService), listening on `listen` (default any port; the soak restarts one on its old port). */
+export async function startPeer(world: World, side: Side, dir: string, metrics: Metrics, listen = '127.0.0.1:0'): Promise<S2SService> {
   const other: Side = side === 'a' ? 'b' : 'a';
   const served = new Set<string>(DOMAINS[side]);
   const svc = new S2SService({
-    listen: ['127.0.0.1:0'],
+    listen: [listen],
     localDomains: [...DOMAINS[other]],
     servedDomains: (d) => served.has(d),
     routes: {},
@@ -209,13 +206,18 @@ export function worldWithCleanup(kind: World['kind'], dir: string, ownsDir: bool
   return { world, cleanup };
 }
 
-function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu: string; key: string; optimize?: 'on' | 'off' }): string {
+/**
+ * A relay site's yaml. `listen` (S2S, default any port), `metrics` (default
+ * none), `linkExtra` (more keys of the link, indented) and `extra` (appended
+ * top-level yaml) serve the soak, which runs relays as processes on fixed ports.
+ */
+export function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu: string; key: string; optimize?: string; listen?: string; metrics?: string; linkExtra?: string; extra?: string }): string {
   const routes = o.local.map((d) => `${d}: "${o.peerAddr}"`).join(', ');
   return `site: ${o.site}
 data_dir: ${o.dir}
 local:
   domains: [${o.local.join(', ')}]
-  listen: ["127.0.0.1:0"]
+  listen: ["${o.listen ?? '127.0.0.1:0'}"]
   routes: { ${routes} }
   tls: { require: true }
 links:
@@ -226,12 +228,12 @@ links:
     bind: "${o.bind}"
     peer: "${o.emu}"
     key_file: ${o.key}
-metrics: { listen: null }
-${o.optimize === 'off' ? 'optimize: { presence: off, disco_cache: false, fanout: false }\n' : ''}`;
+${o.linkExtra ?? ''}metrics: { listen: ${o.metrics ? `"${o.metrics}"` : 'null'} }
+${optimizeYaml(o.optimize)}${o.extra ?? ''}`;
 }
 
 /** Relay pair world: peers, relays, the UDP emulator between the relays. */
-export async function startRelayWorld(o: { profile: string; seed: number; relayLog?: Logger; dir?: string; tmpDir?: string; params?: BearerParams; optimize?: 'on' | 'off' }): Promise<World> {
+export async function startRelayWorld(o: { profile: string; seed: number; relayLog?: Logger; dir?: string; tmpDir?: string; params?: BearerParams; optimize?: string }): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(o.tmpDir ?? tmpdir(), 'satrelay-bench-relay-'));
   const { world, cleanup } = worldWithCleanup('relay', dir, !o.dir);
   try {
@@ -511,6 +513,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
   const rest = all.slice(1);
   const before = world.emulatorStats();
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   const waves = [...new Set(rest.map((t) => t.s.wave ?? 1))].sort((a, b) => a - b);
   const restBytes = rest.reduce((a, t) => a + t.s.bytes, 0) + rest.filter((t) => t.s.kind === 'iq').length * 1500;
   const deadline = patience * (60_000 + 30 * rtt * waves.length + 3 * secsFor(restBytes + 20_000));
@@ -536,6 +539,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     complete = await tr.waitFor(() => all.every((t) => tr.done(t)), Math.max(0, deadline - (performance.now() - t1)));
   }
   const tEnd = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   const after = world.emulatorStats();
   if (!complete) log.warn({ path: world.kind, deadline_ms: Math.round(deadline) }, 'deadline reached before everything arrived');
   // A late duplicate would show up here.
@@ -572,6 +576,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     latency_ms: { p50: round(percentile(lat, 50)), p95: round(percentile(lat, 95)), p99: round(percentile(lat, 99)), max: round(lat.at(-1) ?? 0) },
     first_stanza_ms: firstMs === null ? null : round(firstMs),
     transfer_ms: round(transfer),
+    cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
     emulator: {
       dropped: sumStats(after, (d) => d.dropped_loss + d.dropped_mtu + d.dropped_queue + d.dropped_outage),
       corrupted: sumStats(after, (d) => d.corrupted_packets),

@@ -232,9 +232,11 @@ function presenceStorm(rng: Rng, n: number, ua: User[], ub: User[]): BenchStanza
     const pool = side === 'a' ? rosterA : rosterB;
     const who = pool[logins[side]++ % pool.length];
     const user: User = { ...who, jid: `${who.bare}/${CLIENTS[who.client].resource(rng)}` };
+    // One initial presence, broadcast by the user's server to each contact unchanged but for `to` (RFC 6121 §4.2.2).
+    const initial = presence(rng, user, '');
     for (const c of side === 'a' ? rosterB : rosterA) {
       if (out.length >= n) break;
-      out.push(stanza(presence(rng, user, c.bare), side));
+      out.push(stanza(initial.clone().setAttr('to', c.bare), side));
     }
   }
   return out;

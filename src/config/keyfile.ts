@@ -70,7 +70,7 @@ export function readKeyFile(path: string): { key: Buffer; id: string; warnings: 
   const warnings: string[] = [];
   try {
     const st = statSync(path);
-    if (!st.isFile()) throw new KeyFileError('KEYFILE_UNREADABLE', path, 'not a regular file');
+    if (!st.isFile()) throw new KeyFileError('KEYFILE_UNREADABLE', path, 'not a regular file; expected a key file (make one with "satrelay keygen")');
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
       const who = st.mode & 0o007 ? 'everyone' : 'its group';
       warnings.push(`${path}: key file is open to ${who} (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}); run chmod 600 on it`);

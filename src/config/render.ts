@@ -9,7 +9,7 @@ import type { LinkConfig, SiteConfig } from './site.ts';
 /** One line of explanation per key; `[]` stands for any list index. */
 const HELP: Record<string, string> = {
   site: 'name of this relay in logs and metrics',
-  data_dir: 'spool, caches, generated certs/keys, effective-config dump',
+  data_dir: 'spools (spool/<link name>/), caches, generated certs/keys, effective-config dump',
   local: 'the XMPP servers on this side',
   'local.domains': 'domains served by the XMPP servers on this side',
   'local.listen': 'S2S listeners: local servers connect here to reach remote domains',
@@ -29,6 +29,7 @@ const HELP: Record<string, string> = {
   'links[].device': 'serial device',
   'links[].baud': 'serial line speed, bit/s',
   'links[].key_file': 'pre-shared link key; both ends hold the same',
+  'links[].role': 'this end is a, the partner b (or the reverse); default: derived from the two ends\' least domains',
   'links[].acks': 'xep0361: resend-and-dedup acks between satrelays (false for other XEP-0361 peers)',
   'links[].tls': 'xep0361: TLS on the link',
   'links[].tls.cert': 'this relay\'s link certificate (PEM)',
@@ -37,6 +38,9 @@ const HELP: Record<string, string> = {
   'links[].reconnect': 'back-off between reconnect attempts',
   'links[].reconnect.min_s': 'first retry after, s',
   'links[].reconnect.max_s': 'retry interval cap, s',
+  'links[].limits': 'this link\'s own spool (data_dir/spool/<name>); defaults from limits:',
+  'links[].limits.spool_max_bytes': 'spool size cap for this link, bytes',
+  'links[].limits.spool_max_stanzas': 'spool stanza count cap for this link',
   'links[].tuning': 'link protocol tuning (profile values, overridden here, rest computed)',
   'links[].tuning.frame_bytes': 'link frame size, bytes (<= bearer mtu)',
   'links[].tuning.window_frames': 'ARQ window, frames (default 2 x bandwidth-delay product)',
@@ -45,9 +49,9 @@ const HELP: Record<string, string> = {
   'links[].tuning.rto_max_ms': 'retransmission timeout cap, ms',
   'links[].tuning.ack_delay_ms': 'acknowledgement batching delay, ms',
   'links[].tuning.keepalive_s': 'keepalive interval when idle, s',
-  'links[].tuning.link_down_after_s': 'reserved, not used yet (link-down is 3 x keepalive_s)',
+  'links[].tuning.link_down_after_s': 'link declared down (status, link_up 0) after this long without a frame from the partner, s',
   'links[].tuning.compression_level': 'deflate level 0-9',
-  'links[].tuning.coalesce_delay_ms': 'reserved, not used yet',
+  'links[].tuning.coalesce_delay_ms': 'how long a partly filled frame waits for more stanzas, ms',
   optimize: 'what the relay does to traffic',
   'optimize.presence': 'coalesce (last state wins while queued) | fold (strip to show/status) | off',
   'optimize.disco_cache': 'answer repeated disco#info / caps queries on the near side',
@@ -64,8 +68,8 @@ const HELP: Record<string, string> = {
   limits: 'resource limits',
   'limits.max_stanza_bytes': 'largest stanza accepted, bytes (after decompression)',
   'limits.held_stanza_timeout_s': 'a stanza held longer is bounced with remote-server-timeout, s',
-  'limits.spool_max_bytes': 'durable spool size cap, bytes',
-  'limits.spool_max_stanzas': 'durable spool stanza count cap',
+  'limits.spool_max_bytes': 'spool size cap per spooled link, bytes (default of links[].limits)',
+  'limits.spool_max_stanzas': 'spool stanza count cap per spooled link (default of links[].limits)',
   s2s: 'S2S sessions with local servers',
   's2s.connect_timeout_s': 'outbound connect timeout, s',
   's2s.auth_timeout_s': 'time allowed to authenticate a session, s',
@@ -76,7 +80,7 @@ const HELP: Record<string, string> = {
 };
 
 /** Keys of a link written only when set (null means "not used by this transport"). */
-const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'acks', 'tls']);
+const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'role', 'acks', 'tls', 'limits']);
 /** Derived fields: not site-file keys. */
 const DERIVED = new Set(['profileConfig', 'keyId', 'sourceFile']);
 /** Mappings written as nested blocks (the rest are leaves, except records). */

@@ -68,14 +68,27 @@ const hostPort = (opts: { defaultPort?: number; needPort?: boolean } = {}) =>
   });
 
 const pathString = z.string().min(1);
+/** A link name: also a directory name (data_dir/spool/<name>), so not "." or "..". */
+const linkName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, ".", "_" or "-"')
+  .refine((s) => s !== '.' && s !== '..', 'expected a name other than "." or ".." (it names the link\'s spool directory)');
 const posNum = () => z.number().finite().positive();
 const posInt = () => z.number().int().positive();
 
 // ---- site schema ----------------------------------------------------------------
 
+/** Per-link spool limits (udp, serial, tcp); each defaults to the site's `limits:` value. */
+const linkLimitsSchema = z
+  .object({
+    spool_max_bytes: posInt().optional(),
+    spool_max_stanzas: posInt().optional(),
+  })
+  .strict();
+
 const linkSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, ".", "_" or "-"'),
+    name: linkName,
     domains: z.array(domainPattern).min(1),
     profile: z.string().min(1),
     transport: z.enum(TRANSPORTS),
@@ -84,6 +97,7 @@ const linkSchema = z
     device: pathString.optional(),
     baud: posInt().optional(),
     key_file: pathString.optional(),
+    role: z.enum(['a', 'b']).optional(),
     acks: z.boolean().optional(),
     tls: z
       .object({
@@ -101,6 +115,7 @@ const linkSchema = z
       .strict()
       .default({}),
     tuning: tuningSchema.default({}),
+    limits: linkLimitsSchema.optional(),
   })
   .strict();
 
@@ -191,11 +206,15 @@ export interface LinkConfig {
   baud: number | null;
   /** absolute path; null only for xep0361 without a key */
   key_file: string | null;
+  /** spooled transports: this end's role on the link (`a` or `b`, the opposite of the partner's); null: derived from the domains */
+  role: 'a' | 'b' | null;
   /** xep0361 only: satrelay resend-and-dedup acks (off for other XEP-0361 implementations) */
   acks: boolean | null;
   /** xep0361 only: TLS on the link, with the partner's certificate pinned */
   tls: { cert: string; key: string; peer_fingerprint: string | null } | null;
   reconnect: { min_s: number; max_s: number };
+  /** spooled transports (udp, serial, tcp): this link's own spool caps (site `limits:` by default); null for xep0361 */
+  limits: { spool_max_bytes: number; spool_max_stanzas: number } | null;
   /** effective tuning: the profile's, with this link's `tuning:` keys on top, the rest computed */
   tuning: TuningProfile;
   /** derived: the profile as loaded (not a site-file key) */
@@ -340,9 +359,17 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
         device: l.device === undefined ? null : abs(l.device),
         baud: l.transport === 'serial' ? (l.baud ?? 9600) : null,
         key_file: l.key_file === undefined ? null : abs(l.key_file),
+        role: l.role ?? null,
         acks: l.transport === 'xep0361' ? (l.acks ?? true) : null,
         tls: l.tls ? { cert: abs(l.tls.cert), key: abs(l.tls.key), peer_fingerprint: l.tls.peer_fingerprint?.toUpperCase() ?? null } : null,
         reconnect: l.reconnect,
+        limits:
+          l.transport === 'xep0361'
+            ? null
+            : {
+                spool_max_bytes: l.limits?.spool_max_bytes ?? d.limits.spool_max_bytes,
+                spool_max_stanzas: l.limits?.spool_max_stanzas ?? d.limits.spool_max_stanzas,
+              },
         tuning: p.tuning,
         profileConfig: p.profile,
         keyId: keyIds[i],
@@ -406,9 +433,12 @@ function crossChecks(src: YamlSource): ConfigIssue[] {
     const t = str(L('transport'));
     const name = str(L('name'));
     if (name !== undefined) {
-      const prev = names.get(name);
-      if (prev !== undefined) out.push(src.issue(L('name'), `duplicate link name ${JSON.stringify(name)} (also links[${prev}])`));
-      else names.set(name, i);
+      // Case-insensitive: the name is a spool directory, and some file systems fold case.
+      const prev = names.get(name.toLowerCase());
+      const prevName = prev === undefined ? undefined : str(['links', prev, 'name']);
+      if (prev === undefined) names.set(name.toLowerCase(), i);
+      else if (prevName === name) out.push(src.issue(L('name'), `duplicate link name ${JSON.stringify(name)} (also links[${prev}])`));
+      else out.push(src.issue(L('name'), `expected a link name that differs from links[${prev}] ${JSON.stringify(prevName)} by more than case (each names a spool directory)`));
     }
     if (t === 'udp' || t === 'tcp' || t === 'xep0361') {
       if (!has(L('bind')) && !has(L('peer'))) out.push(src.issue(L('transport'), `transport ${t} needs bind or peer (or both)`));
@@ -419,12 +449,19 @@ function crossChecks(src: YamlSource): ConfigIssue[] {
       const dev = str(L('device'));
       if (dev !== undefined) {
         const prev = devices.get(dev);
-        if (prev !== undefined) out.push(src.issue(L('device'), `device already used by links[${prev}]`));
+        if (prev !== undefined) out.push(src.issue(L('device'), `device already used by links[${prev}]; expected one serial device per link`));
         else devices.set(dev, i);
       }
     }
+    if (t === 'xep0361' && has(L('limits'))) {
+      out.push(src.issue(L('limits'), 'only used by spooled transports (udp, serial, tcp); xep0361 keeps no spool', 'key'));
+    }
     if (t !== 'xep0361') {
       for (const k of ['acks', 'tls']) if (has(L(k))) out.push(src.issue(L(k), `only used by transport xep0361 (the udp, serial and tcp link encrypts with key_file)`, 'key'));
+    }
+    if (t === 'xep0361' && has(L('role'))) out.push(src.issue(L('role'), 'only used by spooled transports (udp, serial, tcp)', 'key'));
+    if (t !== 'xep0361' && !has(L('role')) && strList(L('domains')).every((p) => p === undefined || p === '*')) {
+      out.push(src.issue(L('domains'), `with only "*" the two ends cannot agree who is role a; expected role: a here and role: b at the partner (or the reverse)`));
     }
     if ((t === 'udp' || t === 'tcp' || t === 'serial') && !has(L('key_file'))) {
       out.push(src.issue(L('transport'), `transport ${t} needs key_file (the pre-shared link key; make one with "satrelay keygen")`));

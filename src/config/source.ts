@@ -3,7 +3,7 @@
  * find the line/column of any key path, and turn zod issues into ConfigIssues
  * (unknown keys with "did you mean", missing keys, wrong types, enums).
  */
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import type { ConfigIssue } from './errors.ts';
 
@@ -32,7 +32,14 @@ export class YamlSource {
   static parse(text: string, file: string): { src: YamlSource; issues: [] } | { src?: undefined; issues: ConfigIssue[] } {
     const lc = new LineCounter();
     // uniqueKeys (default) makes a duplicate key an error; no custom tags, no merge keys.
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: false, schema: 'core' });
+    let doc: Document;
+    try {
+      doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: false, schema: 'core' });
+    } catch (err) {
+      // the yaml composer recurses per nesting level: thousands of "[" exhaust the stack
+      const msg = err instanceof RangeError ? 'nested too deeply; expected at most a few hundred levels of lists and mappings' : `cannot parse (${(err as Error).message}); expected a YAML mapping`;
+      return { issues: [{ file, line: 1, col: 1, path: '', message: `YAML: ${msg}` }] };
+    }
     if (doc.errors.length > 0) {
       return {
         issues: doc.errors.map((e) => {
@@ -41,7 +48,29 @@ export class YamlSource {
         }),
       };
     }
-    return { src: new YamlSource(file, doc, lc, doc.toJS({ maxAliasCount: 100 }) ?? {}), issues: [] };
+    const at = (node: Node | null | undefined): { line?: number; col?: number } => {
+      const off = node?.range?.[0];
+      return off === undefined ? { line: 1, col: 1 } : lc.linePos(off);
+    };
+    // Keys must be text: a list or mapping as a key would be stringified (and warned about) by toJS.
+    const keyIssues: ConfigIssue[] = [];
+    visit(doc, {
+      Pair(_, pair) {
+        let key = pair.key as Node | null;
+        if (key && isAlias(key)) key = (key.resolve(doc) as Node | undefined) ?? null;
+        const odd = key && isCollection(key) ? (isSeq(key) ? 'a list' : 'a mapping') : key && isScalar(key) && key.value !== null && typeof key.value === 'object' ? 'binary data' : undefined;
+        if (odd) keyIssues.push({ file, ...at(pair.key as Node), path: '', message: `YAML: expected a plain key (text), got ${odd} as a key` });
+      },
+    });
+    if (keyIssues.length > 0) return { issues: keyIssues };
+    let data: unknown;
+    try {
+      // maxAliasCount: an alias bomb ("billion laughs") is refused, not expanded.
+      data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+    } catch (err) {
+      return { issues: [aliasIssue(doc, file, at, err as Error)] };
+    }
+    return { src: new YamlSource(file, doc, lc, data), issues: [] };
   }
 
   /**
@@ -95,6 +124,25 @@ export class YamlSource {
   }
 }
 
+/** Why toJS failed (an alias without its anchor, or too many alias expansions), at the first alias concerned. */
+function aliasIssue(doc: Document, file: string, at: (n: Node | null | undefined) => { line?: number; col?: number }, err: Error): ConfigIssue {
+  let unresolved: Node | undefined;
+  let first: Node | undefined;
+  visit(doc, {
+    Alias(_, alias) {
+      first ??= alias;
+      if (!unresolved && alias.resolve(doc) === undefined) unresolved = alias;
+    },
+  });
+  if (unresolved && isAlias(unresolved)) {
+    return { file, ...at(unresolved), path: '', message: `YAML: alias *${unresolved.source} has no anchor; expected &${unresolved.source} on a node before it` };
+  }
+  if (/alias count/i.test(err.message)) {
+    return { file, ...at(first), path: '', message: 'YAML: aliases expand to too many nodes (a resource exhaustion guard); expected at most 100 alias uses, write the values out' };
+  }
+  return { file, ...at(first), path: '', message: `YAML: cannot build the document (${err.message.split('\n')[0]}); expected plain mappings, lists and values` };
+}
+
 // ---- zod issues -> ConfigIssues -------------------------------------------
 
 /** Short description of a raw value for "got ..." messages. */
@@ -116,7 +164,8 @@ function typeName(t: string): string {
     case 'integer':
       return 'an integer';
     default:
-      return `a ${t}`;
+      // an enum: "'udp' | 'serial'" -> "one of udp, serial"
+      return t.includes(' | ') ? `one of ${t.replace(/'/g, '').split(' | ').join(', ')}` : `a ${t}`;
   }
 }
 

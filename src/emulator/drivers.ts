@@ -2,5 +2,5 @@
 export { startUdpEmulator, type UdpEmulatorOptions, type UdpEmulatorHandle, type UdpSide } from './drivers/udp.ts';
 export { startTcpEmulator, type TcpEmulatorOptions, type TcpEmulatorHandle } from './drivers/tcp.ts';
 export { startPtyEmulator, type PtyEmulatorOptions, type PtyEmulatorHandle } from './drivers/pty.ts';
-export { RealtimeRunner, formatSummary, type DriverOptions, type EmulatorHandle } from './drivers/runner.ts';
+export { RealtimeRunner, formatSummary, type DriverOptions, type EmulatorControl, type EmulatorHandle } from './drivers/runner.ts';
 export { parseHostPort, type HostPort } from './drivers/address.ts';

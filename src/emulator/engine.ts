@@ -136,6 +136,11 @@ export class LinkEmulator {
   private readonly inQueueBytes: Record<Direction, number> = { ab: 0, ba: 0 };
   /** Bytes accepted but not yet handed out by poll(), per direction. */
   private readonly undelivered: Record<Direction, number> = { ab: 0, ba: 0 };
+  /** Outage windows added at run time (ms, engine time), on top of params.outages. */
+  private readonly extraOutages: Array<{ start: number; end: number }> = [];
+  /** Loss model set at run time; undefined: the profile's. */
+  private lossOverride: LossModel | undefined;
+  private lossOverridden = false;
 
   constructor(params: BearerParams, seed: number) {
     validateParams(params);
@@ -244,6 +249,38 @@ export class LinkEmulator {
     return this.heap.length === 0;
   }
 
+  /**
+   * Runtime fault: an outage of both directions from `start` (ms, engine
+   * time) for `durationMs`, on top of the profile's windows (same effect:
+   * datagrams lost, stream chunks held).
+   */
+  addOutage(start: number, durationMs: number): void {
+    if (!Number.isFinite(start) || !Number.isFinite(durationMs) || durationMs < 0) {
+      throw new EmulatorError('EMU_BAD_ARGS', `outage needs a finite start and duration >= 0, got ${start}, ${durationMs}`);
+    }
+    const now = this.lastNow === -Infinity ? start : this.lastNow;
+    // Forget windows that are over (keeps the list short on long runs).
+    for (let i = this.extraOutages.length - 1; i >= 0; i--) if (this.extraOutages[i].end < now) this.extraOutages.splice(i, 1);
+    this.extraOutages.push({ start, end: start + durationMs });
+  }
+
+  /**
+   * Runtime fault: replaces the loss model (e.g. a burst of heavy loss);
+   * `undefined` goes back to the profile's model. A model given as null means
+   * no loss at all.
+   */
+  setLoss(loss: LossModel | null | undefined): void {
+    if (loss === undefined) {
+      this.lossOverridden = false;
+      this.lossOverride = undefined;
+      return;
+    }
+    if (loss !== null) validateParams({ rate_bps: 1, delay_ms: 0, loss });
+    this.lossOverridden = true;
+    this.lossOverride = loss ?? undefined;
+    this.geBad = false;
+  }
+
   private sendStreamChunk(now: number, dir: Direction, chunk: Buffer, tag: number | undefined): void {
     let { start, end } = this.occupyLine(now, dir, chunk.length);
     // Outage: hold the chunk until the window ends (the line waits with it).
@@ -304,11 +341,15 @@ export class LinkEmulator {
       const overlaps = end > start ? start < wEnd && end > wStart : start >= wStart && start < wEnd;
       if (overlaps && (found === undefined || wEnd < found)) found = wEnd;
     }
+    for (const w of this.extraOutages) {
+      const overlaps = end > start ? start < w.end && end > w.start : start >= w.start && start < w.end;
+      if (overlaps && (found === undefined || w.end < found)) found = w.end;
+    }
     return found;
   }
 
   private lost(): boolean {
-    const loss = this.params.loss;
+    const loss = this.lossOverridden ? this.lossOverride : this.params.loss;
     if (!loss) return false;
     if (loss.model === 'bernoulli') return this.rng.chance(loss.p);
     // Gilbert-Elliott: step the two-state chain, then lose with the new state's probability.

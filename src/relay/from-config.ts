@@ -1,5 +1,5 @@
 /** Builds a Relay from a validated site file. */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SiteConfig, LinkConfig } from '../config/index.ts';
@@ -64,6 +64,8 @@ export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
     keepaliveS: t.keepalive_s,
     compressionLevel: t.compression_level,
     maxStanzaBytes: cfg.limits.max_stanza_bytes,
+    coalesceDelayMs: t.coalesce_delay_ms,
+    linkDownAfterS: t.link_down_after_s,
   };
 }
 
@@ -108,6 +110,7 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         tuning: linkTuning(cfg, link),
         key: readKeyFile(link.key_file!).key,
         keyId: link.keyId ?? undefined,
+        role: link.role,
         reconnect: { minMs: link.reconnect.min_s * 1000, maxMs: link.reconnect.max_s * 1000 },
         spool: deps.spool,
         heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
@@ -119,14 +122,113 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
   }
 }
 
+/** Where a spooled link keeps its own spool: data_dir/spool/<link name>/ (hub mode: one per ship). */
+export function linkSpoolDir(cfg: SiteConfig, link: LinkConfig): string {
+  return join(cfg.data_dir, 'spool', link.name);
+}
+
+/** The data_dir holds a spool shared by several links (layout before per-link spools) that cannot be split safely. */
+export class LegacySpoolError extends Error {
+  readonly code = 'SPOOL_LEGACY_LAYOUT' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'LegacySpoolError';
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Before per-link spools, every spooled link shared data_dir/spool/{data.mdb,lock.mdb}.
+ * Records and sequence state are keyed by link name, so the shared file is each
+ * link's spool plus other links' keys:
+ *  - one spooled link: the file moves to spool/<link>/ (nothing lost);
+ *  - several, drained (no stanza held): a copy goes to each link's directory, so
+ *    every link keeps its ids and dedup state (the partner still has its own);
+ *  - several, stanzas still held: LegacySpoolError (splitting them needs the
+ *    previous version to drain the spool first).
+ * The shared file is kept as data_dir/spool-shared.mdb.migrated after a copy.
+ */
+export function migrateLegacySpool(cfg: SiteConfig, links: LinkConfig[], log: Logger): void {
+  const root = join(cfg.data_dir, 'spool');
+  const legacy = join(root, 'data.mdb');
+  if (!isFile(legacy) || links.length === 0) return;
+  const targets = links.map((l) => linkSpoolDir(cfg, l));
+  const taken = targets.find((d) => isFile(join(d, 'data.mdb')));
+  if (taken) {
+    throw new LegacySpoolError(
+      `${root} holds both a shared spool (data.mdb, from a satrelay before per-link spools) and a per-link spool ${taken}; ` +
+        `move the one that is not in use out of data_dir`,
+    );
+  }
+  if (links.length === 1) {
+    mkdirSync(targets[0], { recursive: true });
+    renameSync(legacy, join(targets[0], 'data.mdb'));
+    rmSync(join(root, 'lock.mdb'), { force: true });
+    log.warn({ from: root, to: targets[0], link: links[0].name }, 'moved the shared spool of a previous version to the link\'s own spool directory');
+    return;
+  }
+  const shared = Spool.open(root, { maxBytes: Number.MAX_SAFE_INTEGER, maxStanzas: Number.MAX_SAFE_INTEGER });
+  let held: { outbound: number; inbound: number };
+  try {
+    const st = shared.stats();
+    held = { outbound: st.outboundCount, inbound: st.inboundCount };
+  } finally {
+    void shared.close();
+  }
+  if (held.outbound > 0 || held.inbound > 0) {
+    const err = new LegacySpoolError(
+      `${root} is a spool shared by all links (satrelay before per-link spools) and still holds ${held.outbound} outbound and ${held.inbound} inbound stanza(s); ` +
+        `this site has ${links.length} spooled links (${links.map((l) => l.name).join(', ')}), each now with its own spool under ${root}/<link>/. ` +
+        `Run the previous version until every link's spool is empty (satrelay status: spool 0), then start this version: a drained shared spool is split automatically`,
+    );
+    log.error({ err: err.message, code: err.code }, 'refusing to start on a shared spool that still holds stanzas');
+    throw err;
+  }
+  for (const d of targets) {
+    mkdirSync(d, { recursive: true });
+    copyFileSync(legacy, join(d, 'data.mdb'));
+  }
+  const kept = join(cfg.data_dir, 'spool-shared.mdb.migrated');
+  renameSync(legacy, kept);
+  rmSync(join(root, 'lock.mdb'), { force: true });
+  log.warn({ from: root, links: links.map((l) => l.name), kept }, 'split the drained shared spool of a previous version into one spool per link');
+}
+
+/** One spool per spooled link (udp, serial, tcp), with that link's limits and a link label on its gauges. */
+export function openLinkSpools(cfg: SiteConfig, deps: { logger: Logger; metrics: Metrics }): Map<string, Spool> {
+  const spooled = cfg.links.filter((l) => l.transport !== 'xep0361');
+  migrateLegacySpool(cfg, spooled, deps.logger);
+  const spools = new Map<string, Spool>();
+  try {
+    for (const l of spooled) {
+      const dir = linkSpoolDir(cfg, l);
+      mkdirSync(dir, { recursive: true });
+      const limits = l.limits ?? { spool_max_bytes: cfg.limits.spool_max_bytes, spool_max_stanzas: cfg.limits.spool_max_stanzas };
+      spools.set(
+        l.name,
+        Spool.open(dir, { maxBytes: limits.spool_max_bytes, maxStanzas: limits.spool_max_stanzas, metrics: deps.metrics, logger: deps.logger, labels: { link: l.name } }),
+      );
+    }
+  } catch (err) {
+    for (const s of spools.values()) void s.close();
+    throw err;
+  }
+  return spools;
+}
+
 export function buildRelay(cfg: SiteConfig, opts: { logger?: Logger; metrics?: Metrics }): Relay {
   const deps = { logger: opts.logger ?? silentLogger, metrics: opts.metrics };
   const metrics = deps.metrics ?? new Metrics({ site: cfg.site });
   mkdirSync(cfg.data_dir, { recursive: true });
-  const spool = cfg.links.some((l) => l.transport !== 'xep0361')
-    ? Spool.open(join(cfg.data_dir, 'spool'), { maxBytes: cfg.limits.spool_max_bytes, maxStanzas: cfg.limits.spool_max_stanzas, metrics, logger: deps.logger })
-    : undefined;
-  const links = cfg.links.map((l) => buildLink(cfg, l, { logger: deps.logger, metrics, spool }));
+  const spools = openLinkSpools(cfg, { logger: deps.logger, metrics });
+  const links = cfg.links.map((l) => buildLink(cfg, l, { logger: deps.logger, metrics, spool: spools.get(l.name) }));
   // Policy first: refused stanzas never reach a cache or a fold.
   const optimize = buildOptimizeHooks({
     presence: cfg.optimize.presence,
@@ -149,7 +251,7 @@ export function buildRelay(cfg: SiteConfig, opts: { logger?: Logger; metrics?: M
     hooks,
     onStop: async () => {
       await optimize.close();
-      await spool?.close();
+      await Promise.all([...spools.values()].map((s) => s.close()));
     },
   });
 }

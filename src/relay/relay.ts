@@ -48,6 +48,7 @@ export class Relay {
   private lastError?: string;
   private stopping = false;
   private readonly sleepers = new Set<() => void>();
+  private readonly sessionSeries = new Set<string>();
 
   constructor(
     readonly settings: RelaySettings,
@@ -153,9 +154,12 @@ export class Relay {
     }
     const bySession = new Map<string, number>();
     for (const s of this.s2s.sessions()) bySession.set(`${s.direction}|${s.state}`, (bySession.get(`${s.direction}|${s.state}`) ?? 0) + 1);
+    // A state with no sessions left reads 0, not its last count.
+    for (const k of this.sessionSeries) if (!bySession.has(k)) bySession.set(k, 0);
     for (const [k, n] of bySession) {
       const [direction, state] = k.split('|');
       this.metrics.set('s2s_sessions', n, { direction, state });
+      this.sessionSeries.add(k);
     }
   }
 

@@ -186,7 +186,7 @@ export class InboundSession extends S2SStream {
       requestCert: true,
       rejectUnauthorized: false,
     });
-    this.handshaking = ts;
+    this.watchHandshake(ts);
     ts.on('error', (err) => {
       this.ctx.metrics.inc('s2s_tls_failures_total', { direction: 'in' });
       this.log.info({ err: err.message }, 'inbound TLS failed');
@@ -329,6 +329,10 @@ export class InboundSession extends S2SStream {
     this.ctx.handOver(el, { from, to }, () => {
       if (sm && !this.closed) sm.markHandled(seq);
     }, this.log);
+  }
+
+  protected override smReceiver(): SmReceiver | undefined {
+    return this.sm;
   }
 
   protected override onAuthed(): void {

@@ -312,10 +312,14 @@ export class OutboundSession extends S2SStream {
     }, this.log);
   }
 
+  protected override smReceiver(): SmReceiver | undefined {
+    return this.smIn;
+  }
+
   private upgradeTls(): void {
     const raw = this.detachForTls();
     const ts: TLSSocket = tlsConnect({ socket: raw, ...this.tlsOptions() });
-    this.handshaking = ts;
+    this.watchHandshake(ts);
     ts.once('secureConnect', () => {
       this.attach(ts);
       this.openStream(); // RFC 6120 §5.4.3.3 stream restart

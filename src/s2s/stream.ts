@@ -90,6 +90,11 @@ export class SmReceiver {
     this.maybeAck();
   }
 
+  /** At close: acknowledges what was handled, unasked, so the peer resends nothing it need not (XEP-0198 §4). */
+  final(): void {
+    if (this.received > 0) this.sendAck(this.handled % 2 ** 32);
+  }
+
   private maybeAck(): void {
     if (!this.ackWanted || this.handled !== this.received) return;
     this.ackWanted = false;
@@ -115,6 +120,7 @@ export abstract class S2SStream {
   protected parser?: StreamParser;
   private parserGen = 0;
   private timers = new Map<string, NodeJS.Timeout>();
+  private corked = false;
   private outputClosed = false;
   protected readonly log: Logger;
   /** Called once, after the close path ran. */
@@ -204,6 +210,16 @@ export abstract class S2SStream {
   /** The TLS socket during its handshake: destroyed if the session closes meanwhile. */
   protected handshaking?: Socket;
 
+  /** Watches a TLS socket until attach(): a peer that goes away mid-handshake closes the session. */
+  protected watchHandshake(ts: Socket): void {
+    this.handshaking = ts;
+    ts.once('close', () => {
+      if (this.handshaking !== ts) return; // attached: the stream's own close handler runs
+      this.outputClosed = true;
+      this.close(null, this.socketErrorCause());
+    });
+  }
+
   protected abstract onStreamOpen(attrs: Record<string, string>): void;
   protected abstract onElement(el: XmlElement): void;
   /** Stanza error for queued stanzas when the socket fails. */
@@ -217,6 +233,17 @@ export abstract class S2SStream {
 
   send(data: string | Buffer): boolean {
     if (this.outputClosed || !this.socket || this.socket.destroyed) return false;
+    if (this.state === 'authed' && !this.corked) {
+      // Stanzas written in one tick leave as one write (one TLS record, one syscall).
+      // Only once authenticated: no STARTTLS can swap the socket under the cork.
+      const socket = this.socket;
+      socket.cork();
+      this.corked = true;
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
     this.socket.write(data);
     return true;
   }
@@ -265,6 +292,7 @@ export abstract class S2SStream {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.parserGen++;
+    this.smReceiver()?.final();
     if (err) {
       this.env.metrics.inc('s2s_stream_errors_total', { condition: err.condition, direction: this.direction });
       this.log.info({ condition: err.condition, text: err.text, prevState }, 's2s stream error');
@@ -291,6 +319,11 @@ export abstract class S2SStream {
     this.closing(why);
     this.bounceQueue(why);
     this.onClosed?.();
+  }
+
+  /** The stream's XEP-0198 receiving side, if enabled. */
+  protected smReceiver(): SmReceiver | undefined {
+    return undefined;
   }
 
   /** Hook for subclasses to release their own pending work at close. */

@@ -10,5 +10,5 @@
  */
 export { Spool } from './spool.ts';
 export type { OutboundMeta, InboundMeta, SpoolEntry, SpoolOptions, SpoolStats, Priority } from './spool.ts';
-export { SpoolError, SpoolFullError, SpoolClosedError } from './errors.ts';
+export { SpoolError, SpoolFullError, SpoolDiskFullError, SpoolClosedError } from './errors.ts';
 export type { SpoolErrorCode } from './errors.ts';

@@ -15,7 +15,8 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { Metrics } from '../obs/metrics.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
-import { SpoolClosedError, SpoolError, SpoolFullError } from './errors.ts';
+import { SpoolClosedError, SpoolDiskFullError, SpoolError, SpoolFullError } from './errors.ts';
+import { guardLmdbCommitRejections, isDiskFull } from './lmdb-guard.ts';
 
 export type Priority = 'high' | 'low';
 
@@ -44,6 +45,12 @@ export interface SpoolOptions {
   maxStanzas: number;
   metrics?: Metrics;
   logger?: Logger;
+  /**
+   * Labels on this spool's own gauges and error counters (e.g. { link: 'ship1' }
+   * when each link has its own spool), so that spools sharing one Metrics keep
+   * separate series. Default none.
+   */
+  labels?: Record<string, string>;
 }
 
 export interface SpoolStats {
@@ -108,6 +115,10 @@ export class Spool {
   private totalBytes = 0;
   private readonly metrics: Metrics;
   private readonly log: Logger;
+  private readonly labels: Record<string, string>;
+
+  /** The environment's directory (to tell a full disk from other write failures). */
+  private dir = '';
 
   private constructor(
     private readonly env: RootDatabase,
@@ -118,18 +129,23 @@ export class Spool {
     private readonly opts: SpoolOptions,
   ) {
     this.metrics = opts.metrics ?? new Metrics();
+    this.labels = opts.labels ?? {};
     this.log = opts.logger ?? silentLogger;
   }
 
   /** Opens (creating if needed) the spool in directory `dir`. */
   static open(dir: string, opts: SpoolOptions): Spool {
     if (!(opts.maxBytes > 0) || !(opts.maxStanzas > 0)) throw new SpoolError('SPOOL_BAD_OPTIONS', 'maxBytes and maxStanzas must be > 0');
-    const env = open({ path: dir, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8 });
+    guardLmdbCommitRejections(); // a full disk must refuse writes, not crash the process
+    // eventTurnBatching off: with it, a failed commit (a full disk) also rejects an
+    // internal batch promise nobody holds, an unhandled rejection (see lmdb-guard.ts).
+    const env = open({ path: dir, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8, eventTurnBatching: false });
     const out = env.openDB<OutRecord, Buffer>('out', { keyEncoding: 'binary' });
     const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
     const state = env.openDB<unknown, string>('state', {});
     const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
     const sp = new Spool(env, out, inb, state, grp, opts);
+    sp.dir = dir;
     sp.load();
     return sp;
   }
@@ -151,7 +167,9 @@ export class Spool {
       const link = key.subarray(0, key.length - 9).toString('utf8');
       this.link(link).inIds.add(idOf(key));
     }
-    this.log.info({ outbound: this.totalCount, bytes: this.totalBytes }, 'spool opened');
+    this.log.info({ ...this.labels, outbound: this.totalCount, bytes: this.totalBytes }, 'spool opened');
+    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
+    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
   }
 
   /** In-memory state for a link, loaded from `state` on first use. */
@@ -214,13 +232,14 @@ export class Spool {
       });
     } catch (err) {
       this.forgetOut(st, id);
-      this.metrics.inc('spool_errors_total', { op: 'accept' });
+      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'accept' });
       this.log.error({ err, link }, 'spool accept commit failed');
+      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('accept');
       throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
     }
     this.metrics.inc('spool_accepted_total', { link });
-    this.metrics.set('spool_outbound_stanzas', this.totalCount);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes);
+    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
+    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
     return id;
   }
 
@@ -244,10 +263,10 @@ export class Spool {
       this.metrics.inc('spool_ack_unknown_total', { link });
       return;
     }
-    await this.out.remove(keyOf(link, id));
+    await this.durably('ack', () => this.out.remove(keyOf(link, id)));
     this.metrics.inc('spool_acked_total', { link });
-    this.metrics.set('spool_outbound_stanzas', this.totalCount);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes);
+    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
+    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
   }
 
   /**
@@ -259,6 +278,7 @@ export class Spool {
   async assignGroups(link: string, groups: Array<{ ids: bigint[]; stanza: Buffer; priority: Priority }>): Promise<bigint[]> {
     this.ensureOpen();
     const st = this.link(link);
+    const firstGid = st.lastGid;
     const gids = groups.map(() => ++st.lastGid);
     try {
       await this.env.transaction(() => {
@@ -266,7 +286,10 @@ export class Spool {
         this.state.put(`gseq\0${link}`, st.lastGid.toString());
       });
     } catch (err) {
-      this.metrics.inc('spool_errors_total', { op: 'assign' });
+      // Not recorded: give the ids back (message ids must stay contiguous on the link), unless another call took more since.
+      if (st.lastGid === gids.at(-1)) st.lastGid = firstGid;
+      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'assign' });
+      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('assign');
       throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
     }
     return gids;
@@ -283,14 +306,41 @@ export class Spool {
       return;
     }
     const ids = rec.ids.map((i) => BigInt(i));
-    await this.env.transaction(() => {
-      this.grp.remove(key);
-      for (const id of ids) this.out.remove(keyOf(link, id));
+    await this.durably('ack_group', async () => {
+      await this.env.transaction(() => {
+        this.grp.remove(key);
+        for (const id of ids) this.out.remove(keyOf(link, id));
+      });
+      for (const id of ids) this.forgetOut(st, id);
+      this.metrics.inc('spool_acked_total', { link }, ids.length);
+      this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
+      this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
     });
-    for (const id of ids) this.forgetOut(st, id);
-    this.metrics.inc('spool_acked_total', { link }, ids.length);
-    this.metrics.set('spool_outbound_stanzas', this.totalCount);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes);
+  }
+
+  private readonly retries = new Set<NodeJS.Timeout>();
+
+  /**
+   * Runs a removal commit (ack, hand-over). When it fails (a full disk) it is
+   * retried every second in the background until it succeeds or the spool
+   * closes, so that a later restart does not replay what was already
+   * acknowledged or handed over. Never rejects.
+   */
+  private async durably(op: string, write: () => Promise<unknown>): Promise<void> {
+    if (this.closed) return;
+    try {
+      await write();
+    } catch (err) {
+      if (this.closed) return;
+      this.metrics.inc('spool_errors_total', { ...this.labels, op });
+      this.log.warn({ err: (err as Error).message, op, disk_full: await isDiskFull(err, this.dir) }, 'spool removal failed; retrying');
+      const t = setTimeout(() => {
+        this.retries.delete(t);
+        void this.durably(op, write);
+      }, 1000);
+      t.unref();
+      this.retries.add(t);
+    }
   }
 
   /** Link messages assigned but not yet acknowledged, in group id order. */
@@ -345,13 +395,20 @@ export class Spool {
     const cutoff = now - olderThanMs;
     const victims = this.pending(link).filter((e) => e.meta.acceptedAt < cutoff);
     if (victims.length === 0) return victims;
-    this.env.transactionSync(() => {
-      for (const v of victims) this.out.removeSync(keyOf(link, v.id));
-    });
+    try {
+      this.env.transactionSync(() => {
+        for (const v of victims) this.out.removeSync(keyOf(link, v.id));
+      });
+    } catch (err) {
+      // A full disk: nothing expired now, the next call tries again.
+      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'expire' });
+      this.log.warn({ err: (err as Error).message, link }, 'spool expiry commit failed');
+      return [];
+    }
     for (const v of victims) this.forgetOut(st, v.id);
     this.metrics.inc('spool_expired_total', { link }, victims.length);
-    this.metrics.set('spool_outbound_stanzas', this.totalCount);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes);
+    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
+    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
     this.log.warn({ link, count: victims.length }, 'spool expired stanzas');
     return victims;
   }
@@ -378,6 +435,7 @@ export class Spool {
       this.metrics.inc('spool_inbound_duplicate_total', { link });
       return false;
     }
+    const before = { d: st.deliveredUpTo, above: new Set(st.above) };
     st.above.add(id);
     this.absorb(st);
     st.inIds.add(id);
@@ -391,8 +449,13 @@ export class Spool {
         this.state.put(`dut\0${link}`, snap);
       });
     } catch (err) {
-      this.metrics.inc('spool_errors_total', { op: 'receive' });
+      // Nothing stored: forget it in memory too, or a retry would be taken for a duplicate (and lost).
+      st.deliveredUpTo = before.d;
+      st.above = before.above;
+      st.inIds.delete(id);
+      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'receive' });
       this.log.error({ err, link }, 'spool receive commit failed');
+      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('receive');
       throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
     }
     this.metrics.inc('spool_received_total', { link });
@@ -419,7 +482,13 @@ export class Spool {
     st.deliveredUpTo = upTo;
     this.absorb(st);
     const snap: InState = { d: st.deliveredUpTo.toString(), a: [...st.above].map(String) };
-    await this.state.put(`dut\0${link}`, snap);
+    try {
+      await this.state.put(`dut\0${link}`, snap);
+    } catch (err) {
+      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'floor' });
+      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('floor');
+      throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
+    }
   }
 
   /** Highest id such that every id up to it has been received (resume.deliveredUpTo). */
@@ -450,12 +519,24 @@ export class Spool {
     return res;
   }
 
+  /**
+   * Part of a multi-stanza inbound message was handed over: keep only `rest`
+   * (the stanzas still to hand over), durably, so a restart replays just those.
+   */
+  async keepInbound(link: string, id: bigint, rest: Buffer): Promise<void> {
+    this.ensureOpen();
+    if (!this.link(link).inIds.has(id)) return;
+    const key = keyOf(link, id);
+    const old = this.inb.get(key);
+    await this.inb.put(key, old?.m === undefined ? { s: Buffer.from(rest) } : { s: Buffer.from(rest), m: old.m });
+  }
+
   /** The stanza was handed to the local side: drop it from the inbound spool. */
   async handedOver(link: string, id: bigint): Promise<void> {
     this.ensureOpen();
     const st = this.link(link);
     if (!st.inIds.delete(id)) return;
-    await this.inb.remove(keyOf(link, id));
+    await this.durably('handed_over', () => this.inb.remove(keyOf(link, id)));
     this.metrics.inc('spool_handed_over_total', { link });
   }
 
@@ -479,6 +560,8 @@ export class Spool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
     await this.env.committed;
     await this.env.flushed;
     await this.env.close();

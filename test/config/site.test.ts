@@ -71,6 +71,7 @@ links:
     transport: serial
     device: /dev/ttyUSB0
     key_file: keys/shore.key
+    role: a
     reconnect: { min_s: 2 }
     tuning: { frame_bytes: 128, keepalive_s: 300 }
 metrics: { listen: null }
@@ -354,6 +355,7 @@ links:
     device: /dev/ttyS1
     baud: 2400
     key_file: keys/shore.key
+    role: b
     tuning: { frame_bytes: 200 }
 metrics: { listen: null }
 policy: { block: ["*.evil.example"], block_namespaces: [jingle, "urn:xmpp:jingle:1"] }

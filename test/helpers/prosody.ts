@@ -44,9 +44,19 @@ export interface ProsodyOptions {
   /** required: s2s_require_encryption; optional: TLS offered/used, not required; off: no s2s TLS. Default optional. */
   s2sTls?: 'required' | 'optional' | 'off';
   users?: Array<{ user: string; password: string }>;
+  /**
+   * Write the users' account files (internal_plain storage) directly instead of
+   * running `prosodyctl register` once per user (~0.3 s each). Default false.
+   */
+  fastUsers?: boolean;
   extraModules?: string[];
   /** Raw Lua appended to the global section (before the VirtualHost). */
   extraConfig?: string;
+  /**
+   * Components after the VirtualHost, e.g. { domain: 'conference.a.example', module: 'muc' }
+   * (XEP-0045 rooms); `config` is raw Lua for the component's section.
+   */
+  components?: Array<{ domain: string; module: string; config?: string }>;
   /** Load mod_offline (store messages for offline users). Default false: Prosody bounces them with service-unavailable. */
   offline?: boolean;
   /** Lua log level for the file log. Default 'debug' (needed by log-based assertions). */
@@ -162,8 +172,8 @@ export class ProsodyServer {
     if (!prosodyAvailable()) throw new ProsodyError('PROSODY_NOT_INSTALLED', 'prosody is not installed');
     if (!DOMAIN_RE.test(opts.domain)) throw new ProsodyError('PROSODY_BAD_OPTIONS', `bad domain ${opts.domain}`);
     if (!/^127\.\d+\.\d+\.\d+$/.test(opts.ip)) throw new ProsodyError('PROSODY_BAD_OPTIONS', `ip must be 127.x.y.z: ${opts.ip}`);
-    for (const d of Object.keys(opts.peers)) {
-      if (!DOMAIN_RE.test(d)) throw new ProsodyError('PROSODY_BAD_OPTIONS', `bad peer domain ${d}`);
+    for (const d of [...Object.keys(opts.peers), ...(opts.components ?? []).map((c) => c.domain)]) {
+      if (!DOMAIN_RE.test(d)) throw new ProsodyError('PROSODY_BAD_OPTIONS', `bad peer or component domain ${d}`);
     }
     installExitHook();
     const dir = mkdtempSync(join(tmpdir(), `prosody-${opts.domain}-`));
@@ -233,11 +243,24 @@ ${o.extraConfig ?? ''}
 
 VirtualHost ${luaString(o.domain)}
   ssl = { certificate = ${luaString(cert)}, key = ${luaString(key)} }
-`;
+${(o.components ?? []).map((c) => `
+Component ${luaString(c.domain)} ${luaString(c.module)}
+  ssl = { certificate = ${luaString(cert)}, key = ${luaString(key)} }
+${c.config ?? ''}`).join('')}`;
     writeFileSync(this.configPath, cfg);
   }
 
   private registerUsers(): void {
+    if (this.opts.fastUsers) {
+      // Prosody's internal storage: data/<host, "." as %2e>/accounts/<user>.dat, a Lua table.
+      const dir = join(this.dir, 'data', this.domain.replace(/\./g, '%2e'), 'accounts');
+      mkdirSync(dir, { recursive: true });
+      for (const u of this.opts.users ?? []) {
+        if (!/^[a-z0-9_]+$/.test(u.user)) throw new ProsodyError('PROSODY_BAD_OPTIONS', `fastUsers: plain lower-case user names only, got ${u.user}`);
+        writeFileSync(join(dir, `${u.user}.dat`), `return {\n\t["password"] = ${luaString(u.password)};\n};\n`);
+      }
+      return;
+    }
     for (const u of this.opts.users ?? []) {
       const r = spawnSync(PROSODYCTL_BIN, ['--config', this.configPath, 'register', u.user, this.domain, u.password], { encoding: 'utf8', timeout: 20_000 });
       if (r.status !== 0) {

@@ -2,7 +2,7 @@
  * A real XMPP client for interop tests: drives test/helpers/xmpp_client.py (slixmpp)
  * over JSON lines on stdin/stdout.
  *
- * Gives: XmppClient (connect, sendMessage, sendPresence, discoInfo, roster, sendRaw,
+ * Gives: XmppClient (connect, sendMessage, sendPresence, discoInfo, discoSet, roster, sendRaw,
  * waitFor, received, close) and subscribeBoth(a, b).
  * Every client process is killed on process exit.
  */
@@ -18,7 +18,7 @@ export interface StanzaError { condition: string | null; type: string | null; te
 
 /** One line printed by the client. Stanza events (message/presence/iq) carry `xml`. */
 export interface ClientEvent {
-  event: 'ready' | 'message' | 'presence' | 'iq' | 'disco_info' | 'roster' | 'failed_auth' | 'disconnected' | 'error' | 'exit';
+  event: 'ready' | 'message' | 'presence' | 'iq' | 'disco_info' | 'disco_set' | 'roster' | 'failed_auth' | 'disconnected' | 'error' | 'exit';
   from?: string | null;
   to?: string | null;
   type?: string | null;
@@ -41,6 +41,10 @@ export interface DiscoInfoResult {
   features: string[];
   identities: Array<{ category: string; type: string; name?: string }>;
   error?: string;
+  /** node of the result's <query/>, when it has one */
+  node?: string;
+  /** the whole result iq as received */
+  xml?: string;
 }
 
 export interface XmppClientOptions {
@@ -156,14 +160,25 @@ export class XmppClient {
     this.send({ cmd: 'raw', xml });
   }
 
-  async discoInfo(to: string, timeoutMs = 10_000): Promise<DiscoInfoResult> {
+  /** disco#info query (XEP-0030 §3.1), optionally for a node (e.g. a caps node#ver, XEP-0115 §6.2). */
+  async discoInfo(to: string, timeoutMs = 10_000, opts: { node?: string } = {}): Promise<DiscoInfoResult> {
     const req = `d${++this.reqSeq}`;
     const wait = this.waitFor((e) => e.event === 'disco_info' && e.req === req, timeoutMs + 2000);
-    this.send({ cmd: 'disco_info', to, req, timeout: timeoutMs / 1000 });
+    this.send({ cmd: 'disco_info', to, req, timeout: timeoutMs / 1000, node: opts.node });
     const ev = await wait;
     const out: DiscoInfoResult = { ok: ev.ok === true, features: ev.features ?? [], identities: ev.identities ?? [] };
     if (typeof ev.error === 'string') out.error = ev.error;
+    if (typeof ev.node === 'string') out.node = ev.node;
+    if (typeof ev.xml === 'string') out.xml = ev.xml;
     return out;
+  }
+
+  /** Makes this client answer disco#info queries for `node` with these identities and features. */
+  async discoSet(node: string, identities: Array<{ category: string; type: string; name?: string }>, features: string[]): Promise<void> {
+    const seen = this.received.filter((e) => e.event === 'disco_set' && e.node === node).length;
+    const wait = this.waitFor((e) => e.event === 'disco_set' && e.node === node && this.received.filter((x) => x.event === 'disco_set' && x.node === node).length > seen);
+    this.send({ cmd: 'disco_set', node, identities, features });
+    await wait;
   }
 
   async roster(timeoutMs = 10_000): Promise<NonNullable<ClientEvent['items']>> {

@@ -7,7 +7,9 @@ Usage: /usr/bin/python3 xmpp_client.py   (options as one JSON object in argv[1]:
 stdin: one JSON command per line
   {"cmd":"message","to","body","id"?,"type"?}
   {"cmd":"presence","to"?,"type"?,"show"?,"status"?}
-  {"cmd":"disco_info","to","req","timeout"?}   -> {"event":"disco_info","req",...}
+  {"cmd":"disco_info","to","req","timeout"?,"node"?}   -> {"event":"disco_info","req",...,"node","xml"}
+  {"cmd":"disco_set","node","identities":[{category,type,name?}],"features":[...]}
+                                               (answer disco#info for that node; -> {"event":"disco_set"})
   {"cmd":"roster","req"}                       -> {"event":"roster","req","items":[...]}
   {"cmd":"raw","xml"}                          (sent as is)
   {"cmd":"close"}
@@ -114,6 +116,13 @@ class Client(slixmpp.ClientXMPP):
             pres.send()
         elif c == 'disco_info':
             await self._disco(cmd)
+        elif c == 'disco_set':
+            disco = self['xep_0030']
+            for i in cmd.get('identities', []):
+                disco.add_identity(i['category'], i['type'], i.get('name') or '', node=cmd['node'])
+            for f in cmd.get('features', []):
+                disco.add_feature(f, node=cmd['node'])
+            emit({'event': 'disco_set', 'node': cmd['node']})
         elif c == 'roster':
             try:
                 iq = await self.get_roster(timeout=cmd.get('timeout', 10))
@@ -133,11 +142,13 @@ class Client(slixmpp.ClientXMPP):
     async def _disco(self, cmd):
         req = cmd.get('req')
         try:
-            iq = await self['xep_0030'].get_info(jid=cmd['to'], timeout=cmd.get('timeout', 10), local=False, cached=False)
+            iq = await self['xep_0030'].get_info(jid=cmd['to'], node=cmd.get('node'), timeout=cmd.get('timeout', 10),
+                                                 local=False, cached=False)
             info = iq['disco_info']
             emit({'event': 'disco_info', 'req': req, 'ok': True,
                   'features': list(info['features']),
-                  'identities': [{'category': i[0], 'type': i[1], 'name': i[3]} for i in info['identities']]})
+                  'identities': [{'category': i[0], 'type': i[1], 'name': i[3]} for i in info['identities']],
+                  'node': info['node'] or None, 'from': str(iq['from']), 'xml': str(iq)})
         except IqError as e:
             emit({'event': 'disco_info', 'req': req, 'ok': False, 'features': [], 'identities': [],
                   'error': e.iq['error']['condition'] or 'undefined-condition'})

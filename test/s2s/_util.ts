@@ -10,6 +10,7 @@ import { CertStore } from '../../src/s2s/tls/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
 import type { StanzaError } from '../../src/xmpp/errors.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
+import { dialbackKey } from '../../src/s2s/dialback-key.ts';
 
 export interface Harness {
   svc: S2SService;
@@ -102,3 +103,17 @@ export class RawClient {
 
 export const header = (from: string, to: string, extra = ''): string =>
   `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='${from}' to='${to}' version='1.0'${extra}>`;
+
+/**
+ * A raw stream a.example -> `to` on X, authenticated by dialback with a key
+ * from Y's secret (Y plays a.example's authoritative server).
+ */
+export async function dialbackStream(t: ExecutionContext, X: Harness, Y: Harness, to = 'b.example'): Promise<RawClient> {
+  const c = await RawClient.connect(t, X.port);
+  c.send(header('a.example', to));
+  const id = (await c.waitFor(/<stream:stream [^>]*id='([0-9a-f]+)'/))[1];
+  await c.waitFor(/<\/stream:features>|<stream:features\/>/);
+  c.send(`<db:result from='a.example' to='${to}'>${dialbackKey(Y.secret, to, 'a.example', id)}</db:result>`);
+  await c.waitFor(new RegExp(`<db:result from="${to}" to="a.example" type="valid"/>`));
+  return c;
+}

@@ -6,7 +6,7 @@
  * is a.example's authoritative server for dialback.
  */
 import test, { type ExecutionContext } from 'ava';
-import { RawClient, header, service, until, type Harness } from './_util.ts';
+import { RawClient, dialbackStream, header, service, until, type Harness } from './_util.ts';
 import { dialbackKey } from '../../src/s2s/dialback-key.ts';
 
 interface Env {
@@ -23,15 +23,7 @@ async function env(t: ExecutionContext): Promise<Env> {
 }
 
 /** Opens a stream a.example -> b.example and authenticates it by dialback (key from Y's secret). */
-async function authed(t: ExecutionContext, e: Env, to = 'b.example'): Promise<RawClient> {
-  const c = await RawClient.connect(t, e.X.port);
-  c.send(header('a.example', to));
-  const id = (await c.waitFor(/<stream:stream [^>]*id='([0-9a-f]+)'/))[1];
-  await c.waitFor(/<\/stream:features>|<stream:features\/>/);
-  c.send(`<db:result from='a.example' to='${to}'>${dialbackKey(e.Y.secret, to, 'a.example', id)}</db:result>`);
-  await c.waitFor(new RegExp(`<db:result from="${to}" to="a.example" type="valid"/>`));
-  return c;
-}
+const authed = (t: ExecutionContext, e: Env, to = 'b.example'): Promise<RawClient> => dialbackStream(t, e.X, e.Y, to);
 
 async function stillWorks(t: ExecutionContext, e: Env, good: RawClient, tag: string): Promise<void> {
   const before = e.X.got.length;

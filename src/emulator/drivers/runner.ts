@@ -6,13 +6,21 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../obs/log.ts';
 import { silentLogger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
-import { DIRECTIONS, LinkEmulator, type BearerParams, type Delivery, type DirStats, type Direction, type SendKind } from '../engine.ts';
+import { DIRECTIONS, LinkEmulator, type BearerParams, type Delivery, type DirStats, type Direction, type LossModel, type SendKind } from '../engine.ts';
 
 export interface DriverOptions {
   params: BearerParams;
   seed: number;
   logger?: Logger;
   metrics?: Metrics;
+}
+
+/** Faults injected while the emulator runs (soak and fault tests). */
+export interface EmulatorControl {
+  /** Both directions go dark for `ms` from now (datagrams lost, stream chunks held). */
+  outage(ms: number): void;
+  /** Replaces the loss model from now on; undefined: back to the profile's; null: no loss. */
+  setLoss(loss: LossModel | null | undefined): void;
 }
 
 /** What every driver returns. */
@@ -55,6 +63,18 @@ export class RealtimeRunner {
   stats(): { ab: DirStats; ba: DirStats } {
     return structuredClone(this.engine.stats);
   }
+
+  /** Runtime faults on the engine, in wall-clock terms. */
+  readonly control: EmulatorControl = {
+    outage: (ms) => {
+      this.engine.addOutage(this.now(), ms);
+      this.logger.info({ ms }, 'emulator: outage injected');
+    },
+    setLoss: (loss) => {
+      this.engine.setLoss(loss);
+      this.logger.info({ loss: loss === undefined ? 'profile' : loss }, 'emulator: loss model set');
+    },
+  };
 
   summary(): string {
     return formatSummary(this.engine.stats);

@@ -10,7 +10,7 @@ import { silentLogger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { Direction } from '../engine.ts';
 import { parseHostPort, type HostPort } from './address.ts';
-import { RealtimeRunner, type DriverOptions, type EmulatorHandle } from './runner.ts';
+import { RealtimeRunner, type DriverOptions, type EmulatorControl, type EmulatorHandle } from './runner.ts';
 
 export interface UdpSide {
   /** Where this side's relay sends to, e.g. "127.0.0.1:6001" (port 0 = any). */
@@ -27,6 +27,8 @@ export interface UdpEmulatorOptions extends DriverOptions {
 export interface UdpEmulatorHandle extends EmulatorHandle {
   /** Bound addresses of the two listening sockets. */
   readonly addresses: { a: AddressInfo; b: AddressInfo };
+  /** Runtime faults: outage(ms), setLoss(model). */
+  readonly control: EmulatorControl;
 }
 
 export async function startUdpEmulator(opts: UdpEmulatorOptions): Promise<UdpEmulatorHandle> {
@@ -96,6 +98,7 @@ export async function startUdpEmulator(opts: UdpEmulatorOptions): Promise<UdpEmu
   let closed: Promise<void> | undefined;
   return {
     addresses: { a: sockets.a.address(), b: sockets.b.address() },
+    control: runner.control,
     stats: () => runner.stats(),
     summary: () => runner.summary(),
     close: () =>

@@ -4,4 +4,4 @@
  * recorded as durable link messages and carried by the sans-IO core (core/)
  * through a transport driver (drivers/). Must not import s2s/.
  */
-export { ConstrainedLink, linkRole, priorityOf, parseStanza, type ConstrainedLinkOptions, type ConstrainedTransport } from './link.ts';
+export { ConstrainedLink, linkRole, priorityOf, parseStanza, parseStanzas, type ConstrainedLinkOptions, type ConstrainedTransport } from './link.ts';

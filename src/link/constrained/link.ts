@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { LinkEndpoint, LinkError, type LinkTuning } from '../core/index.ts';
 import { UdpLinkDriver, TcpLinkDriver, SerialLinkDriver, type LinkDriver } from '../drivers/index.ts';
 import type { Spool } from '../../spool/index.ts';
-import { SpoolFullError } from '../../spool/index.ts';
+import { SpoolDiskFullError, SpoolError, SpoolFullError } from '../../spool/index.ts';
 import { OutboundQueue } from '../../optimize/index.ts';
 import { StreamParser } from '../../xml/index.ts';
 import type { XmlElement } from '../../xml/element.ts';
@@ -42,6 +42,8 @@ export interface ConstrainedLinkOptions {
   key: Buffer;
   /** Short id of the key (both ends log it, so a mismatch shows without showing the key). */
   keyId?: string;
+  /** this end's role, when the site file sets it (else derived from the domains) */
+  role?: 'a' | 'b' | null;
   /** Reconnect back-off of the tcp transport, ms. */
   reconnect?: { minMs: number; maxMs: number };
   spool: Spool;
@@ -54,9 +56,14 @@ export interface ConstrainedLinkOptions {
 }
 
 /** Both ends derive opposite roles from the same pair of domain lists. */
-export function linkRole(localDomains: readonly string[], remoteDomains: readonly string[]): 'a' | 'b' {
-  const l = [...localDomains].sort().join(',');
-  const r = [...remoteDomains].sort().join(',');
+export function linkRole(localDomains: readonly string[], remoteDomains: readonly string[], explicit?: 'a' | 'b' | null): 'a' | 'b' {
+  if (explicit) return explicit;
+  // Each end knows its own domains exactly and the partner's as patterns: compare the
+  // smallest of each, with "*.x" read as x and "*" skipped, so both ends agree.
+  const least = (ds: readonly string[]): string => ds.map((d) => (d.startsWith('*.') ? d.slice(2) : d)).filter((d) => d !== '*').sort()[0] ?? '';
+  const l = least(localDomains);
+  const r = least(remoteDomains);
+  if (!r || l === r) throw new Error('cannot derive the link role from the domains: set role a at one end and b at the other');
   return l < r ? 'a' : 'b';
 }
 
@@ -67,17 +74,37 @@ export function priorityOf(el: XmlElement): 'high' | 'low' {
 
 /** Parses one stanza's bytes (as the core delivers them) into an element. */
 export function parseStanza(bytes: Buffer, maxStanzaBytes: number): XmlElement {
-  let got: XmlElement | undefined;
+  const all = parseStanzas(bytes, maxStanzaBytes);
+  if (all.length === 0) throw new Error('no complete stanza in a delivered message');
+  return all[0];
+}
+
+/**
+ * Parses a link message: one stanza, or several written one after the other
+ * (the sender packs queued stanzas into one message, so one deflate flush
+ * covers them all). Throws if any part is not a complete stanza.
+ */
+export function parseStanzas(bytes: Buffer, maxStanzaBytes: number): XmlElement[] {
+  const got: XmlElement[] = [];
   let error: Error | undefined;
   const p = new StreamParser(
-    { stanza: (el) => (got ??= el), error: (err) => (error = err) },
+    { stanza: (el) => got.push(el), error: (err) => (error ??= err) },
     { implicitStream: { defaultNs: NS.SERVER }, maxStanzaBytes },
   );
   p.write(bytes);
   if (error) throw error;
-  if (!got) throw new Error('no complete stanza in a delivered message');
+  if (got.length === 0) throw new Error('no complete stanza in a delivered message');
+  if (p.bytesInStanza > 0) throw new Error('a delivered message ends inside a stanza');
   return got;
 }
+
+/** Spool failures worth retrying: the disk (full, I/O), not bad arguments or a closed spool. */
+function retryable(err: unknown): boolean {
+  return err instanceof SpoolError && (err.code === 'SPOOL_DISK_FULL' || err.code === 'SPOOL_IO');
+}
+
+/** Stanzas packed into one link message at most. */
+const MAX_STANZAS_PER_MESSAGE = 64;
 
 export class ConstrainedLink implements RelayLink {
   readonly name: string;
@@ -103,7 +130,7 @@ export class ConstrainedLink implements RelayLink {
   private received = 0;
   private expiryTimer?: NodeJS.Timeout;
   /** Delivery to local servers: one ordered chain per destination domain. */
-  private readonly localChains = new Map<string, Promise<void>>();
+  private readonly localChains = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: ConstrainedLinkOptions) {
     this.name = opts.name;
@@ -112,21 +139,22 @@ export class ConstrainedLink implements RelayLink {
     this.log = (opts.logger ?? silentLogger).child({ link: opts.name, transport: opts.transport.kind });
     this.metrics = opts.metrics ?? new Metrics();
     this.queue = new OutboundQueue({ ...(opts.queue ?? { coalescePresence: false, fanout: false }), metrics: this.metrics, link: opts.name });
-    // Enough compressed stanzas (~50 B each) to fill two frames, or a quarter second of the bearer.
+    // Messages (about a frame each when packed) for 100 ms of the bearer, plus two.
     const rate = opts.tuning.rateBps ?? 64_000;
     const frame = opts.tuning.frameBytes ?? opts.tuning.mtu;
-    this.coreTarget = Math.min(128, Math.max(4, Math.ceil((2 * frame) / 50), Math.ceil((rate / 8) * 0.25 / 100)));
+    this.coreTarget = Math.min(64, Math.ceil(((rate / 8) * 0.1) / frame) + 2);
   }
 
   async start(handlers: LinkHandlers): Promise<void> {
     this.handlers = handlers;
     const groups = this.spool.groups(this.name);
     const grouped = new Set(groups.flatMap((g) => g.ids));
+    const role = linkRole(this.opts.localDomains, this.opts.domains, this.opts.role);
     this.endpoint = new LinkEndpoint(
       {
         tuning: this.opts.tuning,
         key: this.opts.key,
-        role: linkRole(this.opts.localDomains, this.opts.domains),
+        role,
         localDomains: [...this.opts.localDomains],
         remoteDomains: this.opts.domains.filter((d) => d !== '*').map((d) => d.replace(/^\*\./, '')),
         metrics: this.metrics,
@@ -165,12 +193,12 @@ export class ConstrainedLink implements RelayLink {
     this.pump();
     this.expiryTimer = setInterval(() => this.expire(), 5000);
     this.expiryTimer.unref();
-    this.log.info({ role: linkRole(this.opts.localDomains, this.opts.domains), keyId: this.opts.keyId }, 'constrained link started');
+    this.log.info({ role, keyId: this.opts.keyId }, 'constrained link started');
   }
 
   private makeDriver(): LinkDriver {
     const base = { name: this.name, metrics: this.metrics, logger: this.log };
-    const hooks = { onEvents: () => this.drainEvents(), onTransport: (up: boolean) => this.log.info({ up }, 'transport') };
+    const hooks = { onEvents: () => this.drainEvents(), onSent: () => this.pump(), onTransport: (up: boolean) => this.log.info({ up }, 'transport') };
     const t = this.opts.transport;
     switch (t.kind) {
       case 'udp':
@@ -197,6 +225,11 @@ export class ConstrainedLink implements RelayLink {
         this.metrics.inc('link_refused_total', { link: this.name, reason: 'spool_full' });
         throw new StanzaError('resource-constraint', `spool for link ${this.name} is full`);
       }
+      if (err instanceof SpoolDiskFullError) {
+        // RFC 6120 §8.3.3.18: the relay lacks the storage to take it now.
+        this.metrics.inc('link_refused_total', { link: this.name, reason: 'disk_full' });
+        throw new StanzaError('resource-constraint', `no disk space for the spool of link ${this.name}`);
+      }
       throw new StanzaError('internal-server-error', `spool: ${(err as Error).message}`);
     } finally {
       slot.done = true;
@@ -219,32 +252,53 @@ export class ConstrainedLink implements RelayLink {
     for (const old of superseded) void this.spool.ack(this.name, old).catch((err: Error) => this.log.error({ err: err.message }, 'spool ack failed'));
   }
 
-  /** Hands queued items to the core while it has room: each becomes one durable link message. */
+  /**
+   * Hands queued stanzas to the core while it has room. Stanzas of one class
+   * taken together are packed into one link message (up to about a frame of
+   * compressed bytes): one deflate flush and one durable record cover them all,
+   * and the receiver acknowledges them with one id. When the bearer is busy the
+   * core holds only a few messages, so a backlog waits here and is packed.
+   */
   private pump(): void {
     if (this.pumping || !this.driver || this.stopped) return;
-    const room = this.coreTarget - this.endpoint.stats().waiting;
+    const room = this.coreTarget - this.endpoint.waitingCount();
     if (room <= 0 || this.queue.length === 0) return;
-    const items: Array<{ ids: bigint[]; el: XmlElement; priority: 'high' | 'low'; stanza: Buffer }> = [];
-    while (items.length < room) {
+    const limit = this.messageBytesLimit();
+    const msgs: Array<{ ids: bigint[]; kinds: Array<[string, number]>; priority: 'high' | 'low'; parts: Buffer[]; bytes: number }> = [];
+    const open = (): boolean => {
+      const last = msgs.at(-1);
+      return last !== undefined && last.bytes < limit && last.parts.length < MAX_STANZAS_PER_MESSAGE;
+    };
+    // room is a target: the item that does not fit the last message may start one more
+    while (msgs.length < room || (open() && msgs.length <= room)) {
       const it = this.queue.take();
       if (!it) break;
-      items.push({ ...it, stanza: it.el.toBuffer() });
+      const bytes = it.el.toBuffer();
+      const last = msgs.at(-1);
+      if (last && open() && last.priority === it.priority && last.bytes + bytes.length <= limit) {
+        last.ids.push(...it.ids);
+        last.kinds.push([it.el.local, it.ids.length]);
+        last.parts.push(bytes);
+        last.bytes += bytes.length;
+      } else {
+        msgs.push({ ids: [...it.ids], kinds: [[it.el.local, it.ids.length]], priority: it.priority, parts: [bytes], bytes: bytes.length });
+      }
     }
-    if (items.length === 0) return;
+    if (msgs.length === 0) return;
+    const items = msgs.map((m) => ({ ids: m.ids.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)), kinds: m.kinds, priority: m.priority, stanza: m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts) }));
     this.pumping = true;
-    this.spool
-      .assignGroups(this.name, items.map((i) => ({ ids: i.ids, stanza: i.stanza, priority: i.priority })))
+    this.assignRetrying(items.map((i) => ({ ids: i.ids, stanza: i.stanza, priority: i.priority })))
       .then(
         (gids) => {
           gids.forEach((gid, n) => {
             this.endpoint.submit(gid, items[n].stanza, items[n].priority);
             this.sent += items[n].ids.length;
-            this.metrics.inc('link_stanzas_sent_total', { link: this.name, kind: items[n].el.local }, items[n].ids.length);
+            for (const [kind, count] of items[n].kinds) this.metrics.inc('link_stanzas_sent_total', { link: this.name, kind }, count);
           });
           this.driver.poke();
         },
         (err: Error) => {
-          // Not recorded, so not sent: they stay spooled and go out after the next start.
+          // Stopped before they could be recorded: they stay spooled and go out after the next start.
           this.lastError = err.message;
           this.log.error({ err: err.message }, 'could not record link messages; they wait in the spool');
         },
@@ -253,6 +307,14 @@ export class ConstrainedLink implements RelayLink {
         this.pumping = false;
         this.pump();
       });
+  }
+
+  /** Stanza bytes packed into one link message: about one frame once compressed (the ratio seen so far), within maxStanzaBytes. */
+  private messageBytesLimit(): number {
+    const frame = this.opts.tuning.frameBytes ?? this.opts.tuning.mtu;
+    const { compressedBytesOut: comp, stanzaBytesOut: raw } = this.endpoint.stats();
+    const ratio = comp > 0 && raw > 0 ? Math.min(12, Math.max(2, raw / comp)) : 4;
+    return Math.max(1, Math.min(this.opts.maxStanzaBytes, Math.floor((frame - 40) * ratio)));
   }
 
   private drainEvents(): void {
@@ -290,52 +352,118 @@ export class ConstrainedLink implements RelayLink {
     this.pump();
   }
 
-  private async receive(id: bigint, stanza: Buffer): Promise<void> {
-    try {
-      const fresh = await this.spool.receive(this.name, id, stanza);
-      this.endpoint.confirmDelivered(id);
-      this.driver.poke();
-      if (!fresh) {
-        this.metrics.inc('link_duplicates_dropped_total', { link: this.name });
-        return;
+  /**
+   * Records link messages. A failed commit (a full disk) is tried again every
+   * second while the link runs, with pumping held, so order is kept; taken
+   * out of the queue, they would otherwise wait for the next start.
+   */
+  private async assignRetrying(groups: Array<{ ids: bigint[]; stanza: Buffer; priority: 'high' | 'low' }>): Promise<bigint[]> {
+    for (;;) {
+      try {
+        return await this.spool.assignGroups(this.name, groups);
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        if (this.stopped || !retryable(err)) throw err;
+        this.log.error({ err: this.lastError }, 'could not record link messages; retrying in 1 s');
+        await new Promise((r) => setTimeout(r, 1000));
+        if (this.stopped) throw err;
       }
-      this.handOver(id, stanza);
-    } catch (err) {
-      // Not stored, not acknowledged: the partner resends it.
-      this.lastError = (err as Error).message;
-      this.log.error({ err: this.lastError, id: String(id) }, 'could not store a received stanza');
     }
   }
 
+  private async receive(id: bigint, stanza: Buffer): Promise<void> {
+    // The core has this message as delivered and drops the partner's resends of it
+    // until confirmDelivered: a failed store (a full disk) is retried here, in order.
+    for (;;) {
+      try {
+        await this.receiveOnce(id, stanza);
+        return;
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        if (this.stopped || !retryable(err)) {
+          this.log.error({ err: this.lastError, id: String(id) }, 'could not store a received stanza');
+          return;
+        }
+        this.log.error({ err: this.lastError, id: String(id) }, 'could not store a received stanza; retrying in 1 s');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async receiveOnce(id: bigint, stanza: Buffer): Promise<void> {
+    const fresh = await this.spool.receive(this.name, id, stanza);
+    this.endpoint.confirmDelivered(id);
+    this.driver.poke();
+    if (!fresh) {
+      this.metrics.inc('link_duplicates_dropped_total', { link: this.name });
+      return;
+    }
+    this.handOver(id, stanza);
+  }
+
   /**
-   * Hands a stored stanza to the router. Per local domain, stanzas go in order,
-   * one after the other; the spool forgets one only once it is written to the
-   * local server or bounced, so a crash or stop before then replays it.
+   * Hands a stored link message (one or more stanzas) to the router. Per local
+   * domain, messages go in order, one after the other; the spool forgets a
+   * stanza only once it is written to the local server or bounced, so a crash
+   * or stop before then replays it.
    */
   private handOver(id: bigint, stanza: Buffer): void {
-    let el: XmlElement;
+    let els: XmlElement[];
     try {
-      el = parseStanza(stanza, this.opts.maxStanzaBytes);
+      els = parseStanzas(stanza, this.opts.maxStanzaBytes);
     } catch (err) {
       this.metrics.inc('link_dropped_total', { link: this.name, reason: 'bad_stanza' });
       this.log.error({ err: (err as Error).message, id: String(id) }, 'partner sent a stanza that does not parse');
       void this.spool.handedOver(this.name, id);
       return;
     }
-    this.received++;
-    this.metrics.inc('link_stanzas_received_total', { link: this.name, kind: el.local });
-    const key = domainOf(el.attr('to')) ?? '';
-    const next = (this.localChains.get(key) ?? Promise.resolve())
-      .then(() => this.handlers?.deliver(el))
-      .then(
-        () => this.spool.handedOver(this.name, id),
-        (err: Error) => this.log.info({ err: err.message, id: String(id) }, 'not handed over; kept for the next start'),
-      )
-      .catch((err: Error) => this.log.error({ err: err.message }, 'spool handedOver failed'));
-    this.localChains.set(key, next);
-    void next.then(() => {
-      if (this.localChains.get(key) === next) this.localChains.delete(key);
+    // Of a multi-stanza message, the stanzas not yet handed over (a restart replays only these).
+    const parts = els.length > 1 ? els.map((el) => el.raw ?? el.toBuffer()) : [];
+    const left = new Set(els.keys());
+    const done: Array<Promise<boolean>> = [];
+    let progress: Promise<unknown> = Promise.resolve();
+    // Progress is written once per event-loop turn (lmdb commits once per turn anyway), not per stanza.
+    let scheduled = false;
+    const recordProgress = (): void => {
+      if (scheduled || parts.length === 0) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        if (left.size === 0 || left.size === els.length) return;
+        const rest = Buffer.concat([...left].sort((x, y) => x - y).map((k) => parts[k]));
+        progress = this.spool.keepInbound(this.name, id, rest).catch((err: Error) => this.log.error({ err: err.message }, 'spool keepInbound failed'));
+      });
+    };
+    // Per local domain, one stanza after the other, each once the previous one is
+    // confirmed (XEP-0198 acked): a local server that goes away can have been
+    // sent at most one stanza it did not confirm, which a restart sends again.
+    els.forEach((el, i) => {
+      this.received++;
+      this.metrics.inc('link_stanzas_received_total', { link: this.name, kind: el.local });
+      const key = domainOf(el.attr('to')) ?? '';
+      const next = (this.localChains.get(key) ?? Promise.resolve())
+        .then(() => this.handlers?.deliver(el))
+        .then(
+          () => {
+            left.delete(i);
+            if (left.size > 0) recordProgress();
+            return true;
+          },
+          (err: Error) => {
+            this.log.info({ err: err.message, id: String(id) }, 'not handed over; kept for the next start');
+            return false;
+          },
+        );
+      done.push(next);
+      this.localChains.set(key, next);
+      void next.then(() => {
+        if (this.localChains.get(key) === next) this.localChains.delete(key);
+      });
     });
+    // The message leaves the inbound spool once every stanza in it is written to its local server or bounced.
+    void Promise.all(done)
+      .then((oks) => (oks.every(Boolean) ? this.spool.handedOver(this.name, id) : progress))
+      .catch((err: Error) => this.log.error({ err: err.message }, 'spool handedOver failed'));
   }
 
   /**

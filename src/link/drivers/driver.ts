@@ -22,6 +22,8 @@ export interface LinkEndpointLike {
 export interface DriverHooks {
   /** Called after every handleFrame/handleTimeout: the owner drains pollEvent(). */
   onEvents(): void;
+  /** Optional: frames went out (the owner may hand the endpoint more to send). */
+  onSent?(): void;
   /** Optional: the transport came up or went down (TCP connection, serial port open). */
   onTransport?(up: boolean): void;
 }
@@ -80,6 +82,7 @@ export abstract class DriverBase implements LinkDriver {
   private timerAt = Infinity;
   private immediate: NodeJS.Immediate | undefined;
   private inOnEvents = false;
+  private inOnSent = false;
 
   constructor(
     protected readonly endpoint: LinkEndpointLike,
@@ -130,14 +133,8 @@ export abstract class DriverBase implements LinkDriver {
     if (this.closed) return;
     this.drain();
     this.inOnEvents = true;
-    try {
-      this.hooks.onEvents();
-    } catch (err) {
-      this.metrics.inc('link_driver_errors_total', { ...this.labels, op: 'onEvents' });
-      this.log.error({ err, link: this.labels.link }, 'onEvents hook threw');
-    } finally {
-      this.inOnEvents = false;
-    }
+    this.callHook('onEvents');
+    this.inOnEvents = false;
     this.drain();
     this.arm();
   }
@@ -146,18 +143,34 @@ export abstract class DriverBase implements LinkDriver {
     let n = 0;
     const now = this.now();
     while (!this.closed && this.canSend(now)) {
-      if (++n > DRAIN_BATCH) {
+      if (n >= DRAIN_BATCH) {
         this.immediate ??= setImmediate(() => {
           this.immediate = undefined;
           this.poke();
         });
-        return;
+        break;
       }
       const frame = this.endpoint.pollTransmit(now);
-      if (!frame) return;
+      if (!frame) break;
+      n++;
       this.metrics.inc('link_driver_frames_tx_total', this.labels);
       this.metrics.inc('link_driver_bytes_tx_total', this.labels, frame.length);
       this.send(frame, now);
+    }
+    if (n > 0 && this.hooks.onSent && !this.inOnSent) {
+      this.inOnSent = true;
+      this.callHook('onSent');
+      this.inOnSent = false;
+    }
+  }
+
+  /** Runs an owner's hook; a throw is counted and logged, never propagated into the driver. */
+  private callHook(op: 'onEvents' | 'onSent'): void {
+    try {
+      this.hooks[op]?.();
+    } catch (err) {
+      this.metrics.inc('link_driver_errors_total', { ...this.labels, op });
+      this.log.error({ err, link: this.labels.link }, `${op} hook threw`);
     }
   }
 

@@ -1,0 +1,116 @@
+/**
+ * The spool on a full disk (ENOSPC, a small tmpfs filled up): writes are
+ * refused with SPOOL_DISK_FULL, the process does not crash (lmdb rejects
+ * promises of its own nobody holds), nothing accepted before is lost, and
+ * once space is freed the spool takes stanzas again. Needs root (mount);
+ * skipped otherwise.
+ */
+import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Spool, SpoolDiskFullError } from '../../src/spool/index.ts';
+import { tryMountTmpfs, fillDisk } from '../../bench/soak/disk.ts';
+
+/** A tmpfs of `mb` MiB mounted for the test, unmounted and removed at teardown; undefined when mount is not permitted. */
+function smallDisk(t: { teardown(fn: () => void): void }, mb: number): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'satrelay-diskfull-'));
+  if (!tryMountTmpfs(dir, mb)) {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  t.teardown(() => {
+    try {
+      execFileSync('umount', [dir], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+const canMount = (() => {
+  const probe = mkdtempSync(join(tmpdir(), 'satrelay-mountprobe-'));
+  const ok = tryMountTmpfs(probe, 1);
+  if (ok) execFileSync('umount', [probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return ok;
+})();
+const maybe = canMount ? test.serial : test.skip;
+
+maybe('a full disk refuses accepts with SPOOL_DISK_FULL; accepted stanzas survive; space freed, accepts resume', async (t) => {
+  const disk = smallDisk(t, 4)!;
+  const dir = join(disk, 'spool');
+  mkdirSync(dir);
+  const sp = Spool.open(dir, { maxBytes: 1 << 30, maxStanzas: 1_000_000 });
+  const stanza = Buffer.alloc(500, 'x');
+  const before: bigint[] = [];
+  for (let i = 0; i < 40; i++) before.push(await sp.accept('l', stanza, { priority: 'high', acceptedAt: Date.now() }));
+  for (let i = 1; i <= 10; i++) t.true(await sp.receive('l', BigInt(i), stanza));
+  fillDisk(join(disk, 'filler'));
+
+  // Inbound and link-message records refused while full leave no trace in memory,
+  // so that the same id can be stored (not taken for a duplicate) once there is room.
+  const big = Buffer.alloc(200_000, 'z');
+  const inRefused = await sp.receive('l', 11n, big).then(() => undefined, (e: unknown) => e);
+  t.true(inRefused instanceof SpoolDiskFullError, `receive refused: ${String(inRefused)}`);
+  t.is(sp.deliveredUpTo('l'), 10n);
+  const gid = sp.nextGroupId('l');
+  const grpRefused = await sp.assignGroups('l', [{ ids: [before[0]], stanza: big, priority: 'high' }]).then(() => undefined, (e: unknown) => e);
+  t.true(grpRefused instanceof SpoolDiskFullError, `assignGroups refused: ${String(grpRefused)}`);
+  t.is(sp.nextGroupId('l'), gid, 'the refused group id is given back');
+
+  const refused: unknown[] = [];
+  for (let i = 0; i < 100; i++) {
+    try {
+      await sp.accept('l', stanza, { priority: 'high', acceptedAt: Date.now() });
+    } catch (err) {
+      refused.push(err);
+    }
+  }
+  t.true(refused.length > 0, 'the full disk refused some accepts');
+  t.true(refused.every((e) => e instanceof SpoolDiskFullError && e.code === 'SPOOL_DISK_FULL'));
+  // Hand-overs and acks while full do not throw (retried in the background if they fail).
+  for (let i = 1; i <= 10; i++) await sp.handedOver('l', BigInt(i));
+  for (const id of before.slice(0, 10)) await sp.ack('l', id);
+
+  rmSync(join(disk, 'filler'));
+  t.true(await sp.receive('l', 11n, stanza), 'the refused inbound id is stored on retry');
+  t.is(sp.deliveredUpTo('l'), 11n);
+  t.deepEqual(await sp.assignGroups('l', [{ ids: [before[10]], stanza, priority: 'high' }]), [gid]);
+  const after = await sp.accept('l', stanza, { priority: 'high', acceptedAt: Date.now() });
+  t.true(after > before.at(-1)!);
+  const live = sp.pending('l').map((e) => e.id);
+  await sp.close();
+
+  const again = Spool.open(dir, { maxBytes: 1 << 30, maxStanzas: 1_000_000 });
+  t.teardown(() => again.close());
+  const ids = again.pending('l').map((e) => e.id);
+  t.deepEqual(ids, live, 'the reopened spool holds exactly what was live');
+  for (const id of before.slice(10)) t.true(ids.includes(id), `accepted ${id} survived`);
+  t.deepEqual(again.inboundPending('l').map((e) => e.id), [11n], 'hand-overs made while full are durable; the retried receive too');
+  t.is(again.deliveredUpTo('l'), 11n);
+});
+
+maybe('a process whose spool runs out of disk refuses and keeps running (no crash on lmdb rejections)', async (t) => {
+  const disk = smallDisk(t, 2)!;
+  const dir = join(disk, 'spool');
+  mkdirSync(dir);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'disk-full-child.ts'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  t.is(code, 0, `child exited ${code}: ${err.split('\n').filter((l) => !l.startsWith('    at ')).slice(-8).join('\n')}`);
+  const res = JSON.parse(out.trim().split('\n').at(-1)!) as { accepted: string[]; refused: Record<string, number>; pending: number };
+  t.true(res.accepted.length > 0);
+  t.true((res.refused.SPOOL_DISK_FULL ?? 0) > 0, 'refused for lack of disk');
+  t.deepEqual(Object.keys(res.refused), ['SPOOL_DISK_FULL']);
+  t.is(res.pending, res.accepted.length, 'everything accepted is still there');
+});
