@@ -38,6 +38,14 @@ export interface LinkTuning {
   keepaliveS: number;
   compressionLevel: number;
   maxStanzaBytes?: number;
+  /**
+   * How long new messages that fill less than a frame wait for more before
+   * they go (ms, default 0: at once). Counted from when the core first sees
+   * them, so a lone message is never held longer; retransmissions never wait.
+   */
+  coalesceDelayMs?: number;
+  /** The link is declared down after this long without an authentic frame from the partner, s (default 3 x keepaliveS). */
+  linkDownAfterS?: number;
 }
 
 export interface LinkOptions {
@@ -74,6 +82,8 @@ export interface LinkStats {
   waiting: number;
   delivered: number; acked: number; epoch: number; peerEpoch: number | undefined; txGeneration: number;
   stanzaBytesIn: number; compressedBytesOut: number;
+  /** Stanza bytes compressed so far (compressedBytesOut / stanzaBytesOut: the ratio achieved). */
+  stanzaBytesOut: number;
 }
 
 export const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
@@ -91,7 +101,8 @@ interface OutMsg {
 }
 interface SegRef { msg: OutMsg; gen: number; lo: number; hi: number; retx: boolean }
 interface SentFrame {
-  seq: number; time: number; size: number; ackEliciting: boolean;
+  /** builtAt: when pollTransmit made it; time: when it should have left the pacer. */
+  seq: number; builtAt: number; time: number; size: number; ackEliciting: boolean;
   segs: SegRef[]; msgAcks: Array<[bigint, bigint]>; floor?: bigint; reset?: number;
 }
 interface RxPart { id?: bigint; meta?: Uint8Array; buf: Buffer; have: RangeSet; total?: number }
@@ -99,7 +110,7 @@ interface RxStream { epoch: number; g: number; nextMsn: number; inflater: Stream
 
 export class LinkEndpoint {
   private readonly lbl: { link: string };
-  private readonly t: Required<Pick<LinkTuning, 'mtu' | 'rtoMinMs' | 'rtoMaxMs' | 'ackDelayMs' | 'keepaliveS' | 'compressionLevel'>> & { maxStanza: number };
+  private readonly t: Required<Pick<LinkTuning, 'mtu' | 'rtoMinMs' | 'rtoMaxMs' | 'ackDelayMs' | 'keepaliveS' | 'compressionLevel' | 'coalesceDelayMs'>> & { maxStanza: number; msgAckDelayMs: number };
   private readonly maxFrame: number;
   private readonly window: number;
   private readonly windowFixed: boolean;
@@ -131,6 +142,8 @@ export class LinkEndpoint {
   private probeOnly = false;
   private readonly rtt: RttEstimator;
   private pingPending = true; // the first frame announces the epoch
+  /** When pollTransmit first saw the oldest message still waiting (coalescing clock). */
+  private firstWaitAt: number | undefined;
 
   // --- receive side
   private peerEpoch: number | undefined;
@@ -162,7 +175,7 @@ export class LinkEndpoint {
 
   private readonly st = {
     framesSent: 0, framesReceived: 0, retransmits: 0, segmentsRetransmitted: 0, bytesSent: 0, bytesReceived: 0,
-    headerBytes: 0, framesDropped: 0, delivered: 0, acked: 0, stanzaBytesIn: 0, compressedBytesOut: 0,
+    headerBytes: 0, framesDropped: 0, delivered: 0, acked: 0, stanzaBytesIn: 0, compressedBytesOut: 0, stanzaBytesOut: 0,
   };
 
   constructor(opts: LinkOptions, now: number) {
@@ -173,10 +186,15 @@ export class LinkEndpoint {
     if (!(tu.rtoMinMs > 0 && tu.rtoMaxMs >= tu.rtoMinMs)) throw new LinkError('LINK_BAD_OPTIONS', 'rtoMinMs/rtoMaxMs');
     if (!(tu.ackDelayMs >= 0) || !(tu.keepaliveS >= 0)) throw new LinkError('LINK_BAD_OPTIONS', 'ackDelayMs/keepaliveS');
     if (!(tu.compressionLevel >= 0 && tu.compressionLevel <= 9)) throw new LinkError('LINK_BAD_OPTIONS', 'compressionLevel 0..9');
-    this.t = { mtu: tu.mtu, rtoMinMs: tu.rtoMinMs, rtoMaxMs: tu.rtoMaxMs, ackDelayMs: tu.ackDelayMs, keepaliveS: tu.keepaliveS,
-      compressionLevel: tu.compressionLevel, maxStanza: tu.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES };
+    if (tu.coalesceDelayMs !== undefined && !(tu.coalesceDelayMs >= 0)) throw new LinkError('LINK_BAD_OPTIONS', 'coalesceDelayMs');
+    if (tu.linkDownAfterS !== undefined && !(tu.linkDownAfterS > 0)) throw new LinkError('LINK_BAD_OPTIONS', 'linkDownAfterS');
     this.maxFrame = Math.min(tu.mtu, tu.frameBytes ?? tu.mtu);
     if (this.maxFrame < 64) throw new LinkError('LINK_BAD_OPTIONS', 'frameBytes < 64');
+    // A MSGACK waits for the ACK that the next two data frames bring (it rides along), alone only after that.
+    const frameMs = tu.rateBps && tu.rateBps > 0 ? (this.maxFrame * 8000) / tu.rateBps : 0;
+    this.t = { mtu: tu.mtu, rtoMinMs: tu.rtoMinMs, rtoMaxMs: tu.rtoMaxMs, ackDelayMs: tu.ackDelayMs, keepaliveS: tu.keepaliveS,
+      compressionLevel: tu.compressionLevel, maxStanza: tu.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES,
+      coalesceDelayMs: tu.coalesceDelayMs ?? 0, msgAckDelayMs: tu.ackDelayMs + Math.min(2 * frameMs, tu.rtoMinMs / 2) };
     this.window = windowFrames(tu, this.maxFrame);
     this.windowFixed = tu.windowFrames !== undefined;
     this.rateBps = tu.rateBps && tu.rateBps > 0 ? tu.rateBps : undefined;
@@ -188,7 +206,7 @@ export class LinkEndpoint {
     this.deflater = new StreamDeflater(this.t.compressionLevel, this.dict);
     this.rtt = new RttEstimator(tu.rtoMinMs, tu.rtoMaxMs, tu.rttEstimateMs, tu.ackDelayMs);
     this.lastRecvAt = now;
-    this.deadAfterMs = tu.keepaliveS > 0 ? 3 * tu.keepaliveS * 1000 : 3 * tu.rtoMaxMs;
+    this.deadAfterMs = tu.linkDownAfterS !== undefined ? tu.linkDownAfterS * 1000 : tu.keepaliveS > 0 ? 3 * tu.keepaliveS * 1000 : 3 * tu.rtoMaxMs;
     this.deliveredUpTo = opts.resume?.deliveredUpTo ?? -1n;
     if (opts.resume) {
       this.sendFloor = opts.resume.nextSendId;
@@ -244,6 +262,9 @@ export class LinkEndpoint {
 
   pollEvent(): LinkEvent | undefined { return this.events.shift(); }
 
+  /** Messages submitted but not yet started on the bearer (stats().waiting, without building the stats). */
+  waitingCount(): number { return this.high.length + this.low.length; }
+
   stats(): LinkStats {
     return {
       ...this.st, rttMs: this.rtt.srtt, rtoMs: this.rtt.rto(), inFlight: this.ackElicitingInFlight, window: this.currentWindow(),
@@ -262,9 +283,31 @@ export class LinkEndpoint {
     const ping = this.pingAt();
     if (ping !== undefined) t = Math.min(t, ping);
     if (this.up) t = Math.min(t, this.lastRecvAt + this.deadAfterMs);
-    const paced = this.pacedUntil();
-    if (paced !== undefined && this.windowOpen() && this.hasData()) t = Math.min(t, paced);
+    const dataAt = this.dataAt();
+    if (dataAt !== undefined && this.windowOpen() && this.hasData()) t = Math.min(t, dataAt);
     return t === Infinity ? undefined : t;
+  }
+
+  /** When data may go: after the pacer and the coalescing wait (undefined: whenever the window allows). */
+  private dataAt(): number | undefined {
+    const paced = this.pacedUntil();
+    const co = this.coalesceUntil();
+    if (co === undefined) return paced;
+    return paced === undefined ? co : Math.max(paced, co);
+  }
+
+  /**
+   * While only new messages wait and their estimated compressed bytes fill
+   * less than a frame, data waits until coalesceDelayMs after the core first
+   * saw the oldest of them (pollTransmit stamps it). Undefined: no wait.
+   */
+  private coalesceUntil(): number | undefined {
+    if (this.t.coalesceDelayMs <= 0 || this.firstWaitAt === undefined || this.streamPending()) return undefined;
+    const ratio = this.st.stanzaBytesOut > 0 ? this.st.compressedBytesOut / this.st.stanzaBytesOut : 0.5;
+    const need = (this.maxFrame - 40) / Math.max(0.01, ratio);
+    let raw = 0;
+    for (const q of [this.high, this.low]) for (const m of q) if ((raw += m.stanza.length + 8) >= need) return undefined;
+    return this.firstWaitAt + this.t.coalesceDelayMs;
   }
 
   /**
@@ -285,6 +328,7 @@ export class LinkEndpoint {
     if (this.up && now >= this.lastRecvAt + this.deadAfterMs) {
       this.up = false;
       this.events.push({ type: 'down' });
+      this.metrics.inc('link_down_total', this.lbl);
       this.log.info({ silentMs: now - this.lastRecvAt }, 'link down');
     }
   }
@@ -303,7 +347,7 @@ export class LinkEndpoint {
   }
 
   private scheduleMsgAck(): void {
-    this.msgAckDueAt = Math.min(this.msgAckDueAt ?? Infinity, this.nowHint + this.t.ackDelayMs);
+    this.msgAckDueAt = Math.min(this.msgAckDueAt ?? Infinity, this.nowHint + this.t.msgAckDelayMs);
   }
 
   /** Last time seen through any input (confirmDelivered has no `now`). */
@@ -358,6 +402,13 @@ export class LinkEndpoint {
     if (!known) this.onPeerEpoch(h.epoch);
     this.replay.mark(h.seq);
     if (h.seq > this.peerTopSeq) this.peerTopSeq = h.seq;
+    if (this.rtt.backoff > 0 && this.ackElicitingInFlight > 0 && now - this.lastRecvAt > this.rtt.baseRto()) {
+      // Heard again after a silence while backed off (an outage has ended): the
+      // timer runs from the base RTO again, so what went out long ago is resent
+      // now, while a probe just sent still has a round trip to be acked.
+      this.rtt.backoff = 0;
+      this.metrics.inc('link_backoff_resets_total', this.lbl);
+    }
     this.lastRecvAt = now;
     if (!this.up) { this.up = true; this.events.push({ type: 'up' }); }
 
@@ -429,7 +480,8 @@ export class LinkEndpoint {
     const largest = ranges[0][1];
     if (largest > this.largestAckedSent) this.largestAckedSent = largest;
     if (newlyLargest && newlyLargest.seq === largest && newlyLargest.ackEliciting) {
-      const sample = Math.max(0, now - newlyLargest.time);
+      // A bearer faster than the configured rate acks before the pacer's estimate.
+      const sample = now - (now >= newlyLargest.time ? newlyLargest.time : newlyLargest.builtAt);
       // RFC 9002 §5.3: subtract the peer's ack delay when it leaves a plausible sample.
       this.rtt.sample(sample - delayMs >= Math.min(sample, this.t.rtoMinMs / 4) ? sample - delayMs : sample);
     }
@@ -598,7 +650,11 @@ export class LinkEndpoint {
   }
 
   private hasData(): boolean {
-    if (this.high.length || this.low.length) return true;
+    return this.high.length > 0 || this.low.length > 0 || this.streamPending();
+  }
+
+  /** Bytes of messages already in the stream still to (re)send. */
+  private streamPending(): boolean {
     for (const m of this.stream.values()) if (!m.need.isEmpty() || (m.comp && m.comp.length === 0 && !m.everSent)) return true;
     return false;
   }
@@ -618,8 +674,10 @@ export class LinkEndpoint {
     this.nowHint = Math.max(this.nowHint, now);
     const ackDue = this.ackPending && this.ackDueAt !== undefined && this.ackDueAt <= now;
     const msgAckDue = !this.msgAckPending.isEmpty() && this.msgAckDueAt !== undefined && this.msgAckDueAt <= now && this.windowOpen();
-    const paced = this.pacedUntil();
-    const dataReady = this.windowOpen() && this.hasData() && (paced === undefined || paced <= now);
+    if (this.high.length + this.low.length === 0) this.firstWaitAt = undefined;
+    else this.firstWaitAt ??= now;
+    const dataAt = this.dataAt();
+    const dataReady = this.windowOpen() && this.hasData() && (dataAt === undefined || dataAt <= now);
     const resetDue = this.resetRequest !== undefined && !this.resetInFlight && this.windowOpen();
     const pingDue = this.pingPending && this.windowOpen();
     if (this.msgAckPending.isEmpty()) this.msgAckDueAt = undefined;
@@ -632,7 +690,7 @@ export class LinkEndpoint {
     encodeHeader(w, e, this.epoch, seq);
     const hdrLen = w.length;
     const body = new Writer(this.maxFrame);
-    const f: SentFrame = { seq, time: now, size: 0, ackEliciting: false, segs: [], msgAcks: [] };
+    const f: SentFrame = { seq, builtAt: now, time: now, size: 0, ackEliciting: false, segs: [], msgAcks: [] };
 
     // 1. ACK (piggy-backed whenever there is news; RFC 9000-style ranges)
     if (e && this.ackPending && this.rxSeqs.size > 0) {
@@ -740,6 +798,7 @@ export class LinkEndpoint {
     m.msn = this.nextMsn++;
     m.comp = this.deflater.compress(m.stanza);
     this.st.compressedBytesOut += m.comp.length;
+    this.st.stanzaBytesOut += m.stanza.length;
     m.need = new RangeSet();
     if (m.comp.length) m.need.add(0, m.comp.length - 1);
     m.acked = new RangeSet();

@@ -1,6 +1,6 @@
 /** Reliable, ordered, exactly-once delivery over a simulated bearer (Pair harness). */
 import test, { type ExecutionContext } from 'ava';
-import { Pair, rng, type BearerModel, type PairOptions } from './pair.ts';
+import { Pair, rng, seededBytes, type BearerModel, type PairOptions } from './pair.ts';
 import { chatCorpus } from './corpus.ts';
 
 const MAX_SIM_MS = 6 * 3600_000;
@@ -272,4 +272,56 @@ test('cancel refuses a message that was on the bearer before a resync', (t) => {
   const id = p.a.submit('<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>lost</body></message>');
   p.drive(1000); // transmitted, lost on the bearer
   t.false(p.a.ep.cancel(id), 'was transmitted: the receiver may have it');
+});
+
+test('after an outage, the end that hears its partner again resends at once instead of waiting out its back-off', (t) => {
+  const outage: Array<[number, number]> = [[2_000, 302_000]];
+  const p = new Pair({ seed: 57, tuning: { rtoMaxMs: 60_000, keepaliveS: 30 }, ab: { ...base, outages: outage }, ba: { ...base, outages: outage } });
+  p.driveUntil(() => p.now >= 2_500);
+  // Both ends have data in flight in the dark, so both back off to rtoMaxMs, out of phase.
+  for (let i = 0; i < 5; i++) p.a.submit(`<message from="alice@a.example/x" to="bob@b.example"><body>a ${i}</body></message>`);
+  p.driveUntil(() => p.now >= 40_000);
+  for (let i = 0; i < 5; i++) p.b.submit(`<message from="bob@b.example/y" to="alice@a.example"><body>b ${i}</body></message>`);
+  p.driveUntil(() => p.now >= 302_000);
+  t.is(p.a.received.length + p.b.received.length, 0, 'nothing crossed during the outage');
+  t.true(p.driveUntil(() => p.a.received.length === 5 && p.b.received.length === 5, 600_000), 'both directions drained');
+  const firstAtB = p.b.received[0].at;
+  const firstAtA = p.a.received[0].at;
+  // Whichever end's timer fires first wakes the other: the second direction follows within a few RTTs, not a back-off.
+  const rtt = 2 * base.latencyMs;
+  t.true(Math.abs(firstAtA - firstAtB) <= 4 * rtt + 1_000, `directions resumed ${Math.abs(firstAtA - firstAtB)} ms apart`);
+  t.true(p.a.metrics.get('link_backoff_resets_total') + p.b.metrics.get('link_backoff_resets_total') >= 1, 'counted');
+  t.deepEqual([...p.a.duplicates, ...p.b.duplicates], []);
+});
+
+test('a delay spike that fires a spurious timeout does not lock that end out while its partner keeps sending', (t) => {
+  const fast = { latencyMs: 40, rateBps: 400_000 };
+  const p = new Pair({ seed: 58, tuning: { rtoMaxMs: 10_000, rateBps: 400_000, rttEstimateMs: 80 }, ab: { ...fast }, ba: { ...fast } });
+  const bytes = seededBytes(rng(3)); // incompressible: each side keeps frames in flight
+  for (let i = 0; i < 300; i++) p.a.submit(`<message from="alice@a.example/x" to="bob@b.example"><body>a ${i} ${bytes(150).toString('base64')}</body></message>`);
+  // b streams all along (about 20 s of bearer time), so a hears it every few ms.
+  for (let i = 0; i < 4000; i++) p.b.submit(`<message from="bob@b.example/y" to="alice@a.example"><body>b ${i} ${bytes(150).toString('base64')}</body></message>`);
+  p.drive(100);
+  p.ba.model.latencyMs = 1_500; // b's frames, and its acks of a's data, are late: a's timer fires though nothing was lost
+  p.drive(1_600);
+  p.ba.model.latencyMs = 40;
+  const spikeEnd = p.now;
+  const fromA = (): number => p.b.received.filter((r) => r.stanza.includes('<body>a ')).length;
+  t.true(p.driveUntil(() => fromA() === 300, 30_000), `a's stanzas at b: ${fromA()}/300 (retransmits ${p.a.ep.stats().retransmits})`);
+  t.true(p.now - spikeEnd < 8_000, `a's 300 stanzas took ${p.now - spikeEnd} ms after the spike (bearer time ~1.5 s)`);
+  t.true(p.b.outbox.size > 0, 'b was still sending meanwhile');
+  t.true(p.driveUntil(() => p.idle(), 120_000), 'both drained');
+  t.deepEqual([...p.a.duplicates, ...p.b.duplicates], []);
+});
+
+test('a bearer faster than the configured rate still gives real RTT samples, not zero', (t) => {
+  const p = new Pair({ seed: 59, tuning: { rateBps: 64_000 }, ab: { latencyMs: 40, rateBps: 1_000_000 } });
+  const bytes = seededBytes(rng(4));
+  for (let i = 0; i < 200; i++) {
+    p.a.submit(`<message from="alice@a.example/x" to="bob@b.example"><body>${bytes(150).toString('base64')}</body></message>`);
+    p.b.submit(`<message from="bob@b.example/x" to="alice@a.example"><body>${bytes(150).toString('base64')}</body></message>`);
+  }
+  t.true(p.driveUntil(() => p.idle(), 60_000));
+  const rtt = p.a.ep.stats().rttMs!;
+  t.true(rtt >= 40, `srtt ${rtt} ms on an 80 ms path (it cannot see the serialisation it was told of)`);
 });
