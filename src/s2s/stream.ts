@@ -64,13 +64,18 @@ export const streamHeader = (a: { from?: string; to?: string; id?: string; versi
 /**
  * XEP-0198 §4 receiving side: stanzas counted from <enable/>/<enabled/>, h =
  * the contiguous prefix handled; an <r/> is answered once every stanza
- * received before it was handled.
+ * received before it was handled. Handled stanzas are also acknowledged
+ * unasked, once per tick: the peer bounces what is unacknowledged when the
+ * stream dies, so the window in which a stored stanza is both bounced and
+ * delivered (a relay killed before the next <r/>) stays a tick wide.
  */
 export class SmReceiver {
   private received = 0;
   private handled = 0;
   private readonly done = new Set<number>();
   private ackWanted = false;
+  private lastSent = 0;
+  private eagerPending = false;
   constructor(private readonly sendAck: (h: number) => void) {}
 
   /** Sequence number of a newly received stanza. */
@@ -80,8 +85,16 @@ export class SmReceiver {
 
   markHandled(seq: number): void {
     this.done.add(seq);
+    const before = this.handled;
     while (this.done.delete(this.handled)) this.handled++;
     this.maybeAck();
+    if (this.handled > before && !this.eagerPending) {
+      this.eagerPending = true;
+      setImmediate(() => {
+        this.eagerPending = false;
+        if (this.handled > this.lastSent) this.ack();
+      });
+    }
   }
 
   /** The peer sent <r/>. */
@@ -92,12 +105,17 @@ export class SmReceiver {
 
   /** At close: acknowledges what was handled, unasked, so the peer resends nothing it need not (XEP-0198 §4). */
   final(): void {
-    if (this.received > 0) this.sendAck(this.handled % 2 ** 32);
+    if (this.received > 0) this.ack();
   }
 
   private maybeAck(): void {
     if (!this.ackWanted || this.handled !== this.received) return;
     this.ackWanted = false;
+    this.ack();
+  }
+
+  private ack(): void {
+    this.lastSent = this.handled;
     this.sendAck(this.handled % 2 ** 32);
   }
 }

@@ -15,6 +15,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { Metrics } from '../obs/metrics.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
+import { statfsSync } from 'node:fs';
 import { SpoolClosedError, SpoolDiskFullError, SpoolError, SpoolFullError } from './errors.ts';
 import { guardLmdbCommitRejections, isDiskFull } from './lmdb-guard.ts';
 
@@ -85,6 +86,8 @@ interface LinkState {
 }
 
 const U64_MAX = (1n << 64n) - 1n;
+/** Below this much free space on its disk the spool refuses writes itself (see checkSpace). */
+const MIN_FREE_BYTES = 1 << 20;
 
 function keyOf(link: string, id: bigint): Buffer {
   if (id < 0n || id > U64_MAX) throw new SpoolError('SPOOL_BAD_ID', `id out of range: ${id}`);
@@ -110,6 +113,8 @@ function checkLink(link: string): void {
 
 export class Spool {
   private closed = false;
+  /** Newest rest per inbound record whose keepInbound write is under way. */
+  private readonly keeping = new Map<string, Buffer>();
   private links = new Map<string, LinkState>();
   private totalCount = 0;
   private totalBytes = 0;
@@ -209,6 +214,7 @@ export class Spool {
   async accept(link: string, stanza: Buffer, meta: OutboundMeta): Promise<bigint> {
     this.ensureOpen();
     checkLink(link);
+    this.checkSpace('accept');
     if (this.totalCount + 1 > this.opts.maxStanzas || this.totalBytes + stanza.length > this.opts.maxBytes) {
       this.metrics.inc('spool_full_total', { link });
       throw new SpoolFullError(this.totalCount, this.totalBytes, stanza.length);
@@ -277,6 +283,7 @@ export class Spool {
    */
   async assignGroups(link: string, groups: Array<{ ids: bigint[]; stanza: Buffer; priority: Priority }>): Promise<bigint[]> {
     this.ensureOpen();
+    this.checkSpace('assign');
     const st = this.link(link);
     const firstGid = st.lastGid;
     const gids = groups.map(() => ++st.lastGid);
@@ -321,6 +328,24 @@ export class Spool {
   private readonly retries = new Set<NodeJS.Timeout>();
 
   /**
+   * Refuses a write before lmdb tries it when the spool's disk is (nearly)
+   * full: lmdb-js can corrupt its heap after failed page writes (seen as a
+   * glibc abort in the soak), so ENOSPC must stay rare, not routine.
+   */
+  private checkSpace(op: string): void {
+    let free: number;
+    try {
+      const st = statfsSync(this.dir);
+      free = st.bavail * st.bsize;
+    } catch {
+      return; // cannot tell: let lmdb try
+    }
+    if (free >= MIN_FREE_BYTES) return;
+    this.metrics.inc('spool_disk_full_refusals_total', { ...this.labels, op });
+    throw new SpoolDiskFullError(op);
+  }
+
+  /**
    * Runs a removal commit (ack, hand-over). When it fails (a full disk) it is
    * retried every second in the background until it succeeds or the spool
    * closes, so that a later restart does not replay what was already
@@ -333,7 +358,7 @@ export class Spool {
     } catch (err) {
       if (this.closed) return;
       this.metrics.inc('spool_errors_total', { ...this.labels, op });
-      this.log.warn({ err: (err as Error).message, op, disk_full: await isDiskFull(err, this.dir) }, 'spool removal failed; retrying');
+      this.log.warn({ err: (err as Error).message, op, disk_full: await isDiskFull(err, this.dir) }, 'spool write failed; retrying');
       const t = setTimeout(() => {
         this.retries.delete(t);
         void this.durably(op, write);
@@ -435,6 +460,7 @@ export class Spool {
       this.metrics.inc('spool_inbound_duplicate_total', { link });
       return false;
     }
+    this.checkSpace('receive');
     const before = { d: st.deliveredUpTo, above: new Set(st.above) };
     st.above.add(id);
     this.absorb(st);
@@ -479,6 +505,7 @@ export class Spool {
     this.ensureOpen();
     const st = this.link(link);
     if (upTo <= st.deliveredUpTo) return;
+    this.checkSpace('floor');
     st.deliveredUpTo = upTo;
     this.absorb(st);
     const snap: InState = { d: st.deliveredUpTo.toString(), a: [...st.above].map(String) };
@@ -525,10 +552,24 @@ export class Spool {
    */
   async keepInbound(link: string, id: bigint, rest: Buffer): Promise<void> {
     this.ensureOpen();
-    if (!this.link(link).inIds.has(id)) return;
+    const st = this.link(link);
+    if (!st.inIds.has(id)) return;
     const key = keyOf(link, id);
-    const old = this.inb.get(key);
-    await this.inb.put(key, old?.m === undefined ? { s: Buffer.from(rest) } : { s: Buffer.from(rest), m: old.m });
+    const k = `${link}\0${id}`;
+    const first = !this.keeping.has(k);
+    this.keeping.set(k, Buffer.from(rest));
+    if (!first) return; // a write or retry of this record is under way: it takes the newest rest
+    // Retried until stored (or handed over whole): a restart must not replay what was handed over.
+    await this.durably('keep_inbound', async () => {
+      for (;;) {
+        const latest = this.keeping.get(k);
+        if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
+        this.checkSpace('keep_inbound');
+        const old = this.inb.get(key);
+        await this.inb.put(key, old?.m === undefined ? { s: latest } : { s: latest, m: old.m });
+        if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
+      }
+    });
   }
 
   /** The stanza was handed to the local side: drop it from the inbound spool. */

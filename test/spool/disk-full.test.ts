@@ -114,3 +114,22 @@ maybe('a process whose spool runs out of disk refuses and keeps running (no cras
   t.deepEqual(Object.keys(res.refused), ['SPOOL_DISK_FULL']);
   t.is(res.pending, res.accepted.length, 'everything accepted is still there');
 });
+
+maybe('what is left of a partly handed-over message is recorded once space returns, the newest state only', async (t) => {
+  const disk = smallDisk(t, 4)!;
+  const dir = join(disk, 'spool');
+  mkdirSync(dir);
+  const sp = Spool.open(dir, { maxBytes: 1 << 30, maxStanzas: 1_000_000 });
+  t.true(await sp.receive('l', 1n, Buffer.from('<a/><b/><c/>')));
+  fillDisk(join(disk, 'filler'));
+  // Neither call throws or waits for the disk: the newest rest is written when there is room.
+  await Promise.race([Promise.all([sp.keepInbound('l', 1n, Buffer.from('<b/><c/>')), sp.keepInbound('l', 1n, Buffer.from('<c/>'))]), new Promise((r) => setTimeout(r, 300))]);
+  t.is(sp.inboundPending('l')[0].stanza.toString(), '<a/><b/><c/>', 'nothing written while the disk is full');
+  rmSync(join(disk, 'filler'));
+  const deadline = Date.now() + 5_000;
+  while (sp.inboundPending('l')[0].stanza.toString() !== '<c/>' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await sp.close();
+  const again = Spool.open(dir, { maxBytes: 1 << 30, maxStanzas: 1_000_000 });
+  t.teardown(() => again.close());
+  t.deepEqual(again.inboundPending('l').map((e) => e.stanza.toString()), ['<c/>'], 'a restart replays only what was not handed over');
+});
