@@ -122,8 +122,6 @@ export class Spool {
   private readonly log: Logger;
   private readonly labels: Record<string, string>;
 
-  /** The environment's directory (to tell a full disk from other write failures). */
-  private dir = '';
 
   private constructor(
     private readonly env: RootDatabase,
@@ -132,6 +130,8 @@ export class Spool {
     private readonly state: Database<unknown, string>,
     private readonly grp: Database<GroupRecord, Buffer>,
     private readonly opts: SpoolOptions,
+    /** The environment's directory (its free space tells a full disk). */
+    private readonly dir: string,
   ) {
     this.metrics = opts.metrics ?? new Metrics();
     this.labels = opts.labels ?? {};
@@ -149,8 +149,7 @@ export class Spool {
     const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
     const state = env.openDB<unknown, string>('state', {});
     const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
-    const sp = new Spool(env, out, inb, state, grp, opts);
-    sp.dir = dir;
+    const sp = new Spool(env, out, inb, state, grp, opts, dir);
     sp.load();
     return sp;
   }
@@ -173,8 +172,7 @@ export class Spool {
       this.link(link).inIds.add(idOf(key));
     }
     this.log.info({ ...this.labels, outbound: this.totalCount, bytes: this.totalBytes }, 'spool opened');
-    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
+    this.setGauges();
   }
 
   /** In-memory state for a link, loaded from `state` on first use. */
@@ -238,14 +236,11 @@ export class Spool {
       });
     } catch (err) {
       this.forgetOut(st, id);
-      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'accept' });
       this.log.error({ err, link }, 'spool accept commit failed');
-      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('accept');
-      throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
+      throw await this.commitFailed('accept', err);
     }
     this.metrics.inc('spool_accepted_total', { link });
-    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
+    this.setGauges();
     return id;
   }
 
@@ -271,8 +266,7 @@ export class Spool {
     }
     await this.durably('ack', () => this.out.remove(keyOf(link, id)));
     this.metrics.inc('spool_acked_total', { link });
-    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
+    this.setGauges();
   }
 
   /**
@@ -295,9 +289,7 @@ export class Spool {
     } catch (err) {
       // Not recorded: give the ids back (message ids must stay contiguous on the link), unless another call took more since.
       if (st.lastGid === gids.at(-1)) st.lastGid = firstGid;
-      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'assign' });
-      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('assign');
-      throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
+      throw await this.commitFailed('assign', err);
     }
     return gids;
   }
@@ -320,12 +312,23 @@ export class Spool {
       });
       for (const id of ids) this.forgetOut(st, id);
       this.metrics.inc('spool_acked_total', { link }, ids.length);
-      this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
-      this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
+      this.setGauges();
     });
   }
 
   private readonly retries = new Set<NodeJS.Timeout>();
+
+  /** Counts a failed commit and names it: SPOOL_DISK_FULL for a full disk, else SPOOL_IO. */
+  private async commitFailed(op: string, err: unknown): Promise<SpoolError> {
+    this.metrics.inc('spool_errors_total', { ...this.labels, op });
+    if (await isDiskFull(err, this.dir)) return new SpoolDiskFullError(op);
+    return new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
+  }
+
+  private setGauges(): void {
+    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
+    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
+  }
 
   /**
    * Refuses a write before lmdb tries it when the spool's disk is (nearly)
@@ -432,8 +435,7 @@ export class Spool {
     }
     for (const v of victims) this.forgetOut(st, v.id);
     this.metrics.inc('spool_expired_total', { link }, victims.length);
-    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
+    this.setGauges();
     this.log.warn({ link, count: victims.length }, 'spool expired stanzas');
     return victims;
   }
@@ -479,10 +481,8 @@ export class Spool {
       st.deliveredUpTo = before.d;
       st.above = before.above;
       st.inIds.delete(id);
-      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'receive' });
       this.log.error({ err, link }, 'spool receive commit failed');
-      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('receive');
-      throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
+      throw await this.commitFailed('receive', err);
     }
     this.metrics.inc('spool_received_total', { link });
     return true;
@@ -512,9 +512,7 @@ export class Spool {
     try {
       await this.state.put(`dut\0${link}`, snap);
     } catch (err) {
-      this.metrics.inc('spool_errors_total', { ...this.labels, op: 'floor' });
-      if (await isDiskFull(err, this.dir)) throw new SpoolDiskFullError('floor');
-      throw new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
+      throw await this.commitFailed('floor', err);
     }
   }
 

@@ -158,21 +158,23 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     const domainsA = ['a.example', ...(opts.mucA ? ['conference.a.example'] : [])];
     const domainsB = ['b.example', ...(opts.mucB ? ['conference.b.example'] : [])];
 
+    const startRelay = async (site: 'ship' | 'shore', into: LogLine[], o: Omit<Parameters<typeof siteYaml>[0], 'site' | 'dir'>): Promise<Relay> => {
+      const relay = buildRelay(parseSiteConfig(siteYaml({ site, dir: join(dir, site), ...o }), join(dir, `${site}.yaml`)), { logger: memoryLogger(site, into) });
+      cleanup.push(() => relay.stop());
+      await relay.start();
+      return relay;
+    };
     // Shore listens for the link; the ship dials it through the gate.
-    const relayB = buildRelay(parseSiteConfig(siteYaml({
-      site: 'shore', dir: join(dir, 'shore'), domains: domainsB, remote: domainsA, listen: '127.0.0.5:0',
+    const relayB = await startRelay('shore', logs.B, {
+      domains: domainsB, remote: domainsA, listen: '127.0.0.5:0',
       prosody: `127.0.0.3:${pB}`, link: `    transport: tcp\n    bind: "127.0.0.1:${linkPort}"\n${key}`, optimize: opts.optimizeB, policy: opts.policyB,
-    }), join(dir, 'shore.yaml')), { logger: memoryLogger('shore', logs.B) });
-    cleanup.push(() => relayB.stop());
-    await relayB.start();
+    });
     const gate = await TcpGate.start({ host: '127.0.0.1', port: linkPort });
     cleanup.push(() => gate.close());
-    const relayA = buildRelay(parseSiteConfig(siteYaml({
-      site: 'ship', dir: join(dir, 'ship'), domains: domainsA, remote: domainsB, listen: '127.0.0.4:0',
+    const relayA = await startRelay('ship', logs.A, {
+      domains: domainsA, remote: domainsB, listen: '127.0.0.4:0',
       prosody: `127.0.0.2:${pA}`, link: `    transport: tcp\n    peer: "127.0.0.1:${gate.port}"\n${key}`, optimize: opts.optimizeA, policy: opts.policyA,
-    }), join(dir, 'ship.yaml')), { logger: memoryLogger('ship', logs.A) });
-    cleanup.push(() => relayA.stop());
-    await relayA.start();
+    });
 
     const sA = relayA.s2s.addresses[0];
     const sB = relayB.s2s.addresses[0];

@@ -357,35 +357,32 @@ export class ConstrainedLink implements RelayLink {
    * second while the link runs, with pumping held, so order is kept; taken
    * out of the queue, they would otherwise wait for the next start.
    */
-  private async assignRetrying(groups: Array<{ ids: bigint[]; stanza: Buffer; priority: 'high' | 'low' }>): Promise<bigint[]> {
-    for (;;) {
-      try {
-        return await this.spool.assignGroups(this.name, groups);
-      } catch (err) {
-        this.lastError = (err as Error).message;
-        if (this.stopped || !retryable(err)) throw err;
-        this.log.error({ err: this.lastError }, 'could not record link messages; retrying in 1 s');
-        await new Promise((r) => setTimeout(r, 1000));
-        if (this.stopped) throw err;
-      }
-    }
+  private assignRetrying(groups: Array<{ ids: bigint[]; stanza: Buffer; priority: 'high' | 'low' }>): Promise<bigint[]> {
+    return this.retryingStore(() => this.spool.assignGroups(this.name, groups), 'could not record link messages', {});
   }
 
   private async receive(id: bigint, stanza: Buffer): Promise<void> {
     // The core has this message as delivered and drops the partner's resends of it
     // until confirmDelivered: a failed store (a full disk) is retried here, in order.
+    const fields = { id: String(id) };
+    try {
+      await this.retryingStore(() => this.receiveOnce(id, stanza), 'could not store a received stanza', fields);
+    } catch {
+      this.log.error({ err: this.lastError, ...fields }, 'could not store a received stanza');
+    }
+  }
+
+  /** Runs a spool write, again every second while it fails for the disk and the link runs; other failures are thrown. */
+  private async retryingStore<T>(write: () => Promise<T>, what: string, fields: Record<string, string>): Promise<T> {
     for (;;) {
       try {
-        await this.receiveOnce(id, stanza);
-        return;
+        return await write();
       } catch (err) {
         this.lastError = (err as Error).message;
-        if (this.stopped || !retryable(err)) {
-          this.log.error({ err: this.lastError, id: String(id) }, 'could not store a received stanza');
-          return;
-        }
-        this.log.error({ err: this.lastError, id: String(id) }, 'could not store a received stanza; retrying in 1 s');
+        if (this.stopped || !retryable(err)) throw err;
+        this.log.error({ err: this.lastError, ...fields }, `${what}; retrying in 1 s`);
         await new Promise((r) => setTimeout(r, 1000));
+        if (this.stopped) throw err;
       }
     }
   }
