@@ -168,6 +168,11 @@ export class LinkSessions {
     return true;
   }
 
+  /** A v1 announce waits (probeFrame): the driver should poll now. */
+  announceDue(): boolean {
+    return this.v1Failed && this.tx === 2 && !this.partnerV2;
+  }
+
   /**
    * A PING to send outside the ARQ in the other version, when due: v1 towards
    * a partner heard only in v1 frames that do not open (an older satrelay,
@@ -175,11 +180,6 @@ export class LinkSessions {
    * new one); v2 every `everyMs` while talking v1 (the partner may have been
    * upgraded). Never once the partner spoke v2.
    */
-  /** A v1 announce waits (session.ts probeFrame): the driver should poll now. */
-  announceDue(): boolean {
-    return this.v1Failed && this.tx === 2 && !this.partnerV2;
-  }
-
   probeFrame(now: number, everyMs: number, seq: number): Buffer | undefined {
     if (this.partnerV2 || this.v1Only) return undefined;
     const v = this.tx === 2 ? (this.v1Failed ? 1 : undefined) : 2;
