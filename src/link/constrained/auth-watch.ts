@@ -44,7 +44,7 @@ export class AuthWatch {
         'link frames failed authentication while the partner\'s frames authenticate: forged or corrupted frames on the bearer, not a key mismatch; dropped before any effect');
     } else if (d.auth > 0) {
       m.set('link_key_mismatch', 1, lbl);
-      const hint = this.o.fresh ? '; this relay started without its link state: if the partner ran with this key before, see "A relay lost its link state" in the operator guide' : '';
+      const hint = this.o.fresh && this.o.fresh !== 'key_changed' ? '; this relay started without its link state: if the partner ran with this key before, see "A relay lost its link state" in the operator guide' : '';
       this.say('mismatch', now, 'warn', { frames: d.auth, keyId: this.o.keyId },
         `link frames fail authentication and none from the partner authenticates: do both ends hold the same key_file (compare the key ids in both logs)? If the ids match, these frames are forged${hint}`);
     } else if (live) {
