@@ -111,7 +111,7 @@ test.serial('replayed first frames of 18 earlier runs and forged frames over UDP
   t.true(injected >= 201, `${injected} old first frames replayed`);
   t.is(shoreGot.length, new Set(shoreGot).size, 'nothing delivered twice');
   t.is(shore.metrics.get('link_resyncs_total'), resyncsBefore, 'no resync');
-  t.true(shore.metrics.get('link_frames_dropped_total', { reason: 'stale_session' }) >= injected - 10, 'dropped as earlier sessions');
+  t.true(shore.metrics.get('link_frames_dropped_total', { reason: 'stale_session' }) >= injected * 0.9, 'dropped as earlier sessions (loopback may lose a few)');
   // Within one 5 s tick the shore says what happened.
   t.true(await until(() => shore.logs.some((l) => l.msg.includes('forged or corrupted frames')), 7000), 'the log names forged frames');
   t.false(shore.logs.some((l) => l.msg.includes('key_file')), 'and does not suggest a key mismatch');
@@ -124,7 +124,8 @@ test.serial('replayed first frames of 18 earlier runs and forged frames over UDP
   const shore2 = await startEnd(join(root, 'shore'), 'shore', shorePort, tapShore.address().port, shoreGot);
   ends.push(shore2);
   tapShore.send(firsts[17], shorePort, '127.0.0.1');
-  t.true(await until(() => shore2.metrics.get('link_frames_dropped_total', { reason: 'stale_session' }) === 1, 2000), 'the old first frame is dropped');
+  const oldSession = firsts[17].readUInt32BE(1);
+  t.true(await until(() => shore2.link.stats().staleSession === oldSession, 2000), 'the old first frame is dropped as an earlier session');
   await ship.link.send(stanza('after'));
   t.true(await until(() => shoreGot.includes('after'), 5000));
   t.is(shore2.metrics.get('link_resyncs_total'), 0, 'the restarted shore did not resync');
