@@ -118,6 +118,7 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         queue: queueOptionsFor(cfg.optimize),
         logger: deps.logger,
         metrics: deps.metrics,
+        stateFile: join(cfg.data_dir, 'link-state', `${link.name}.json`),
       });
   }
 }

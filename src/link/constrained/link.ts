@@ -27,6 +27,8 @@ import { domainOf } from '../../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
+import { SessionStore } from './session-store.ts';
+import { AuthWatch } from './auth-watch.ts';
 
 export type ConstrainedTransport =
   | { kind: 'udp'; bind: string; peer: string }
@@ -51,6 +53,8 @@ export interface ConstrainedLinkOptions {
   maxStanzaBytes: number;
   /** Presence coalescing and fan-out folding in the queue before the core. */
   queue?: { coalescePresence: boolean; fanout: boolean };
+  /** The link's session numbers (session-store.ts); absent: none kept across runs. */
+  stateFile?: string;
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -131,6 +135,8 @@ export class ConstrainedLink implements RelayLink {
   private expiryTimer?: NodeJS.Timeout;
   /** Delivery to local servers: one ordered chain per destination domain. */
   private readonly localChains = new Map<string, Promise<unknown>>();
+  private sessions!: SessionStore;
+  private watch!: AuthWatch;
 
   constructor(private readonly opts: ConstrainedLinkOptions) {
     this.name = opts.name;
@@ -150,6 +156,9 @@ export class ConstrainedLink implements RelayLink {
     const groups = this.spool.groups(this.name);
     const grouped = new Set(groups.flatMap((g) => g.ids));
     const role = linkRole(this.opts.localDomains, this.opts.domains, this.opts.role);
+    const { store, state, fresh } = SessionStore.begin(this.opts.stateFile, this.opts.key, randomBytes, this.log);
+    this.sessions = store;
+    this.watch = new AuthWatch({ name: this.name, metrics: this.metrics, log: this.log, keyId: this.opts.keyId, fresh });
     this.endpoint = new LinkEndpoint(
       {
         tuning: this.opts.tuning,
@@ -166,6 +175,7 @@ export class ConstrainedLink implements RelayLink {
           deliveredUpTo: this.spool.deliveredUpTo(this.name),
           delivered: this.spool.deliveredAbove(this.name),
         },
+        session: state,
       },
       performance.now(),
     );
@@ -193,7 +203,7 @@ export class ConstrainedLink implements RelayLink {
     this.pump();
     this.expiryTimer = setInterval(() => this.expire(), 5000);
     this.expiryTimer.unref();
-    this.log.info({ role, keyId: this.opts.keyId }, 'constrained link started');
+    this.log.info({ role, keyId: this.opts.keyId, session: state.local, partnerSession: state.peer || undefined }, 'constrained link started');
   }
 
   private makeDriver(): LinkDriver {
@@ -343,9 +353,12 @@ export class ConstrainedLink implements RelayLink {
           this.metrics.set('link_up', this.up ? 1 : 0, { link: this.name });
           this.log.info(`link ${ev.type}`);
           break;
-        case 'resync':
+        case 'resync': // the core logs it, at most once a minute
           this.metrics.inc('link_resyncs_total', { link: this.name });
-          this.log.info('partner restarted: compression contexts reset');
+          break;
+        case 'session':
+        case 'partner_version':
+          this.sessions.onEvent(ev, this.log, this.metrics, this.name);
           break;
       }
     }
@@ -492,18 +505,7 @@ export class ConstrainedLink implements RelayLink {
         }
       }
     }
-    this.warnOnAuthFailures();
-  }
-
-  private authFailuresSeen = 0;
-
-  /** Frames failing authentication mostly mean the two ends hold different keys: say so, at most every tick. */
-  private warnOnAuthFailures(): void {
-    const n = this.metrics.get('link_frames_dropped_total', { link: this.name, reason: 'auth' });
-    if (n > this.authFailuresSeen) {
-      this.log.warn({ frames: n - this.authFailuresSeen, keyId: this.opts.keyId }, 'link frames failed authentication: do both ends hold the same key_file (compare the key ids in their logs)?');
-    }
-    this.authFailuresSeen = n;
+    this.watch.tick(performance.now(), this.up, this.endpoint.stats());
   }
 
   status(): LinkStatus {

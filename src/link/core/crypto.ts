@@ -12,9 +12,10 @@ const SALT = Buffer.from('satrelay-link-v1');
 
 export interface DirectionKeys { send: Buffer; recv: Buffer }
 
-export function deriveKeys(psk: Buffer, role: 'a' | 'b'): DirectionKeys {
-  const ab = Buffer.from(hkdfSync('sha256', psk, SALT, Buffer.from('a>b'), 32));
-  const ba = Buffer.from(hkdfSync('sha256', psk, SALT, Buffer.from('b>a'), 32));
+/** Direction keys of link protocol v1 (`salt` "satrelay-link-v1"); v2 passes its own salt (sealing.ts). */
+export function deriveKeys(psk: Buffer, role: 'a' | 'b', salt: Buffer = SALT): DirectionKeys {
+  const ab = Buffer.from(hkdfSync('sha256', psk, salt, Buffer.from('a>b'), 32));
+  const ba = Buffer.from(hkdfSync('sha256', psk, salt, Buffer.from('b>a'), 32));
   return role === 'a' ? { send: ab, recv: ba } : { send: ba, recv: ab };
 }
 

@@ -13,17 +13,18 @@
  */
 import { Metrics } from '../../obs/metrics.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
+import { LogLimiter } from './log-limit.ts';
 import { LinkError, WireError, type DropReason } from './errors.ts';
-import { TAG_BYTES, deriveKeys, nonceOf, open, seal, type DirectionKeys } from './crypto.ts';
+import { TAG_BYTES } from './crypto.ts';
 import { StreamDeflater, StreamInflater, buildDictionary } from './compress.ts';
 import { BigRangeSet, RangeSet } from './ranges.ts';
-import { ReplayWindow } from './replay.ts';
 import { RttEstimator } from './rtt.ts';
+import { LinkSessions, type PeerChange, type SessionState } from './session.ts';
 import { U64_MAX, Writer, varintSize, bigVarintSize } from './varint.ts';
 import {
   B_FLOOR, B_PING, B_RESET, B_STREAM, MAX_ACK_RANGES, MAX_MSGACK_RANGES, MAX_META_BYTES, MAX_SEQ,
-  decodeBody, decodeHeader, encodeAck, encodeHeader, encodeMsgAck, encodeSeg, headerSize, segOverhead,
-  type Seg,
+  decodeBody, encodeAck, encodeHeader, encodeMsgAck, encodeSeg, headerSize, segOverhead,
+  type Header, type Seg,
 } from './wire.ts';
 
 export interface LinkTuning {
@@ -65,6 +66,8 @@ export interface LinkOptions {
    * stored (delivery is in transmit order, so stored ids need not be contiguous).
    */
   resume?: { nextSendId: bigint; deliveredUpTo: bigint; delivered?: Iterable<bigint> };
+  /** Session numbers from the host's durable store (session.ts); absent: a random session, nothing kept across runs. */
+  session?: SessionState;
 }
 
 export type LinkEvent =
@@ -72,7 +75,11 @@ export type LinkEvent =
   | { type: 'acked'; id: bigint }
   | { type: 'up' } | { type: 'down' } | { type: 'resync' }
   /** Receiver: the partner will send nothing below `id` any more (expired, refused or acked ids). */
-  | { type: 'floor'; id: bigint };
+  | { type: 'floor'; id: bigint }
+  /** Store at once (before the next frame): the partner's session accepted, and whether it speaks v2. */
+  | { type: 'session'; peer: number; peerV2: boolean }
+  /** The partner speaks link protocol `version` (1: an older satrelay; this end talks v1 to it). */
+  | { type: 'partner_version'; version: 1 | 2 };
 
 export interface LinkStats {
   framesSent: number; framesReceived: number; retransmits: number; segmentsRetransmitted: number;
@@ -81,6 +88,8 @@ export interface LinkStats {
   /** Messages submitted but not yet started on the bearer. */
   waiting: number;
   delivered: number; acked: number; epoch: number; peerEpoch: number | undefined; txGeneration: number;
+  /** Highest partner session accepted (v2); the last one seen below it, if any; the version this end sends. */
+  peerSession: number; staleSession: number | undefined; wireVersion: 1 | 2;
   stanzaBytesIn: number; compressedBytesOut: number;
   /** Stanza bytes compressed so far (compressedBytesOut / stanzaBytesOut: the ratio achieved). */
   stanzaBytesOut: number;
@@ -90,7 +99,6 @@ export const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
 /** Frames above the largest acked by this many are declared lost (RFC 9002 §6.1.1). */
 const PACKET_THRESHOLD = 3;
 const MAX_REASSEMBLY_AHEAD = 8192;
-const RETIRED_EPOCHS = 16;
 
 interface OutMsg {
   id: bigint; stanza: Buffer; priority: 'high' | 'low'; meta?: Uint8Array;
@@ -114,7 +122,7 @@ export class LinkEndpoint {
   private readonly maxFrame: number;
   private readonly window: number;
   private readonly windowFixed: boolean;
-  private readonly keys: DirectionKeys;
+  private readonly sessions: LinkSessions;
   private readonly dict: Uint8Array;
   private readonly metrics: Metrics;
   private readonly log: Logger;
@@ -141,18 +149,13 @@ export class LinkEndpoint {
   private readonly rateBps: number | undefined;
   private probeOnly = false;
   private readonly rtt: RttEstimator;
-  private pingPending = true; // the first frame announces the epoch
+  private pingPending = true; // the first frame announces the session
   /** When pollTransmit first saw the oldest message still waiting (coalescing clock). */
   private firstWaitAt: number | undefined;
 
   // --- receive side
-  private peerEpoch: number | undefined;
-  /** Retired peer epochs -> highest seq seen: only unseen, authentic frames can revive one. */
-  private readonly retired = new Map<number, number>();
-  private peerTopSeq = -1;
   private reviving = false;
   private resetInFlight = false;
-  private replay = new ReplayWindow();
   private rxSeqs = new RangeSet();
   private rxLargestAt = 0;
   private ackPending = false;
@@ -198,11 +201,12 @@ export class LinkEndpoint {
     this.window = windowFrames(tu, this.maxFrame);
     this.windowFixed = tu.windowFrames !== undefined;
     this.rateBps = tu.rateBps && tu.rateBps > 0 ? tu.rateBps : undefined;
-    this.keys = deriveKeys(opts.key, opts.role);
     this.dict = buildDictionary([...opts.localDomains, ...opts.remoteDomains]);
     this.metrics = opts.metrics ?? new Metrics();
     this.log = opts.logger ?? silentLogger;
-    this.epoch = opts.random(4).readUInt32BE(0);
+    const v1Epoch = opts.random(4).readUInt32BE(0);
+    this.sessions = new LinkSessions(opts.session ?? { local: 1 + (opts.random(4).readUInt32BE(0) >>> 1) }, v1Epoch, opts.key, opts.role);
+    this.epoch = this.sessions.own[2];
     this.deflater = new StreamDeflater(this.t.compressionLevel, this.dict);
     this.rtt = new RttEstimator(tu.rtoMinMs, tu.rtoMaxMs, tu.rttEstimateMs, tu.ackDelayMs);
     this.lastRecvAt = now;
@@ -270,7 +274,8 @@ export class LinkEndpoint {
       ...this.st, rttMs: this.rtt.srtt, rtoMs: this.rtt.rto(), inFlight: this.ackElicitingInFlight, window: this.currentWindow(),
       queued: this.high.length + this.low.length + this.stream.size, unacked: this.unacked.size,
       waiting: this.high.length + this.low.length,
-      epoch: this.epoch, peerEpoch: this.peerEpoch, txGeneration: this.txGen,
+      epoch: this.epoch, peerEpoch: this.sessions.cur?.heard ? this.sessions.cur.id : undefined, txGeneration: this.txGen,
+      peerSession: this.sessions.floor, staleSession: this.sessions.lastStale, wireVersion: this.sessions.tx,
     };
   }
 
@@ -363,34 +368,33 @@ export class LinkEndpoint {
 
   // ------------------------------------------------------------------ receive
 
-  handleFrame(now: number, frame: Buffer): void {
-    this.nowHint = Math.max(this.nowHint, now);
+  /** Returns whether the frame was taken; a dropped frame changed nothing (the driver need not poll). */
+  handleFrame(now: number, frame: Buffer): boolean {
     try {
-      this.receive(now, frame);
+      return this.receive(now, frame);
     } catch (err) {
-      const reason: DropReason = err instanceof WireError ? err.reason : 'malformed';
-      this.drop(reason, err);
+      return this.drop(err instanceof WireError ? err.reason : 'malformed', err);
     }
   }
 
-  private drop(reason: DropReason, err?: unknown): void {
+  private readonly dropLabels = new Map<DropReason, Record<string, string>>();
+
+  private drop(reason: DropReason, err?: unknown): false {
     this.st.framesDropped++;
-    this.metrics.inc('link_frames_dropped_total', { ...this.lbl, reason });
-    this.log.debug({ reason, err: err instanceof Error ? err.message : undefined }, 'frame dropped');
+    let lbl = this.dropLabels.get(reason);
+    if (!lbl) this.dropLabels.set(reason, (lbl = { ...this.lbl, reason }));
+    this.metrics.inc('link_frames_dropped_total', lbl);
+    if (err) this.log.debug({ reason, err: err instanceof Error ? err.message : undefined }, 'frame dropped');
+    return false;
   }
 
-  private receive(now: number, frame: Buffer): void {
-    if (frame.length > this.t.mtu) throw new WireError('too_big', `frame ${frame.length} > mtu`);
-    const h = decodeHeader(frame);
-    if (frame.length < h.length + TAG_BYTES) throw new WireError('truncated', 'shorter than header + tag');
-    const top = this.retired.get(h.epoch);
-    if (top !== undefined && h.seq <= top) throw new WireError('replay', 'retired epoch');
-    const known = h.epoch === this.peerEpoch;
-    if (known && !this.replay.check(h.seq)) throw new WireError('replay', 'seq seen or too old');
-    const hdr = frame.subarray(0, h.length);
-    const aad = h.e ? Buffer.concat([hdr, u32(this.epoch)]) : hdr;
-    const plain = open(this.keys.recv, nonceOf(h.epoch, h.seq), aad, frame.subarray(h.length));
-    if (!plain) throw new WireError('auth', 'AEAD open failed');
+  private receive(now: number, frame: Buffer): boolean {
+    if (frame.length > this.t.mtu) return this.drop('too_big');
+    // Header checks (session, replay window, length) before the AEAD: session.ts.
+    const got = this.sessions.open(frame);
+    if (typeof got === 'string') return this.drop(got) || this.sessions.announceDue(); // a v1 announce goes at once
+    const { h, plain } = got;
+    this.nowHint = Math.max(this.nowHint, now);
     const body = decodeBody(plain); // validate everything before any effect
     if (body.ack && !h.e) throw new WireError('malformed', 'ACK without E');
 
@@ -399,9 +403,7 @@ export class LinkEndpoint {
     this.metrics.inc('link_frames_received_total', this.lbl);
     this.metrics.inc('link_bytes_received_total', this.lbl, frame.length);
 
-    if (!known) this.onPeerEpoch(h.epoch);
-    this.replay.mark(h.seq);
-    if (h.seq > this.peerTopSeq) this.peerTopSeq = h.seq;
+    this.onPeerRun(this.sessions.admit(h), h);
     if (this.rtt.backoff > 0 && this.ackElicitingInFlight > 0 && now - this.lastRecvAt > this.rtt.baseRto()) {
       // Heard again after a silence while backed off (an outage has ended): the
       // timer runs from the base RTO again, so what went out long ago is resent
@@ -419,36 +421,35 @@ export class LinkEndpoint {
     if (body.msgAck) this.onMsgAck(body.msgAck.ranges);
     if (body.reset !== undefined && body.reset === this.txGen) this.resetTxStream('peer asked');
     if (body.floor !== undefined) this.onPeerFloor(body.floor);
-    if (body.stream !== undefined) this.onData(body.stream, body.segs, h.epoch);
+    if (body.stream !== undefined) this.onData(body.stream, body.segs, h.session);
+    return true;
   }
 
-  private onPeerEpoch(epoch: number): void {
-    const had = this.peerEpoch;
-    const hadTop = this.peerTopSeq;
-    this.peerEpoch = epoch;
-    this.peerTopSeq = -1;
-    // A retired epoch that comes back (newer seqs, authentic) never restarted:
-    // its stream continues past what we can inflate, so ask it for a new one.
-    this.reviving = this.retired.delete(epoch);
-    this.replay = new ReplayWindow();
-    this.rxSeqs = new RangeSet();
-    this.ackPending = false;
-    this.ackElicitingUnacked = 0;
-    this.ackDueAt = undefined;
-    if (had === undefined) return; // first contact: nothing to undo
-    // The peer restarted: it lost its stream state. Retire its old epoch
-    // (replays of it are refused), restart both directions.
-    this.retired.set(had, hadTop);
-    if (this.retired.size > RETIRED_EPOCHS) this.retired.delete(this.retired.keys().next().value!);
-    this.rx = undefined;
-    this.resetRequest = undefined;
-    this.resetInFlight = false;
-    this.resetTxStream('peer restarted');
-    // Frames in flight were addressed to the old incarnation (E binds them): forget them.
+  private readonly logLimit = new LogLimiter(60_000);
+
+  /** After admitting a frame: a new partner run (or wire version) restarts both directions. */
+  private onPeerRun(change: PeerChange, h: Header): void {
+    const store = this.sessions.takeStore();
+    if (store) this.events.push({ type: 'session', ...store });
+    const switched = this.sessions.followPartner(h);
+    if (switched) this.events.push({ type: 'partner_version', version: this.sessions.tx });
+    const restart = change === 'restart' || change === 'revive';
+    if (change !== 'same') {
+      // A retired v1 epoch back (newer seqs, authentic) never restarted: its stream runs past what we can inflate.
+      this.reviving = change === 'revive';
+      this.rxSeqs = new RangeSet(); this.ackPending = false; this.ackElicitingUnacked = 0; this.ackDueAt = undefined;
+    }
+    if (!restart && !switched) return; // first contact: nothing to undo
+    if (restart) { this.rx = undefined; this.resetRequest = undefined; this.resetInFlight = false; } // the partner lost its streams
+    // Our direction restarts too (after a version switch the partner sees a new run of ours); frames in flight were bound to the old run.
+    this.resetTxStream(restart ? 'peer restarted' : 'version switch');
     for (const f of [...this.sent.values()]) this.onFrameLost(f);
     this.probeOnly = false;
+    this.pingPending ||= switched;
+    if (!restart) return;
     this.events.push({ type: 'resync' });
-    this.log.info({ from: had, to: epoch }, 'peer epoch changed: resync');
+    const held = this.logLimit.allow('resync', this.nowHint);
+    if (held !== undefined) this.log.info({ session: h.session, version: h.version, held }, 'partner restarted (a new session): link streams resynchronised');
   }
 
   private noteReceived(now: number, seq: number, ackEliciting: boolean): void {
@@ -639,7 +640,7 @@ export class LinkEndpoint {
     }
     this.high.length = 0; this.high.push(...hi);
     this.low.length = 0; this.low.push(...lo);
-    this.metrics.inc('link_stream_resets_total', { ...this.lbl, reason: why === 'peer asked' ? 'peer_request' : 'peer_restart' });
+    this.metrics.inc('link_stream_resets_total', { ...this.lbl, reason: why === 'peer asked' ? 'peer_request' : why === 'version switch' ? 'version_switch' : 'peer_restart' });
   }
 
   private floor(): bigint {
@@ -681,13 +682,17 @@ export class LinkEndpoint {
     const resetDue = this.resetRequest !== undefined && !this.resetInFlight && this.windowOpen();
     const pingDue = this.pingPending && this.windowOpen();
     if (this.msgAckPending.isEmpty()) this.msgAckDueAt = undefined;
+    if (this.seq > MAX_SEQ) return undefined; // 2^48 frames: a new session is needed (restart)
+    const probe = this.sessions.probeFrame(now, (this.t.keepaliveS || 30) * 1000, this.seq);
+    if (probe) { this.seq++; this.st.framesSent++; this.st.bytesSent += probe.length; return probe; }
     if (!ackDue && !msgAckDue && !dataReady && !resetDue && !pingDue) return undefined;
-    if (this.seq > MAX_SEQ) return undefined; // 2^48 frames: a new epoch is needed (restart)
 
     const seq = this.seq++;
-    const e = this.peerEpoch !== undefined;
+    const v = this.sessions.tx;
+    const bind = this.sessions.peerBinding(v);
+    const e = bind !== undefined;
     const w = new Writer(this.maxFrame);
-    encodeHeader(w, e, this.epoch, seq);
+    encodeHeader(w, e, this.sessions.own[v], seq, v);
     const hdrLen = w.length;
     const body = new Writer(this.maxFrame);
     const f: SentFrame = { seq, builtAt: now, time: now, size: 0, ackEliciting: false, segs: [], msgAcks: [] };
@@ -727,10 +732,7 @@ export class LinkEndpoint {
     if (this.pingPending && !f.ackEliciting) { body.u8(B_PING); f.ackEliciting = true; }
     this.pingPending = false;
 
-    const plain = body.finish();
-    const hdr = w.finish();
-    const aad = e ? Buffer.concat([hdr, u32(this.peerEpoch!)]) : hdr;
-    const frame = Buffer.concat([hdr, seal(this.keys.send, nonceOf(this.epoch, seq), aad, plain)]);
+    const frame = this.sessions.seal(v, seq, w.finish(), bind, body.finish());
     f.size = frame.length;
     // With a known bearer rate, time a frame from when it will have left the
     // driver's pacing queue, so a queue of frames does not fire the RTO.
@@ -807,8 +809,6 @@ export class LinkEndpoint {
     this.stream.set(m.msn, m);
   }
 }
-
-function u32(v: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return b; }
 
 /** Window in frames: configured, or 2 x bandwidth-delay product (rate x RTT), at least 2. */
 export function windowFrames(t: LinkTuning, frameBytes: number): number {

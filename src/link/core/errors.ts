@@ -11,8 +11,13 @@ export class LinkError extends Error {
   }
 }
 
-/** Reasons a received frame is dropped (label of link_frames_dropped_total). */
-export type DropReason = 'auth' | 'replay' | 'truncated' | 'malformed' | 'too_big';
+/**
+ * Reasons a received frame is dropped (label of link_frames_dropped_total).
+ * stale_session: from an earlier session of the partner, or addressed to an
+ * earlier session of this end; old_version: link protocol v1 from a partner
+ * already heard speaking v2 (docs/link-protocol.md §7).
+ */
+export type DropReason = 'auth' | 'replay' | 'stale_session' | 'old_version' | 'truncated' | 'malformed' | 'too_big';
 
 /** Internal: thrown by the decoders, caught in handleFrame and counted. */
 export class WireError extends Error {

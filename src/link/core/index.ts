@@ -4,16 +4,21 @@
  * Does: framing to the MTU, selective-repeat ARQ with SACK sized to the
  *   bandwidth-delay product, RFC 6298 RTO, message-layer deflate with a preset
  *   dictionary and resync, priority scheduling, ChaCha20-Poly1305 with a
- *   pre-shared key, epochs and a replay window. Wire spec: docs/link-protocol.md.
+ *   pre-shared key, session numbers that only grow (the host stores them) and a
+ *   replay window. Wire spec: docs/link-protocol.md.
  * Takes: LinkOptions (tuning, PSK, role, domains, injected randomness, resume
- *   state), `now` (ms, any monotonic origin) on every input, frames as Buffers.
+ *   state, session numbers), `now` (ms, any monotonic origin) on every input,
+ *   frames as Buffers.
  * Gives: frames to send (pollTransmit), the next deadline (pollTimeout), and
- *   events (deliver / acked / up / down / resync).
+ *   events (deliver / acked / up / down / resync / session to store /
+ *   partner_version).
  * Must not import: sockets, timers, the clock, Math.random, spool/, s2s/,
  *   drivers/ (drivers import this, not the reverse).
  */
 export { LinkEndpoint, windowFrames, DEFAULT_MAX_STANZA_BYTES } from './endpoint.ts';
 export type { LinkTuning, LinkOptions, LinkEvent, LinkStats } from './endpoint.ts';
+export { MAX_SESSION, type SessionState } from './session.ts';
+export { LogLimiter } from './log-limit.ts';
 export { LinkError } from './errors.ts';
 export type { LinkErrorCode, DropReason } from './errors.ts';
 export { buildDictionary, StreamDeflater, StreamInflater } from './compress.ts';

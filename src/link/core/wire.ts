@@ -1,16 +1,19 @@
 /**
  * Frame wire format (docs/link-protocol.md has the diagrams and vectors).
  *
- *   header (cleartext, authenticated):  flags u8 | epoch u32 BE | seq varint
- *     flags: bits 7-6 version (01), bit 5 E (AAD carries the receiver's epoch),
- *            bits 4-0 zero
+ *   header (cleartext, authenticated):  flags u8 | session u32 BE | seq varint
+ *     flags: bits 7-6 version (10 = v2; 01 = v1, an older satrelay whose
+ *            header field is a random epoch), bit 5 E (AAD carries the
+ *            receiver's session), bits 4-0 zero
  *   body (encrypted): a sequence of blocks, each led by a type byte
  *   tag: 16 bytes (Poly1305)
  */
 import { Reader, Writer, varintSize } from './varint.ts';
-import { WireError } from './errors.ts';
+import { WireError, type DropReason } from './errors.ts';
 
-export const VERSION = 1;
+export const VERSION = 2;
+/** The previous format: the same header with a random epoch (talked only to a partner not yet upgraded). */
+export const VERSION_1 = 1;
 export const FLAG_E = 0x20;
 export const MAX_SEQ = 2 ** 48 - 1;
 
@@ -31,25 +34,48 @@ export const MAX_ACK_RANGES = 16;
 export const MAX_MSGACK_RANGES = 16;
 export const MAX_META_BYTES = 1024;
 
-export interface Header { e: boolean; epoch: number; seq: number; length: number }
+/** `session`: the sender's session number (v2) or random epoch (v1). */
+export interface Header { version: 1 | 2; e: boolean; session: number; seq: number; length: number }
 
-export function encodeHeader(w: Writer, e: boolean, epoch: number, seq: number): void {
-  w.u8((VERSION << 6) | (e ? FLAG_E : 0));
-  w.u32(epoch);
+export function encodeHeader(w: Writer, e: boolean, session: number, seq: number, version: 1 | 2 = VERSION): void {
+  w.u8((version << 6) | (e ? FLAG_E : 0));
+  w.u32(session);
   w.varint(seq);
 }
 
 export function headerSize(seq: number): number { return 5 + varintSize(seq); }
 
+/**
+ * Reads a header without throwing (a flood of forged frames must stay cheap):
+ * the header, or why the frame is dropped.
+ */
+export function parseHeader(frame: Uint8Array): Header | DropReason {
+  if (frame.length < 6) return 'truncated';
+  const flags = frame[0];
+  const version = flags >> 6;
+  if ((version !== VERSION && version !== VERSION_1) || (flags & 0x1f) !== 0) return 'malformed';
+  const session = ((frame[1] << 24) | (frame[2] << 16) | (frame[3] << 8) | frame[4]) >>> 0;
+  let seq = 0;
+  let mul = 1;
+  for (let i = 5; i < 13; i++) {
+    if (i >= frame.length) return 'truncated';
+    const b = frame[i];
+    seq += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) {
+      if (b === 0 && i > 5) return 'malformed'; // non-minimal varint
+      if (seq > MAX_SEQ) return 'malformed';
+      return { version, e: (flags & FLAG_E) !== 0, session, seq, length: i + 1 };
+    }
+    mul *= 128;
+  }
+  return 'malformed';
+}
+
+/** parseHeader that throws WireError (tests, tools). */
 export function decodeHeader(frame: Uint8Array): Header {
-  const r = new Reader(frame);
-  const flags = r.u8();
-  if (flags >> 6 !== VERSION) throw new WireError('malformed', `version ${flags >> 6}`);
-  if ((flags & 0x1f) !== 0) throw new WireError('malformed', 'reserved flag bits set');
-  const epoch = r.u32();
-  const seq = r.varint();
-  if (seq > MAX_SEQ) throw new WireError('malformed', 'seq too large');
-  return { e: (flags & FLAG_E) !== 0, epoch, seq, length: r.pos };
+  const h = parseHeader(frame);
+  if (typeof h === 'string') throw new WireError(h, `bad header (${h})`);
+  return h;
 }
 
 export interface AckBlock { largest: number; delayMs: number; ranges: Array<[number, number]> /* descending */ }

@@ -13,7 +13,8 @@ import { silentLogger, type Logger } from '../../obs/log.ts';
 
 /** The part of LinkEndpoint (src/link/core) a driver uses. */
 export interface LinkEndpointLike {
-  handleFrame(now: number, frame: Buffer): void;
+  /** false: the frame was dropped and changed nothing. */
+  handleFrame(now: number, frame: Buffer): boolean | void;
   handleTimeout(now: number): void;
   pollTransmit(now: number): Buffer | undefined;
   pollTimeout(): number | undefined;
@@ -113,7 +114,7 @@ export abstract class DriverBase implements LinkDriver {
     this.metrics.inc('link_driver_frames_rx_total', this.labels);
     this.metrics.inc('link_driver_bytes_rx_total', this.labels, frame.length);
     try {
-      this.endpoint.handleFrame(this.now(), frame);
+      if (this.endpoint.handleFrame(this.now(), frame) === false) return; // dropped (forged, replayed): nothing to do
     } catch (err) {
       // A core must not throw on bad input; if it does, count and keep running.
       this.metrics.inc('link_driver_errors_total', { ...this.labels, op: 'handleFrame' });

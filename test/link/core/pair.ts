@@ -3,11 +3,12 @@
  * LinkEndpoints joined by a seeded bearer model per direction. Time jumps to
  * the next frame arrival or timer, so an hour-long outage runs in milliseconds.
  * Each side models the durable store around the endpoint: an outbox of
- * submitted-but-unacked stanzas (the spool) and a set of stored inbound ids.
+ * submitted-but-unacked stanzas (the spool), a set of stored inbound ids and
+ * the link's session numbers (link-state file: this run's, the partner's).
  * Exported for reuse by other tests (drivers, spool, bench).
  */
 import { createHash } from 'node:crypto';
-import { LinkEndpoint, type LinkEvent, type LinkOptions, type LinkTuning } from '../../../src/link/core/index.ts';
+import { LinkEndpoint, type LinkEvent, type LinkOptions, type LinkTuning, type SessionState } from '../../../src/link/core/index.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
 
 import { rng } from '../drivers/rng.ts';
@@ -89,8 +90,11 @@ export class Side {
   restarts = 0;
   /** When false, deliveries are stored but not confirmed (a crash before fsync). */
   autoConfirm = true;
-  constructor(readonly name: 'a' | 'b', readonly metrics: Metrics, readonly makeOpts: (resume?: LinkOptions['resume']) => LinkOptions, now: number) {
-    this.ep = new LinkEndpoint(makeOpts(), now);
+  /** The durable session record (`session` events update it; a restart takes the next local session). */
+  readonly sessions: SessionState;
+  constructor(readonly name: 'a' | 'b', readonly metrics: Metrics, readonly makeOpts: (resume?: LinkOptions['resume'], session?: SessionState) => LinkOptions, now: number) {
+    this.sessions = { local: name === 'a' ? 100 : 200, peer: 0, peerV2: false };
+    this.ep = new LinkEndpoint(makeOpts(undefined, { ...this.sessions }), now);
   }
 
   submit(stanza: Buffer | string, priority: 'high' | 'low' = 'high'): bigint {
@@ -108,7 +112,8 @@ export class Side {
     let upTo = 0n;
     for (const id of ids) { if (id === upTo + 1n) upTo = id; else break; }
     const above = ids.filter((id) => id > upTo);
-    this.ep = new LinkEndpoint(this.makeOpts({ nextSendId: this.nextId, deliveredUpTo: upTo, delivered: above }), now);
+    this.sessions.previous = this.sessions.local++;
+    this.ep = new LinkEndpoint(this.makeOpts({ nextSendId: this.nextId, deliveredUpTo: upTo, delivered: above }, { ...this.sessions }), now);
     for (const [id, m] of [...this.outbox].sort((x, y) => (x[0] < y[0] ? -1 : 1))) this.ep.submit(id, m.stanza, m.priority);
   }
 
@@ -123,6 +128,9 @@ export class Side {
       } else if (ev.type === 'acked') {
         this.outbox.delete(ev.id);
         this.ackedIds.push(ev.id);
+      } else if (ev.type === 'session') {
+        this.sessions.peer = ev.peer;
+        this.sessions.peerV2 = ev.peerV2;
       }
     }
   }
@@ -150,6 +158,8 @@ export class Pair {
   readonly seed: number;
   readonly tuning: LinkTuning;
   steps = 0;
+  /** Called with every frame the bearer delivers, before the endpoint gets it (recording for replays). */
+  readonly taps: Array<(to: Side, frame: Buffer, now: number) => void> = [];
 
   constructor(o: PairOptions) {
     this.seed = o.seed;
@@ -160,8 +170,8 @@ export class Pair {
     this.ab = new Bearer(model, rng(o.seed ^ 0x1111));
     this.ba = new Bearer(o.ba ?? { ...model }, rng(o.seed ^ 0x2222));
     const rand = seededBytes(r);
-    const mk = (role: 'a' | 'b', metrics: Metrics) => (resume?: LinkOptions['resume']): LinkOptions => ({
-      tuning: this.tuning, key, role, random: rand, resume, metrics,
+    const mk = (role: 'a' | 'b', metrics: Metrics) => (resume?: LinkOptions['resume'], session?: SessionState): LinkOptions => ({
+      tuning: this.tuning, key, role, random: rand, resume, metrics, session,
       localDomains: role === 'a' ? ['a.example', 'muc.a.example'] : ['b.example'],
       remoteDomains: role === 'a' ? ['b.example'] : ['a.example', 'muc.a.example'],
     });
@@ -185,6 +195,7 @@ export class Pair {
         const { frame, flipped } = bearer.queue.shift()!;
         bearer.stats.delivered++;
         if (flipped) bearer.stats.flippedDelivered++;
+        for (const tap of this.taps) tap(dst, frame, this.now);
         dst.ep.handleFrame(this.now, frame);
         busy = true;
       }

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { LinkEndpoint, LinkError, StreamDeflater, buildDictionary } from '../../../src/link/core/index.ts';
-import { deriveKeys, nonceOf, open } from '../../../src/link/core/crypto.ts';
+import { nonceOf, open } from '../../../src/link/core/crypto.ts';
+import { deriveKeysV2 } from '../../../src/link/core/sealing.ts';
 import { decodeHeader } from '../../../src/link/core/wire.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
 import { buildVectors, vectorEndpoint, VECTOR_KEY, VECTOR_STANZA, VECTOR_TUNING } from './vectors.ts';
@@ -29,39 +30,41 @@ test('test vectors of the spec: encode reproduces them byte for byte', (t) => {
   const doc = docVectors();
   const v = buildVectors();
   t.deepEqual(doc.get('key'), VECTOR_KEY);
-  const keys = deriveKeys(VECTOR_KEY, 'a');
+  const keys = deriveKeysV2(VECTOR_KEY, 'a');
   t.is(doc.get('key_ab')?.toString('hex'), keys.send.toString('hex'));
   t.is(doc.get('key_ba')?.toString('hex'), keys.recv.toString('hex'));
-  t.is(doc.get('v1.frame')?.toString('hex'), v.v1.toString('hex'));
-  t.is(doc.get('v2.frame')?.toString('hex'), v.v2.toString('hex'));
-  t.is(doc.get('v3.frame')?.toString('hex'), v.v3.toString('hex'));
+  for (const name of ['f1', 'f2', 'f3', 'f4'] as const) t.is(doc.get(`${name}.frame`)?.toString('hex'), v[name].toString('hex'), name);
 });
 
-test('test vectors of the spec: decode (AEAD open gives the documented plaintext; endpoints accept them)', (t) => {
+test('test vectors of the spec: decode (AEAD open gives the documented plaintext; endpoints accept them, and refuse the earlier session)', (t) => {
   const doc = docVectors();
-  const keys = deriveKeys(VECTOR_KEY, 'a');
-  const cases: Array<[string, Buffer, number | undefined]> = [['v1', keys.send, undefined], ['v2', keys.recv, undefined], ['v3', keys.recv, 0x01020304]];
+  const keys = deriveKeysV2(VECTOR_KEY, 'a');
+  const cases: Array<[string, Buffer, number | undefined]> = [['f1', keys.send, undefined], ['f2', keys.recv, undefined], ['f3', keys.recv, 0x01020304], ['f4', keys.send, undefined]];
   for (const [name, key, echo] of cases) {
     const frame = doc.get(`${name}.frame`)!;
     const h = decodeHeader(frame);
+    t.is(h.version, 2);
     t.is(h.e, echo !== undefined);
     const hdr = frame.subarray(0, h.length);
     const aad = echo === undefined ? hdr : Buffer.concat([hdr, Buffer.from([echo >>> 24, (echo >> 16) & 255, (echo >> 8) & 255, echo & 255])]);
-    const plain = open(key, nonceOf(h.epoch, h.seq), aad, frame.subarray(h.length));
+    const plain = open(key, nonceOf(h.session, h.seq), aad, frame.subarray(h.length));
     t.is(plain?.toString('hex'), doc.get(`${name}.plain`)?.toString('hex'), name);
   }
-  // v1 into b delivers the stanza; v3 into a acknowledges id 1.
+  // f1 into b delivers the stanza; f3 into a acknowledges id 1; f4 (a's earlier session) into b is refused.
   const a = vectorEndpoint('a');
   a.submit(1n, Buffer.from(VECTOR_STANZA), 'high');
   a.pollTransmit(0);
   const b = vectorEndpoint('b');
-  b.handleFrame(10, doc.get('v1.frame')!);
+  t.true(b.handleFrame(10, doc.get('f1.frame')!));
   const evs = [...(function* () { for (let e = b.pollEvent(); e; e = b.pollEvent()) yield e; })()];
   const d = evs.find((e) => e.type === 'deliver');
   t.true(d?.type === 'deliver' && d.id === 1n && d.stanza.toString() === VECTOR_STANZA);
-  a.handleFrame(80, doc.get('v3.frame')!);
+  t.deepEqual(evs.find((e) => e.type === 'session'), { type: 'session', peer: 0x01020304, peerV2: true });
+  a.handleFrame(80, doc.get('f3.frame')!);
   const aev = [...(function* () { for (let e = a.pollEvent(); e; e = a.pollEvent()) yield e; })()];
   t.true(aev.some((e) => e.type === 'acked' && e.id === 1n));
+  t.false(b.handleFrame(90, doc.get('f4.frame')!));
+  t.is(b.stats().staleSession, 0x01020303);
   t.is(VECTOR_TUNING.mtu, 256);
 });
 
@@ -71,7 +74,7 @@ function capture(seed: number): { b: LinkEndpoint; metrics: Metrics; frames: Buf
   const frames: Buffer[] = [];
   for (const s of chatCorpus(200, seed)) p.a.submit(s);
   const orig = p.b.ep.handleFrame.bind(p.b.ep);
-  p.b.ep.handleFrame = (now, f) => { frames.push(Buffer.from(f)); orig(now, f); };
+  p.b.ep.handleFrame = (now, f) => { frames.push(Buffer.from(f)); return orig(now, f); };
   p.driveUntil(() => p.idle());
   p.b.ep.handleFrame = orig;
   return { b: p.b.ep, metrics: p.b.metrics, frames };
@@ -130,21 +133,73 @@ test('forged (mutated), truncated and replayed frames never throw and are counte
   t.true(metrics.get('link_frames_dropped_total', { reason: 'truncated' }) > 0);
 });
 
-test('a frame from a retired epoch (replay of an earlier incarnation) is refused', (t) => {
+test('a frame from an earlier session (replay of an earlier run) is refused before any AEAD', (t) => {
   const p = new Pair({ seed: 7, ab: { latencyMs: 100 } });
   const old: Buffer[] = [];
   p.a.submit('<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>one</body></message>');
   const orig = p.b.ep.handleFrame.bind(p.b.ep);
-  p.b.ep.handleFrame = (now, f) => { old.push(Buffer.from(f)); orig(now, f); };
+  p.b.ep.handleFrame = (now, f) => { old.push(Buffer.from(f)); return orig(now, f); };
   p.driveUntil(() => p.idle());
+  p.b.ep.handleFrame = orig;
   p.a.restart(p.now);
   p.a.submit('<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>two</body></message>');
   p.driveUntil(() => p.idle());
-  const before = p.b.metrics.get('link_frames_dropped_total', { reason: 'replay' });
-  p.b.ep.handleFrame = orig;
-  for (const f of old) p.b.ep.handleFrame(p.now, f);
-  t.is(p.b.metrics.get('link_frames_dropped_total', { reason: 'replay' }) - before, old.length);
+  const before = p.b.metrics.get('link_frames_dropped_total', { reason: 'stale_session' });
+  for (const f of old) t.false(p.b.ep.handleFrame(p.now, f));
+  t.is(p.b.metrics.get('link_frames_dropped_total', { reason: 'stale_session' }) - before, old.length);
   t.is(p.b.received.length, 2);
+});
+
+/** Frames a sent to b in each of `runs` runs (a restarted between them), and the pair after them. */
+function history(seed: number, runs: number): { p: Pair; byRun: Buffer[][] } {
+  const p = new Pair({ seed, ab: { latencyMs: 100 } });
+  const byRun: Buffer[][] = [[]];
+  p.taps.push((to, f) => { if (to === p.b) byRun[p.a.restarts].push(Buffer.from(f)); });
+  for (let r = 0; r < runs; r++) {
+    if (r > 0) { p.a.restart(p.now); byRun.push([]); }
+    for (const s of chatCorpus(6, seed + r)) p.a.submit(s);
+    p.driveUntil(() => p.idle());
+  }
+  return { p, byRun };
+}
+
+test('frames of 18 earlier sessions and the current one, replayed, forged or cut, change nothing, also after the receiver restarts (fast-check)', (t) => {
+  const { p, byRun } = history(11, 19);
+  const seed = 20261124;
+  t.log(`fast-check seed ${seed}`);
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('as recorded' as const) }),
+    fc.record({ kind: fc.constant('flip' as const), pos: fc.nat(), bit: fc.nat(7) }),
+    fc.record({ kind: fc.constant('cut' as const), pos: fc.nat() }),
+    fc.record({ kind: fc.constant('append' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+    fc.record({ kind: fc.constant('session' as const), session: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }),
+    fc.record({ kind: fc.constant('seq' as const), seq: fc.integer({ min: 0, max: 2 ** 14 - 1 }) }),
+  );
+  for (const phase of ['link up', 'b restarted'] as const) {
+    if (phase === 'b restarted') p.b.restart(p.now);
+    const b = p.b.ep;
+    const before = { ...b.stats(), dropped: dropped(p.b.metrics) };
+    let fed = 0;
+    fc.assert(fc.property(fc.nat(byRun.length - 1), fc.nat(), op, (run, at, o) => {
+      let f = Buffer.from(byRun[run][at % byRun[run].length]);
+      if (o.kind === 'flip') f[o.pos % f.length] ^= 1 << o.bit;
+      else if (o.kind === 'cut') f = f.subarray(0, o.pos % f.length);
+      else if (o.kind === 'append') f = Buffer.concat([f, o.extra]);
+      else if (o.kind === 'session') f.writeUInt32BE(o.session, 1);
+      else if (o.kind === 'seq') f = Buffer.concat([f.subarray(0, 5), Buffer.from([0x80 | (o.seq & 0x7f), o.seq >> 7]), f.subarray(5 + (f[5] & 0x80 ? 2 : 1))]);
+      fed++;
+      return b.handleFrame(p.now, f) === false && b.pollEvent() === undefined;
+    }), { seed, numRuns: 3000 });
+    const after = b.stats();
+    t.is(dropped(p.b.metrics) - before.dropped, fed, `${phase}: every frame dropped and counted`);
+    for (const k of ['framesReceived', 'delivered', 'peerEpoch', 'peerSession', 'txGeneration', 'inFlight', 'acked'] as const) t.is(after[k], before[k], `${phase}: ${k} unchanged`);
+    t.log(`${phase}: ${['stale_session', 'replay', 'auth', 'truncated', 'malformed'].map((r) => `${r}=${p.b.metrics.get('link_frames_dropped_total', { reason: r })}`).join(' ')}`);
+  }
+  t.true(p.b.metrics.get('link_frames_dropped_total', { reason: 'stale_session' }) > 0);
+  // The link still works after all that.
+  p.a.submit('<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>still here</body></message>');
+  t.true(p.driveUntil(() => p.idle()));
+  t.is(p.b.received.at(-1)?.stanza.toString().includes('still here'), true);
 });
 
 test('compression: persistent context with dictionary beats per-stanza on a chat corpus', (t) => {
@@ -218,7 +273,7 @@ test('a stream that fails to inflate is reset (RESET block, new generation), not
   encodeSeg(body, { msn: ep.nextMsn++, offset: 0, first: true, last: true, id: 1000n, data: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07]) }, false);
   const hdr = h.finish();
   const aad = Buffer.concat([hdr, Buffer.from(p.b.ep.epoch.toString(16).padStart(8, '0'), 'hex')]);
-  p.b.ep.handleFrame(p.now, Buffer.concat([hdr, seal(deriveKeys(key, 'a').send, nonce(ep.epoch, seq), aad, body.finish())]));
+  p.b.ep.handleFrame(p.now, Buffer.concat([hdr, seal(deriveKeysV2(key, 'a').send, nonce(ep.epoch, seq), aad, body.finish())]));
   for (let i = 0; i < 5; i++) p.a.submit(`<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>two ${i}</body></message>`);
   t.true(p.driveUntil(() => p.idle() && p.b.received.length === 10, 600_000));
   t.is(p.b.metrics.get('link_stream_resets_total', { reason: 'inflate' }), 1);

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { LinkEndpoint, type LinkOptions, type LinkTuning } from '../../../src/link/core/index.ts';
 import { UdpLinkDriver } from '../../../src/link/drivers/index.ts';
 import { Spool } from '../../../src/spool/index.ts';
+import { SessionStore } from '../../../src/link/constrained/session-store.ts';
+import { silentLogger } from '../../../src/obs/log.ts';
 
 const TUNING: LinkTuning = {
   mtu: 1200, rateBps: 50_000_000, rttEstimateMs: 20, rtoMinMs: 40, rtoMaxMs: 1000,
@@ -22,6 +24,7 @@ class Relay {
   spool!: Spool;
   endpoint!: LinkEndpoint;
   driver!: UdpLinkDriver;
+  sessions!: SessionStore;
   private chain: Promise<void> = Promise.resolve();
   readonly handedOver: string[] = [];
   readonly errors: unknown[] = [];
@@ -37,7 +40,11 @@ class Relay {
   async start(): Promise<void> {
     this.spool = Spool.open(this.dir, LIMITS);
     const sp = this.spool;
+    // Session numbers kept beside the spool, as data_dir/link-state/ does for a relay.
+    const { store, state } = SessionStore.begin(join(this.dir, 'link-state.json'), KEY, randomBytes, silentLogger);
+    this.sessions = store;
     const opts: LinkOptions = {
+      session: state,
       tuning: TUNING, key: KEY, role: this.role, random: (n) => randomBytes(n),
       localDomains: [this.role === 'a' ? 'a.example' : 'b.example'], remoteDomains: [this.role === 'a' ? 'b.example' : 'a.example'],
       resume: { nextSendId: sp.nextId(this.peerLink), deliveredUpTo: sp.deliveredUpTo(this.peerLink), delivered: sp.deliveredAbove(this.peerLink) },
@@ -83,6 +90,8 @@ class Relay {
       } else if (ev.type === 'acked') {
         const { id } = ev;
         this.serial(() => sp.ack(this.peerLink, id));
+      } else if (ev.type === 'session') {
+        this.sessions.savePeer(ev.peer, ev.peerV2);
       }
     }
   }
