@@ -156,7 +156,7 @@ export class ConstrainedLink implements RelayLink {
     const groups = this.spool.groups(this.name);
     const grouped = new Set(groups.flatMap((g) => g.ids));
     const role = linkRole(this.opts.localDomains, this.opts.domains, this.opts.role);
-    const { store, state, fresh } = SessionStore.begin(this.opts.stateFile, this.opts.key, randomBytes, this.log);
+    const { store, state, fresh } = SessionStore.begin(this.opts.stateFile, this.opts.key, { random: randomBytes, nowMs: Date.now() }, this.log);
     this.sessions = store;
     this.watch = new AuthWatch({ name: this.name, metrics: this.metrics, log: this.log, keyId: this.opts.keyId, fresh });
     this.endpoint = new LinkEndpoint(

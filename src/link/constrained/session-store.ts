@@ -7,10 +7,11 @@
  * `local` is the session of this end's latest run: each start takes the next
  * one and stores it (fsync, rename) before the link sends anything, so a
  * session, the nonce prefix, is never used twice under one key. `peer` is the
- * highest partner session accepted: frames of lower ones are replays. Without
- * a readable file (a new install, a data_dir lost, or the version before
- * sessions) the run starts at a random session and accepts the partner's next
- * one; the log says so. A new key clears the partner's record.
+ * highest partner session accepted: frames of lower ones are replays. A run's
+ * session is also at least the wall clock in seconds, so a relay that lost its
+ * file (a reinstall, a data_dir lost or restored from an old copy) still starts
+ * above every session it used before while its clock is right; with a clock
+ * before 2020 it starts at a random one. A new key clears the partner's record.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -43,15 +44,15 @@ export class SessionStore {
    * (throws SessionStoreError when it cannot be stored: a session must be on
    * disk before it is used). Without `file`, nothing is kept across runs.
    */
-  static begin(file: string | undefined, psk: Buffer, random: (n: number) => Buffer, log: Logger): { store: SessionStore; state: SessionState; fresh?: FreshReason } {
+  static begin(file: string | undefined, psk: Buffer, env: { random: (n: number) => Buffer; nowMs: number }, log: Logger): { store: SessionStore; state: SessionState; fresh?: FreshReason } {
     const key = createHash('sha256').update('satrelay-link-state\0').update(psk).digest('hex').slice(0, 16);
     const { prev, fresh } = readRecord(file, key, log);
-    const local = prev ? prev.local + 1 : 1 + (random(4).readUInt32BE(0) >>> 1);
+    const local = Math.max(prev ? prev.local + 1 : 0, clockSession(env.nowMs) ?? (prev ? 0 : 1 + (env.random(4).readUInt32BE(0) >>> 1)));
     if (local > MAX_SESSION) throw new SessionStoreError(file ?? 'link state', 'session numbers used up under this key: make a new key (satrelay keygen) for both ends');
     const keep = prev?.key === key;
     const store = new SessionStore(file, key, { format: 1, key, local, peer: keep ? prev.peer : 0, peerV2: keep ? prev.peerV2 : false });
     store.write();
-    if (file && fresh === 'no_file') log.info({ file, session: local }, 'no link state yet (a first start, an upgrade from a version without sessions, or a lost data_dir): this run starts at a random session and accepts the partner\'s next one');
+    if (file && fresh === 'no_file') log.info({ file, session: local }, 'no link state yet (a first start, an upgrade from a version without sessions, or a lost data_dir): this run starts at a session from the clock and accepts the partner\'s next one');
     const state: SessionState = { local, previous: prev?.local, peer: store.stored.peer, peerV2: store.stored.peerV2 };
     return { store, state, fresh };
   }
@@ -92,6 +93,15 @@ export class SessionStore {
   }
 }
 
+/** 2020-01-01 in seconds: a clock before it is taken as unset. */
+const CLOCK_FLOOR_S = 1_577_836_800;
+
+/** The wall clock in whole seconds as a session number (fits 32 bits until 2106), or undefined when the clock is unset. */
+export function clockSession(nowMs: number): number | undefined {
+  const s = Math.floor(nowMs / 1000);
+  return s >= CLOCK_FLOOR_S && s <= MAX_SESSION ? s : undefined;
+}
+
 function syncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
@@ -114,7 +124,7 @@ function readRecord(file: string | undefined, key: string, log: Logger): { prev?
   if (!prev) {
     const aside = `${file}.corrupt-${Date.now()}`;
     renameSync(file, aside);
-    log.error({ file, movedTo: aside }, 'link state file is damaged: moved aside; this run starts at a random session (if the partner refuses it, see "A relay lost its link state" in the operator guide)');
+    log.error({ file, movedTo: aside }, 'link state file is damaged: moved aside; this run starts at a session from the clock (if the partner refuses it, see "A relay lost its link state" in the operator guide)');
     return { fresh: 'unreadable' };
   }
   if (prev.key !== key) {

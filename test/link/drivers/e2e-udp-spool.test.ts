@@ -41,7 +41,7 @@ class Relay {
     this.spool = Spool.open(this.dir, LIMITS);
     const sp = this.spool;
     // Session numbers kept beside the spool, as data_dir/link-state/ does for a relay.
-    const { store, state } = SessionStore.begin(join(this.dir, 'link-state.json'), KEY, randomBytes, silentLogger);
+    const { store, state } = SessionStore.begin(join(this.dir, 'link-state.json'), KEY, { random: randomBytes, nowMs: Date.now() }, silentLogger);
     this.sessions = store;
     const opts: LinkOptions = {
       session: state,
