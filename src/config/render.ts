@@ -77,7 +77,41 @@ const HELP: Record<string, string> = {
   's2s.dialback': 'offer and accept dialback (XEP-0220)',
   's2s.sasl_external': 'offer and use SASL EXTERNAL with certificates',
   's2s.dns_servers': 'DNS servers for SRV/A lookups; [] = system resolver',
+  'local.clearance': 'XEP-0258 labels that may be delivered to the local servers; null = not checked',
+  'links[].clearance': 'XEP-0258 labels that may cross to this link; null = not checked',
+  'links[].equivalence': 'label rewrites: local policy label <-> the partner\'s equivalent',
+  ...clearanceHelp('local.clearance'),
+  ...clearanceHelp('links[].clearance'),
+  'links[].equivalence[].local': 'this side\'s label',
+  'links[].equivalence[].remote': 'the partner\'s equivalent label',
+  ...labelSpecHelp('links[].equivalence[].local'),
+  ...labelSpecHelp('links[].equivalence[].remote'),
 };
+
+function clearanceHelp(at: string): Record<string, string> {
+  return {
+    [`${at}.policies`]: 'security policy OIDs accepted (ESS), or XML label namespaces',
+    [`${at}.max_classification`]: 'highest ESS security classification accepted',
+    [`${at}.unlabeled`]: 'messages without a label: pass | refuse | a default label',
+    [`${at}.categories`]: 'security categories ("OID" or "OID=value")',
+    [`${at}.categories.required`]: 'each must be on the label',
+    [`${at}.categories.allowed`]: 'every category on the label must be one of these; null = any',
+    [`${at}.markings`]: 'display marking per classification (catalog, default labels)',
+    ...labelSpecHelp(`${at}.unlabeled`),
+  };
+}
+
+function labelSpecHelp(at: string): Record<string, string> {
+  return {
+    [`${at}.policy`]: 'ESS security policy OID',
+    [`${at}.classification`]: 'ESS security classification',
+    [`${at}.privacy_mark`]: 'ESS privacy mark',
+    [`${at}.categories`]: 'ESS security categories "OID=value"',
+    [`${at}.marking`]: 'display marking text',
+    [`${at}.fgcolor`]: 'display marking colour',
+    [`${at}.bgcolor`]: 'display marking background colour',
+  };
+}
 
 /** Keys of a link written only when set (null means "not used by this transport"). */
 const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'role', 'acks', 'tls', 'limits']);

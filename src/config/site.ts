@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { clearanceSchema, equivalenceSchema, type ClearanceConfig, type EquivalenceConfig } from './clearance.ts';
 import { ConfigError, sortIssues, type ConfigIssue } from './errors.ts';
 import { HostPortError, formatHostPort, parseHostPort } from './hostport.ts';
 import { KeyFileError, readKeyFile } from './keyfile.ts';
@@ -116,6 +117,8 @@ const linkSchema = z
       .default({}),
     tuning: tuningSchema.default({}),
     limits: linkLimitsSchema.optional(),
+    clearance: clearanceSchema.nullable().default(null),
+    equivalence: equivalenceSchema,
   })
   .strict();
 
@@ -137,6 +140,7 @@ const siteSchema = z
           })
           .strict()
           .default({}),
+        clearance: clearanceSchema.nullable().default(null),
       })
       .strict(),
     links: z.array(linkSchema).min(1),
@@ -217,6 +221,10 @@ export interface LinkConfig {
   limits: { spool_max_bytes: number; spool_max_stanzas: number } | null;
   /** effective tuning: the profile's, with this link's `tuning:` keys on top, the rest computed */
   tuning: TuningProfile;
+  /** XEP-0258 labels that may cross to this link; null: not checked */
+  clearance: ClearanceConfig | null;
+  /** label rewrites between this side's policies and the partner's */
+  equivalence: EquivalenceConfig;
   /** derived: the profile as loaded (not a site-file key) */
   profileConfig: ProfileConfig;
   /** derived: id of the key in key_file, when it was read (not a site-file key) */
@@ -233,6 +241,8 @@ export interface SiteConfig {
     direct_tls_listen: string[];
     routes: Record<string, string>;
     tls: { cert: string | null; key: string | null; require: boolean };
+    /** XEP-0258 labels that may be delivered to the local servers; null: not checked */
+    clearance: ClearanceConfig | null;
   };
   links: LinkConfig[];
   optimize: { presence: 'coalesce' | 'fold' | 'off'; disco_cache: boolean; fanout: boolean; drop: Array<(typeof DROP_CLASSES)[number]> };
@@ -371,6 +381,8 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
                 spool_max_stanzas: l.limits?.spool_max_stanzas ?? d.limits.spool_max_stanzas,
               },
         tuning: p.tuning,
+        clearance: l.clearance,
+        equivalence: l.equivalence,
         profileConfig: p.profile,
         keyId: keyIds[i],
       };
