@@ -86,6 +86,26 @@ const HELP: Record<string, string> = {
   'links[].equivalence[].remote': 'the partner\'s equivalent label',
   ...labelSpecHelp('links[].equivalence[].local'),
   ...labelSpecHelp('links[].equivalence[].remote'),
+  trust: 'S2S trust toward the local servers, per domain pattern (most specific wins)',
+  'trust.anchors': 'extra PKIX trust anchors (PEM files), beside the system store',
+  'trust.dnssec': 'DNSSEC-validating resolver for DANE (SRV, A, TLSA with the AD bit)',
+  'trust.dnssec.servers': 'its addresses; [] = s2s.dns_servers, else the system resolvers',
+  'trust.dnssec.trusted': 'trust its AD bit although it is not on loopback',
+  'trust.rules': 'one rule per group of domain patterns; "*" covers the rest',
+  'trust.rules[].domains': 'S2S peer domains this rule covers',
+  'trust.rules[].tls': 'required | optional',
+  'trust.rules[].min_tls_version': 'lowest TLS version accepted: TLSv1.2 | TLSv1.3',
+  'trust.rules[].require_trusted_cert': 'the peer certificate must verify (PKIX, or DANE outbound)',
+  'trust.rules[].dialback_without_trusted_cert': 'accept dialback when the peer certificate does not verify',
+  'trust.rules[].dane': 'off | on (TLSA, when published securely, must match) | required',
+  'trust.rules[].srv': 'static SRV records instead of DNS',
+  'trust.rules[].srv[].target': 'host name',
+  'trust.rules[].srv[].port': 'port',
+  'trust.rules[].srv[].priority': 'RFC 2782 priority',
+  'trust.rules[].srv[].weight': 'RFC 2782 weight',
+  'trust.rules[].srv[].direct_tls': 'XEP-0368 Direct TLS (_xmpps-server)',
+  'trust.rules[].a': 'static addresses per host name instead of DNS',
+  'trust.rules[].tlsa': 'pinned TLSA records "usage selector matching-type hex" (DANE-TA 2, DANE-EE 3)',
 };
 
 function clearanceHelp(at: string): Record<string, string> {
@@ -118,7 +138,7 @@ const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'r
 /** Derived fields: not site-file keys. */
 const DERIVED = new Set(['profileConfig', 'keyId', 'sourceFile']);
 /** Mappings written as nested blocks (the rest are leaves, except records). */
-const RECORDS = new Set(['local.routes']);
+const RECORDS = new Set(['local.routes', 'trust.rules[].a']);
 
 const json = (v: unknown): string => (Array.isArray(v) ? `[${v.map(json).join(', ')}]` : JSON.stringify(v));
 
