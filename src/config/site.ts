@@ -283,13 +283,11 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
   }
   const res = siteSchema.safeParse(src.data);
   if (!res.success) issues.push(...zodIssues(siteSchema, res.error, src));
-  issues.push(...crossChecks(src), ...trustCrossChecks(src));
+  issues.push(...crossChecks(src), ...trustCrossChecks(src, abs));
   // Certificate files must exist now, not when the first local server connects.
   const certPaths: PathSeg[][] = [['local', 'tls', 'cert'], ['local', 'tls', 'key']];
   const rawLinksForTls = Array.isArray(src.get(['links'])) ? (src.get(['links']) as unknown[]) : [];
   rawLinksForTls.forEach((_, i) => certPaths.push(['links', i, 'tls', 'cert'], ['links', i, 'tls', 'key']));
-  const anchors = src.get(['trust', 'anchors']);
-  if (Array.isArray(anchors)) anchors.forEach((_, i) => certPaths.push(['trust', 'anchors', i]));
   for (const path of certPaths) {
     const v = src.get(path);
     if (typeof v === 'string' && v.length > 0 && !existsSync(abs(v))) issues.push(src.issue(path, `file not found: ${abs(v)}`));

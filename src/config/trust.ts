@@ -5,6 +5,8 @@
  * plus `anchors`, or DANE, RFC 7671/7673), dialback without one, and static
  * SRV, A and TLSA records. The effective rules always end with a "*" rule.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConfigIssue } from './errors.ts';
@@ -86,9 +88,20 @@ export const trustSchema = z
   .strict()
   .default({});
 
-/** A domain pattern in two rules (on the raw data, so it is reported beside schema issues). */
-export function trustCrossChecks(src: YamlSource): ConfigIssue[] {
+/**
+ * On the raw data, so they are reported beside schema issues: anchors must be
+ * readable PEM certificates (run loads them), a domain pattern has one rule.
+ */
+export function trustCrossChecks(src: YamlSource, abs: (p: string) => string): ConfigIssue[] {
   const out: ConfigIssue[] = [];
+  const anchors = src.get(['trust', 'anchors']);
+  if (Array.isArray(anchors)) {
+    anchors.forEach((a, i) => {
+      if (typeof a !== 'string' || a === '') return;
+      const why = pemProblem(abs(a));
+      if (why) out.push(src.issue(['trust', 'anchors', i], why));
+    });
+  }
   const rules = src.get(['trust', 'rules']);
   if (!Array.isArray(rules)) return out;
   const seen = new Map<string, number>();
@@ -103,6 +116,25 @@ export function trustCrossChecks(src: YamlSource): ConfigIssue[] {
     });
   });
   return out;
+}
+
+function pemProblem(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`;
+  }
+  const certs = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (certs.length === 0) return `expected PEM certificates in ${file}, found none`;
+  for (const c of certs) {
+    try {
+      new X509Certificate(c);
+    } catch (err) {
+      return `expected PEM certificates in ${file}: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
 }
 
 export type TrustRuleConfig = Omit<z.infer<typeof ruleSchema>, 'tls' | 'dane'> & { tls: 'required' | 'optional'; dane: (typeof DANE_MODES)[number] };

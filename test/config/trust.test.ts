@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadSiteConfig, parseSiteConfig, renderEffectiveConfig } from '../../src/config/index.ts';
 import { relaySettings } from '../../src/relay/from-config.ts';
 import { MINIMAL, issueAt, issuesOf, newKey, posOf, tempDir, writeFiles } from './helpers.ts';
+import { issue } from '../s2s/trust/certs.ts';
 
 const PIN = `3 1 1 ${'AB'.repeat(32)}`;
 
@@ -19,7 +20,8 @@ test('trust rules: defaults filled, a "*" rule added from local.tls.require, pin
       srv: [{ target: xmpp.a.example, port: 5270 }]
       a: { xmpp.a.example: ["10.1.0.5"] }
 `;
-  writeFiles(dir, { 'site.yaml': text, 'keys/shore.key': newKey(), 'ca.pem': '-----BEGIN CERTIFICATE-----\n' });
+  const ca = issue(dir, 'ca.example', 'T');
+  writeFiles(dir, { 'site.yaml': text, 'keys/shore.key': newKey(), 'ca.pem': ca.caPem });
   const cfg = loadSiteConfig(join(dir, 'site.yaml'));
   t.deepEqual(cfg.trust.anchors, [join(dir, 'ca.pem')]);
   t.deepEqual(cfg.trust.dnssec, { servers: ['127.0.0.1:53'], trusted: false });
@@ -36,7 +38,10 @@ test('trust rules: defaults filled, a "*" rule added from local.tls.require, pin
   // what check accepts, run uses: the relay gets the rules and the anchors' PEM
   const s = relaySettings({ ...cfg, data_dir: join(dir, 'data') });
   t.is(s.trust, cfg.trust);
-  t.deepEqual(s.tls.ca, ['-----BEGIN CERTIFICATE-----\n']);
+  t.deepEqual(s.tls.ca, [ca.caPem]);
+  // an anchors file that holds no certificate is refused at check, not at run
+  writeFiles(dir, { 'ca.pem': 'not a certificate\n' });
+  t.regex(issueAt(t, issuesOf(t, () => loadSiteConfig(join(dir, 'site.yaml'))), 'trust.anchors[0]').message, /expected PEM certificates/);
 });
 
 test('trust mistakes name file:line, the key and what was expected', (t) => {
