@@ -24,7 +24,8 @@ import { chartSvg } from './svg.ts';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** Stanza counts per profile (slow bearers get few: plain S2S needs minutes to set up on them). */
-const COUNTS: Record<string, Record<WorkloadName, number>> = {
+/** Stanzas per run; labelled-chat runs as many as chat. */
+const COUNTS: Record<string, Record<Exclude<WorkloadName, 'labelled-chat'>, number>> = {
   'hf-1200': { chat: 15, 'presence-storm': 15, muc: 10, disco: 8, mixed: 15 },
   'iridium-2400': { chat: 40, 'presence-storm': 40, muc: 30, disco: 20, mixed: 40 },
   'milsatcom-9600': { chat: 150, 'presence-storm': 150, muc: 150, disco: 60, mixed: 150 },
@@ -34,7 +35,7 @@ const COUNTS: Record<string, Record<WorkloadName, number>> = {
   'vsat-1m': { chat: 2000, 'presence-storm': 2000, muc: 2000, disco: 500, mixed: 2000 },
   lan: { chat: 500, 'presence-storm': 500, muc: 500, disco: 300, mixed: 500 },
 };
-const DEFAULT_COUNTS: Record<WorkloadName, number> = { chat: 200, 'presence-storm': 200, muc: 200, disco: 80, mixed: 200 };
+const DEFAULT_COUNTS: Record<Exclude<WorkloadName, 'labelled-chat'>, number> = { chat: 200, 'presence-storm': 200, muc: 200, disco: 80, mixed: 200 };
 
 export interface Job {
   profile: string;
@@ -163,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
   mkdirSync(outDir, { recursive: true });
 
   const jobs: Job[] = [];
-  if (!v['summarize-only']) for (const p of profiles) for (const w of workloads) jobs.push({ profile: p, workload: w, stanzas: Math.max(2, Math.round((COUNTS[p] ?? DEFAULT_COUNTS)[w] * scale)) });
+  if (!v['summarize-only']) for (const p of profiles) for (const w of workloads) jobs.push({ profile: p, workload: w, stanzas: Math.max(2, Math.round((COUNTS[p] ?? DEFAULT_COUNTS)[w === 'labelled-chat' ? 'chat' : w] * scale)) });
   // Slowest bearers first: they mostly wait, the fast ones fill the gaps.
   const rate = (p: string): number => {
     try {

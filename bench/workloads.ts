@@ -10,8 +10,9 @@
 import { x, type XmlElement } from '../src/xml/element.ts';
 import { Rng } from '../src/emulator/index.ts';
 import { computeCapsVer } from '../src/optimize/index.ts';
+import { buildSecurityLabel, specToEss } from '../src/policy/labels/index.ts';
 
-export const WORKLOADS = ['chat', 'presence-storm', 'muc', 'disco', 'mixed'] as const;
+export const WORKLOADS = ['chat', 'presence-storm', 'muc', 'disco', 'mixed', 'labelled-chat'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export type Side = 'a' | 'b';
@@ -153,6 +154,18 @@ function chatMessage(rng: Rng, from: User, to: User): XmlElement {
     x('origin-id', { xmlns: 'urn:xmpp:sid:0', id }),
     x('active', { xmlns: 'http://jabber.org/protocol/chatstates' }),
   );
+}
+
+/** The labels a coalition client offers from its catalog (XEP-0258 §4): ESS, one policy, a release category on the higher one. */
+const BENCH_POLICY = '1.3.6.1.4.1.99999.1';
+const CHAT_LABELS = [
+  buildSecurityLabel(specToEss({ policy: BENCH_POLICY, classification: 1 }), { text: 'UNCLASSIFIED', fg: 'black', bg: 'green' }),
+  buildSecurityLabel(specToEss({ policy: BENCH_POLICY, classification: 2, categories: ['1.3.6.1.4.1.99999.2.1=REL NATO'] }), { text: 'NATO RESTRICTED', fg: 'black', bg: 'aqua' }),
+];
+
+/** chat, with every message carrying one of the catalog's labels (receipts and markers go unlabeled, as clients send them). */
+function labelledChat(rng: Rng, n: number, ua: User[], ub: User[]): BenchStanza[] {
+  return chat(rng, n, ua, ub).map((s) => (s.el.getChild('body') ? stanza(s.el.clone().append(CHAT_LABELS[rng.int(CHAT_LABELS.length)].clone()), s.from) : s));
 }
 
 /** A delivery receipt (XEP-0184) or displayed marker (XEP-0333) for a message. */
@@ -339,6 +352,8 @@ export function makeWorkload(name: string, count: number, seed: number): BenchSt
       return discoWaves(disco(rng, count, ua, ub).map((s, i) => (i === 0 && s.from !== 'a' ? stanza(discoGet(rng, ua[0], ub[0]), 'a') : s)));
     case 'mixed':
       return mixed(rng, count, ua, ub);
+    case 'labelled-chat':
+      return labelledChat(rng, count, ua, ub);
     default:
       throw new WorkloadError(`unknown workload "${name}" (one of ${WORKLOADS.join(', ')})`);
   }

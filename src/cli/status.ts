@@ -49,7 +49,9 @@ export function formatStatus(st: RelayStatus): string {
   }
   lines.push('', 's2s sessions');
   if (st.sessions.length === 0) lines.push('  none');
-  for (const s of st.sessions) lines.push(`  ${s.direction.padEnd(4)} ${s.local} <-> ${s.remote}  ${s.state}${s.tls ? ' tls' : ''}${s.auth ? ` ${s.auth}` : ''}`);
+  // how the session was authenticated: EXTERNAL or dialback, and the peer certificate by PKIX or DANE (trust rules)
+  const auth = (s: RelayStatus['sessions'][number]): string => `${s.auth ? ` ${s.auth === 'sasl-external' ? 'EXTERNAL' : 'dialback'}` : ''}${s.peerCert ? ` cert ${s.peerCert.toUpperCase()}` : ''}`;
+  for (const s of st.sessions) lines.push(`  ${s.direction.padEnd(4)} ${s.local} <-> ${s.remote}  ${s.state}${s.tls ? ' tls' : ''}${auth(s)}`);
   if (st.lastError) lines.push('', `last error: ${st.lastError}`);
   return lines.join('\n') + '\n';
 }

@@ -37,4 +37,6 @@ export {
   type Outage,
 } from './profile.ts';
 export { renderEffectiveConfig } from './render.ts';
+export type { ClearanceConfig, EquivalenceConfig, LabelSpecConfig } from './clearance.ts';
+export { TLS_VERSIONS, DANE_MODES, type TrustConfig, type TrustRuleConfig } from './trust.ts';
 export { generateKeyText, readKeyFile, parseKeyText, keyId, KeyFileError, KEY_PREFIX, KEY_BYTES, type KeyFileErrorCode } from './keyfile.ts';

@@ -77,14 +77,68 @@ const HELP: Record<string, string> = {
   's2s.dialback': 'offer and accept dialback (XEP-0220)',
   's2s.sasl_external': 'offer and use SASL EXTERNAL with certificates',
   's2s.dns_servers': 'DNS servers for SRV/A lookups; [] = system resolver',
+  'local.clearance': 'XEP-0258 labels that may be delivered to the local servers; null = not checked',
+  'links[].clearance': 'XEP-0258 labels that may cross to this link; null = not checked',
+  'links[].equivalence': 'label rewrites: local policy label <-> the partner\'s equivalent',
+  ...clearanceHelp('local.clearance'),
+  ...clearanceHelp('links[].clearance'),
+  'links[].equivalence[].local': 'this side\'s label',
+  'links[].equivalence[].remote': 'the partner\'s equivalent label',
+  ...labelSpecHelp('links[].equivalence[].local'),
+  ...labelSpecHelp('links[].equivalence[].remote'),
+  trust: 'S2S trust toward the local servers, per domain pattern (most specific wins)',
+  'trust.anchors': 'extra PKIX trust anchors (PEM files), beside the system store',
+  'trust.dnssec': 'DNSSEC-validating resolver for DANE (SRV, A, TLSA with the AD bit)',
+  'trust.dnssec.servers': 'its addresses; [] = s2s.dns_servers, else the system resolvers',
+  'trust.dnssec.trusted': 'trust its AD bit although it is not on loopback',
+  'trust.rules': 'one rule per group of domain patterns; "*" covers the rest',
+  'trust.rules[].domains': 'S2S peer domains this rule covers',
+  'trust.rules[].tls': 'required | optional',
+  'trust.rules[].min_tls_version': 'lowest TLS version accepted: TLSv1.2 | TLSv1.3',
+  'trust.rules[].require_trusted_cert': 'the peer certificate must verify (PKIX, or DANE outbound)',
+  'trust.rules[].dialback_without_trusted_cert': 'accept dialback when the peer certificate does not verify',
+  'trust.rules[].dane': 'off | on (TLSA, when published securely, must match) | required',
+  'trust.rules[].srv': 'static SRV records instead of DNS',
+  'trust.rules[].srv[].target': 'host name',
+  'trust.rules[].srv[].port': 'port',
+  'trust.rules[].srv[].priority': 'RFC 2782 priority',
+  'trust.rules[].srv[].weight': 'RFC 2782 weight',
+  'trust.rules[].srv[].direct_tls': 'XEP-0368 Direct TLS (_xmpps-server)',
+  'trust.rules[].a': 'static addresses per host name instead of DNS',
+  'trust.rules[].tlsa': 'pinned TLSA records "usage selector matching-type hex" (DANE-TA 2, DANE-EE 3)',
 };
+
+function clearanceHelp(at: string): Record<string, string> {
+  return {
+    [`${at}.policies`]: 'security policy OIDs accepted (ESS), or XML label namespaces',
+    [`${at}.max_classification`]: 'highest ESS security classification accepted',
+    [`${at}.unlabeled`]: 'messages without a label: pass | refuse | a default label',
+    [`${at}.categories`]: 'security categories ("OID" or "OID=value")',
+    [`${at}.categories.required`]: 'each must be on the label',
+    [`${at}.categories.allowed`]: 'every category on the label must be one of these; null = any',
+    [`${at}.markings`]: 'display marking per classification (catalog, default labels)',
+    ...labelSpecHelp(`${at}.unlabeled`),
+  };
+}
+
+function labelSpecHelp(at: string): Record<string, string> {
+  return {
+    [`${at}.policy`]: 'ESS security policy OID',
+    [`${at}.classification`]: 'ESS security classification',
+    [`${at}.privacy_mark`]: 'ESS privacy mark',
+    [`${at}.categories`]: 'ESS security categories "OID=value"',
+    [`${at}.marking`]: 'display marking text',
+    [`${at}.fgcolor`]: 'display marking colour',
+    [`${at}.bgcolor`]: 'display marking background colour',
+  };
+}
 
 /** Keys of a link written only when set (null means "not used by this transport"). */
 const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'role', 'acks', 'tls', 'limits']);
 /** Derived fields: not site-file keys. */
 const DERIVED = new Set(['profileConfig', 'keyId', 'sourceFile']);
 /** Mappings written as nested blocks (the rest are leaves, except records). */
-const RECORDS = new Set(['local.routes']);
+const RECORDS = new Set(['local.routes', 'trust.rules[].a']);
 
 const json = (v: unknown): string => (Array.isArray(v) ? `[${v.map(json).join(', ')}]` : JSON.stringify(v));
 

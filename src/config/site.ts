@@ -5,8 +5,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { clearanceSchema, equivalenceSchema, type ClearanceConfig, type EquivalenceConfig } from './clearance.ts';
 import { ConfigError, sortIssues, type ConfigIssue } from './errors.ts';
-import { HostPortError, formatHostPort, parseHostPort } from './hostport.ts';
+import { effectiveTrust, trustCrossChecks, trustSchema, type TrustConfig } from './trust.ts';
+import { formatHostPort, hostPortSchema, parseHostPort } from './hostport.ts';
 import { KeyFileError, readKeyFile } from './keyfile.ts';
 import {
   checkTuning,
@@ -50,22 +52,7 @@ const domainPattern = z
     ctx.addIssue({ code: 'custom', message: `expected a domain, "*.domain" or "*", got ${JSON.stringify(s)}` });
   });
 
-/** "host:port" (port 0 allowed: the OS picks), canonicalised. */
-const hostPort = (opts: { defaultPort?: number; needPort?: boolean } = {}) =>
-  z.string().transform((s, ctx) => {
-    try {
-      const hp = parseHostPort(s, opts.defaultPort);
-      if (opts.needPort && hp.port === 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a port 1-65535, got 0` });
-        return z.NEVER;
-      }
-      return formatHostPort(hp);
-    } catch (err) {
-      if (!(err instanceof HostPortError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-      return z.NEVER;
-    }
-  });
+const hostPort = hostPortSchema;
 
 const pathString = z.string().min(1);
 /** A link name: also a directory name (data_dir/spool/<name>), so not "." or "..". */
@@ -116,6 +103,8 @@ const linkSchema = z
       .default({}),
     tuning: tuningSchema.default({}),
     limits: linkLimitsSchema.optional(),
+    clearance: clearanceSchema.nullable().default(null),
+    equivalence: equivalenceSchema,
   })
   .strict();
 
@@ -137,6 +126,7 @@ const siteSchema = z
           })
           .strict()
           .default({}),
+        clearance: clearanceSchema.nullable().default(null),
       })
       .strict(),
     links: z.array(linkSchema).min(1),
@@ -185,6 +175,7 @@ const siteSchema = z
       })
       .strict()
       .default({}),
+    trust: trustSchema,
   })
   .strict();
 
@@ -217,6 +208,9 @@ export interface LinkConfig {
   limits: { spool_max_bytes: number; spool_max_stanzas: number } | null;
   /** effective tuning: the profile's, with this link's `tuning:` keys on top, the rest computed */
   tuning: TuningProfile;
+  /** XEP-0258 labels that may cross to this link (null: not checked), and label rewrites to the partner's policies */
+  clearance: ClearanceConfig | null;
+  equivalence: EquivalenceConfig;
   /** derived: the profile as loaded (not a site-file key) */
   profileConfig: ProfileConfig;
   /** derived: id of the key in key_file, when it was read (not a site-file key) */
@@ -233,6 +227,7 @@ export interface SiteConfig {
     direct_tls_listen: string[];
     routes: Record<string, string>;
     tls: { cert: string | null; key: string | null; require: boolean };
+    clearance: ClearanceConfig | null; // XEP-0258 labels deliverable here
   };
   links: LinkConfig[];
   optimize: { presence: 'coalesce' | 'fold' | 'off'; disco_cache: boolean; fanout: boolean; drop: Array<(typeof DROP_CLASSES)[number]> };
@@ -248,6 +243,7 @@ export interface SiteConfig {
     sasl_external: boolean;
     dns_servers: string[];
   };
+  trust: TrustConfig; // per S2S peer domain (trust.ts)
   /** derived: absolute path of the site file it came from (not a site-file key) */
   sourceFile: string;
 }
@@ -287,7 +283,7 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
   }
   const res = siteSchema.safeParse(src.data);
   if (!res.success) issues.push(...zodIssues(siteSchema, res.error, src));
-  issues.push(...crossChecks(src));
+  issues.push(...crossChecks(src), ...trustCrossChecks(src, abs));
   // Certificate files must exist now, not when the first local server connects.
   const certPaths: PathSeg[][] = [['local', 'tls', 'cert'], ['local', 'tls', 'key']];
   const rawLinksForTls = Array.isArray(src.get(['links'])) ? (src.get(['links']) as unknown[]) : [];
@@ -371,6 +367,8 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
                 spool_max_stanzas: l.limits?.spool_max_stanzas ?? d.limits.spool_max_stanzas,
               },
         tuning: p.tuning,
+        clearance: l.clearance,
+        equivalence: l.equivalence,
         profileConfig: p.profile,
         keyId: keyIds[i],
       };
@@ -381,6 +379,7 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
     log: d.log,
     limits: d.limits,
     s2s: d.s2s,
+    trust: effectiveTrust(d.trust, d.local.tls.require, abs),
     sourceFile: resolve(file),
   };
 }

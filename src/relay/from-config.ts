@@ -12,6 +12,7 @@ import { bearerRttMs, readKeyFile } from '../config/index.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { PolicyHook } from '../policy/index.ts';
+import { LabelHook, labelsConfigured, type LabelSettings } from '../policy/labels/index.ts';
 import { buildOptimizeHooks, queueOptionsFor } from '../optimize/index.ts';
 import type { RelayLink } from './link.ts';
 import { Relay, type RelaySettings } from './relay.ts';
@@ -35,7 +36,14 @@ export function relaySettings(cfg: SiteConfig): RelaySettings {
     directTlsListen: cfg.local.direct_tls_listen,
     routes: cfg.local.routes,
     dnsServers: cfg.s2s.dns_servers.length ? cfg.s2s.dns_servers : undefined,
-    tls: { certDir: join(cfg.data_dir, 'certs'), cert: cfg.local.tls.cert ?? undefined, key: cfg.local.tls.key ?? undefined, require: cfg.local.tls.require },
+    tls: {
+      certDir: join(cfg.data_dir, 'certs'),
+      cert: cfg.local.tls.cert ?? undefined,
+      key: cfg.local.tls.key ?? undefined,
+      require: cfg.local.tls.require,
+      ca: cfg.trust.anchors.map((f) => readFileSync(f, 'utf8')),
+    },
+    trust: cfg.trust,
     dialbackSecret: persistentSecret(cfg.data_dir, 'dialback.secret'),
     maxStanzaBytes: cfg.limits.max_stanza_bytes,
     metricsListen: cfg.metrics.listen ? parseHostPort(cfg.metrics.listen) : undefined,
@@ -224,6 +232,15 @@ export function openLinkSpools(cfg: SiteConfig, deps: { logger: Logger; metrics:
   return spools;
 }
 
+/** The XEP-0258 label filter, when a clearance or an equivalence table is configured. */
+function labelHooks(cfg: SiteConfig, deps: { logger: Logger; metrics: Metrics }): StanzaHook[] {
+  const settings: LabelSettings = {
+    local: cfg.local.clearance,
+    links: Object.fromEntries(cfg.links.map((l) => [l.name, { clearance: l.clearance, equivalence: l.equivalence }])),
+  };
+  return labelsConfigured(settings) ? [new LabelHook(settings, deps)] : [];
+}
+
 export function buildRelay(cfg: SiteConfig, opts: { logger?: Logger; metrics?: Metrics }): Relay {
   const deps = { logger: opts.logger ?? silentLogger, metrics: opts.metrics };
   const metrics = deps.metrics ?? new Metrics({ site: cfg.site });
@@ -244,6 +261,7 @@ export function buildRelay(cfg: SiteConfig, opts: { logger?: Logger; metrics?: M
       { allow: cfg.policy.allow, block: cfg.policy.block, blockNamespaces: cfg.policy.block_namespaces, drop: cfg.optimize.drop },
       { logger: deps.logger, metrics },
     ),
+    ...labelHooks(cfg, { logger: deps.logger, metrics }),
     ...optimize.hooks,
   ];
   return new Relay(relaySettings(cfg), links, {

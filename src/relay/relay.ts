@@ -4,6 +4,7 @@
  */
 import { S2SService } from '../s2s/index.ts';
 import { CertStore } from '../s2s/tls/index.ts';
+import { TrustPolicy, type TrustSettings } from '../s2s/trust/index.ts';
 import { StanzaError } from '../xmpp/errors.ts';
 import type { XmlElement } from '../xml/element.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
@@ -22,7 +23,10 @@ export interface RelaySettings {
   directTlsListen?: string[];
   routes: Record<string, string>;
   dnsServers?: string[];
-  tls: { certDir: string; cert?: string; key?: string; require: boolean };
+  /** ca: extra PKIX trust anchors (PEM text) beside Node's root store */
+  tls: { certDir: string; cert?: string; key?: string; require: boolean; ca?: string[] };
+  /** per S2S peer domain trust rules (PKIX, DANE, TLS, dialback); absent: TLS as tls.require, nothing else required */
+  trust?: TrustSettings;
   dialbackSecret: Buffer;
   maxStanzaBytes: number;
   metricsListen?: { host: string; port: number };
@@ -68,6 +72,7 @@ export class Relay {
     const certs = new CertStore({
       dir: settings.tls.certDir,
       configured: settings.tls.cert && settings.tls.key ? { cert: settings.tls.cert, key: settings.tls.key } : undefined,
+      ca: settings.tls.ca,
       logger: this.log,
     });
     this.s2s = new S2SService({
@@ -78,6 +83,7 @@ export class Relay {
       routes: settings.routes,
       dnsServers: settings.dnsServers,
       tls: { certs, require: settings.tls.require },
+      trust: settings.trust && new TrustPolicy(settings.trust, { dnsServers: settings.dnsServers, tlsRequired: settings.tls.require }),
       secret: settings.dialbackSecret,
       bidi: true, // XEP-0288 wherever the local server offers or asks for it
       maxStanzaBytes: settings.maxStanzaBytes,

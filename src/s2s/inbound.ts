@@ -71,7 +71,7 @@ export class InboundSession extends S2SStream {
     this.send(streamHeader({ from: this.to, to: this.from, id: this.streamId, version: version !== undefined }));
     if (version === undefined) {
       // pre-1.0 peer: no features, dialback only (RFC 6120 §4.7.5)
-      if (this.ctx.opts.tls.require) return this.close(new StreamError('policy-violation', 'encryption-required'));
+      if (this.ctx.trust.tlsRequired(this.from)) return this.close(new StreamError('policy-violation', 'encryption-required'));
       this.setState('open', 'legacy stream');
       return;
     }
@@ -84,7 +84,7 @@ export class InboundSession extends S2SStream {
     const f = x('stream:features', {});
     const sm = x('sm', { xmlns: NS.SM }, x('optional', {})); // XEP-0198 §3 (enabled once authenticated)
     if (this.saslDone) return f.append(sm);
-    const require = this.ctx.opts.tls.require;
+    const require = this.ctx.trust.tlsRequired(this.from);
     if (!this.tls && this.ctx.opts.tls.enabled !== false) {
       f.append(x('starttls', { xmlns: NS.TLS }, require ? x('required', {}) : undefined));
       if (require) return f;
@@ -141,6 +141,20 @@ export class InboundSession extends S2SStream {
     // no XEP-0198 acks are requested for this direction: taken once written
     this.ctx.taken(el);
     this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+  }
+
+  /** The peer's certificate verifies (PKIX chain and RFC 6125 identity) for `from`; noted for status. */
+  private certTrusted(from: string): boolean {
+    const ok = this.socket instanceof TLSSocket && assessPeer(this.socket, from).canExternal;
+    if (ok) this.peerCert = 'pkix';
+    return ok;
+  }
+
+  /** The trust rule refuses the peer (RFC 6120 §4.9.3.14). */
+  private refuse(reason: string, text: string): void {
+    this.ctx.metrics.inc('s2s_trust_refusals_total', { reason, direction: 'in' });
+    this.log.warn({ domain: this.from, reason, text }, 'S2S session refused by the trust rule');
+    this.close(new StreamError('policy-violation', text));
   }
 
   private canExternal(): boolean {
@@ -200,6 +214,8 @@ export class InboundSession extends S2SStream {
       if (verifyError) ts.authorizationError = verifyError;
       this.headerSent = false;
       this.attach(ts);
+      const v = this.ctx.trust.checkVersion(ts, this.from);
+      if (!v.ok) return this.refuse(v.reason, v.text);
       this.setState('wait-header', 'tls up');
     });
   }
@@ -218,6 +234,7 @@ export class InboundSession extends S2SStream {
     this.ctx.metrics.inc('s2s_auth_total', { method: 'sasl-external', result: 'success', direction: 'in' });
     this.saslDone = true;
     this.auth = 'sasl-external';
+    this.peerCert = 'pkix';
     this.addAuthed(authzid, this.to!);
     this.setState('sasl');
     this.headerSent = false;
@@ -237,7 +254,11 @@ export class InboundSession extends S2SStream {
     const to = el.attr('to')?.toLowerCase();
     const key = el.text().trim();
     if (el.attr('type')) return; // results are only sent by us on inbound streams
-    if (this.ctx.opts.tls.require && !this.tls) return this.close(new StreamError('policy-violation', 'encryption-required'));
+    if (this.ctx.trust.tlsRequired(from) && !this.tls) return this.refuse('tls_required', 'encryption-required');
+    if (from && !this.certTrusted(from)) {
+      const v = this.ctx.trust.untrustedAllowed(from, this.tls ? 'certificate not verified' : 'no TLS');
+      if (!v.ok) return this.refuse(v.reason, v.text);
+    }
     if (!from || !to || !key) return this.close(new StreamError('improper-addressing', 'db:result without from/to/key'));
     const reply = (type: 'valid' | 'invalid' | 'error', cond?: string): void => {
       this.send(

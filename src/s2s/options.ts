@@ -4,6 +4,7 @@ import type { StanzaError } from '../xmpp/errors.ts';
 import type { Logger } from '../obs/log.ts';
 import type { Metrics } from '../obs/metrics.ts';
 import type { CertStore } from './tls/index.ts';
+import type { TrustPolicy } from './trust/policy.ts';
 import type { StreamEnv } from './stream.ts';
 
 export interface S2SOptions {
@@ -20,6 +21,8 @@ export interface S2SOptions {
   dnsServers?: string[];
   /** require: refuse to proceed without TLS in both directions (policy-violation). rejectUntrusted: outbound TLS must verify the peer chain. enabled=false: never offer/use STARTTLS (default true). */
   tls: { certs: CertStore; require: boolean; rejectUntrusted?: boolean; enabled?: boolean };
+  /** Per peer domain: TLS, certificate trust (PKIX, DANE), dialback, pinned records (default: TLS as tls.require, nothing else required). */
+  trust?: TrustPolicy;
   /** Dialback secret (XEP-0185). */
   secret: Buffer;
   maxStanzaBytes: number;
@@ -48,6 +51,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, authMs: 30_000, i
 /** What sessions need from the service. */
 export interface S2SContext extends StreamEnv {
   opts: S2SOptions;
+  trust: TrustPolicy;
   timeouts: Timeouts;
   queueLimit: number;
   isLocal(domain: string): boolean;

@@ -12,11 +12,11 @@ import { x, type XmlElement } from '../xml/element.ts';
 import { StreamError, StanzaError } from '../xmpp/errors.ts';
 import { NS } from '../xmpp/ns.ts';
 import { domainOf } from '../xmpp/jid.ts';
-import { resolveS2S } from './dns/index.ts';
 import { verifyPeerIdentity } from './tls/index.ts';
 import { dialbackKey } from './dialback-key.ts';
 import { S2SStream, SmReceiver, streamHeader } from './stream.ts';
 import type { S2SContext } from './options.ts';
+import type { ConnectTarget } from './trust/policy.ts';
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
 
@@ -41,6 +41,8 @@ export class OutboundSession extends S2SStream {
   private sm?: { enabled: boolean; unacked: XmlElement[]; acked: number; rPending: boolean };
   /** XEP-0198 for stanzas the peer sends us on a bidi stream, counted from <enabled/>. */
   private smIn?: SmReceiver;
+  /** Where this session connected (with its TLSA state, trust/). */
+  private target?: ConnectTarget;
 
   constructor(
     private readonly ctx: S2SContext,
@@ -133,9 +135,9 @@ export class OutboundSession extends S2SStream {
       this.ctx.metrics.inc('s2s_connect_failures_total', { reason: 'timeout' });
       this.close(null, new StanzaError('remote-server-timeout', 'connect timed out'));
     });
-    let targets: Array<{ host: string; port: number; directTls: boolean }>;
+    let targets: ConnectTarget[];
     try {
-      targets = await resolveS2S(this.to, {
+      targets = await this.ctx.trust.resolve(this.to, {
         routes: this.ctx.opts.routes,
         servers: this.ctx.opts.dnsServers,
         timeoutMs: this.ctx.timeouts.connectMs,
@@ -164,7 +166,9 @@ export class OutboundSession extends S2SStream {
       if (sock) {
         this.clearTimer('connect');
         this.timer('auth', this.ctx.timeouts.authMs, () => this.close(new StreamError('connection-timeout', 'not authenticated in time'), new StanzaError('remote-server-timeout')));
+        this.target = t;
         this.attach(sock);
+        if (t.directTls && !this.trusted(sock as TLSSocket)) return;
         this.openStream();
         return;
       }
@@ -216,7 +220,7 @@ export class OutboundSession extends S2SStream {
     this.streamId = a.id;
     if (a.version === undefined) {
       // pre-1.0 server: dialback straight away (RFC 6120 §4.7.5)
-      if (this.ctx.opts.tls.require) return this.close(new StreamError('policy-violation', 'encryption-required'));
+      if (this.ctx.trust.tlsRequired(this.to, this.target)) return this.close(new StreamError('policy-violation', 'encryption-required'));
       this.setState('wait-features');
       this.dialbackOffered = true;
       return this.startDialback();
@@ -257,7 +261,9 @@ export class OutboundSession extends S2SStream {
       return;
     }
     this.smOffered = !!f.getChild('sm', NS.SM);
-    if (!this.tls && this.ctx.opts.tls.require) return this.close(new StreamError('policy-violation', 'encryption-required'), new StanzaError('remote-server-not-found', 'peer offers no TLS'));
+    if (!this.tls && this.ctx.trust.tlsRequired(this.to, this.target)) return this.refuse('tls_required', 'encryption-required');
+    const untrusted = this.tls ? undefined : this.ctx.trust.untrustedAllowed(this.to, 'no TLS');
+    if (untrusted && !untrusted.ok) return this.refuse(untrusted.reason, untrusted.text);
     this.dialbackOffered = !!f.getChild('dialback', NS.DIALBACK_FEATURE);
     this.maybeBidi(f);
     this.verifyReady = true;
@@ -321,14 +327,33 @@ export class OutboundSession extends S2SStream {
     const ts: TLSSocket = tlsConnect({ socket: raw, ...this.tlsOptions() });
     this.watchHandshake(ts);
     ts.once('secureConnect', () => {
+      this.headerSent = false; // nothing sent on the TLS layer yet
       this.attach(ts);
-      this.openStream(); // RFC 6120 §5.4.3.3 stream restart
+      if (this.trusted(ts)) this.openStream(); // RFC 6120 §5.4.3.3 stream restart
     });
     ts.on('error', (err) => {
       this.ctx.metrics.inc('s2s_tls_failures_total', { direction: 'out' });
       this.log.info({ err: err.message }, 'outbound TLS failed');
       this.close(null, new StanzaError('remote-server-not-found', `TLS failed: ${err.message}`));
     });
+  }
+
+  /** TLS is up: the peer's certificate against the domain's trust rule (DANE, PKIX); refuses the session when it fails. */
+  private trusted(ts: TLSSocket): boolean {
+    const v = this.ctx.trust.assessOutbound(ts, this.to, this.target ?? { host: '', port: 0, directTls: false }, this.log, this.ctx.metrics);
+    if (v.ok) {
+      this.peerCert = v.peerCert;
+      return true;
+    }
+    this.refuse(v.reason, v.text);
+    return false;
+  }
+
+  /** The trust rule refuses the peer: policy-violation (RFC 6120 §4.9.3.14), queued stanzas bounced. */
+  private refuse(reason: string, text: string): void {
+    this.ctx.metrics.inc('s2s_trust_refusals_total', { reason, direction: 'out' });
+    this.log.warn({ domain: this.to, reason, text }, 'S2S session refused by the trust rule');
+    this.close(new StreamError('policy-violation', text), new StanzaError('remote-server-not-found', `${this.to}: ${text}`));
   }
 
   private saslReply(el: XmlElement): void {

@@ -11,6 +11,7 @@ import { InboundSession } from './inbound.ts';
 import { OutboundSession } from './outbound.ts';
 import { DEFAULT_TIMEOUTS, type S2SContext, type S2SOptions } from './options.ts';
 import type { S2SStream } from './stream.ts';
+import { TrustPolicy, type PeerCert } from './trust/policy.ts';
 
 export class S2SError extends Error {
   constructor(
@@ -37,6 +38,8 @@ export interface SessionInfo {
   state: string;
   tls: boolean;
   auth?: 'dialback' | 'sasl-external';
+  /** How the peer's certificate was verified, if it was: PKIX or DANE. */
+  peerCert?: PeerCert;
   /** XEP-0288 negotiated on this stream. */
   bidi: boolean;
   /** Stanzas received from / written to the local server on this stream. */
@@ -62,6 +65,7 @@ export class S2SService {
       log,
       metrics,
       opts,
+      trust: opts.trust ?? new TrustPolicy({ rules: [], dnssec: { servers: [], trusted: false } }, { tlsRequired: opts.tls.require }),
       maxStanzaBytes: opts.maxStanzaBytes,
       timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
       queueLimit: opts.queueLimit ?? 1000,
@@ -223,6 +227,7 @@ export class S2SService {
         state: s.state,
         tls: s.tls,
         auth: s.auth,
+        peerCert: s.peerCert,
         bidi: s.bidi,
         stanzas: { in: s.stanzasIn, out: s.stanzasOut },
       };

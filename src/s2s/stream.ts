@@ -127,6 +127,8 @@ export abstract class S2SStream {
   socket?: Socket;
   tls = false;
   auth?: 'dialback' | 'sasl-external';
+  /** How the peer's certificate was verified (trust/): PKIX or DANE; unset: not verified. */
+  peerCert?: 'pkix' | 'dane';
   /** XEP-0288: stanzas flow both ways on this stream. */
   bidi = false;
   /** Stanzas received / written on this stream. */

@@ -59,6 +59,8 @@ const DEFAULT_TYPE: Partial<Record<StanzaErrorCondition, StanzaErrorType>> = {
 export class StanzaError extends Error {
   readonly code: string;
   readonly type: StanzaErrorType;
+  /** The bounce carries none of the refused stanza's payload (e.g. XEP-0258 §5 protocol violations). */
+  bare = false;
   constructor(readonly condition: StanzaErrorCondition, readonly text?: string, type?: StanzaErrorType) {
     super(text ? `${condition}: ${text}` : condition);
     this.name = 'StanzaError';
@@ -106,8 +108,8 @@ export function bounce(stanza: XmlElement, error: StanzaError, by?: string): Xml
   if (stanza.attr('from')) reply.attrs.to = stanza.attr('from')!;
   if (stanza.attr('to')) reply.attrs.from = stanza.attr('to')!;
   reply.attrs.type = 'error';
-  if (stanza.local !== 'iq') for (const c of stanza.children) reply.children.push(typeof c === 'string' ? c : c.clone());
-  else for (const c of stanza.elements()) reply.children.push(c.clone());
+  const payload = error.bare ? [] : stanza.local === 'iq' ? stanza.elements() : stanza.children;
+  for (const c of payload) reply.children.push(typeof c === 'string' ? c : c.clone());
   reply.children.push(error.toElement(by));
   return reply;
 }

@@ -32,6 +32,7 @@ test('minimal site file: every default filled, paths absolute, profile loaded', 
     direct_tls_listen: [],
     routes: {},
     tls: { cert: null, key: null, require: false },
+    clearance: null,
   });
   t.deepEqual(cfg.optimize, { presence: 'coalesce', disco_cache: true, fanout: true, drop: [] });
   t.deepEqual(cfg.policy, { allow: ['*'], block: [], block_namespaces: [] });

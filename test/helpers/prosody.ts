@@ -57,6 +57,10 @@ export interface ProsodyOptions {
    * (XEP-0045 rooms); `config` is raw Lua for the component's section.
    */
   components?: Array<{ domain: string; module: string; config?: string }>;
+  /** The VirtualHost's certificate and key (PEM files, the certificate file may hold its chain); default: a fresh self-signed one. */
+  certificate?: { cert: string; key: string };
+  /** Raw Lua fields added to the VirtualHost's ssl table, e.g. 'protocol = "tlsv1_2";'. */
+  sslExtra?: string;
   /** Load mod_offline (store messages for offline users). Default false: Prosody bounces them with service-unavailable. */
   offline?: boolean;
   /** Lua log level for the file log. Default 'debug' (needed by log-based assertions). */
@@ -179,7 +183,7 @@ export class ProsodyServer {
     const dir = mkdtempSync(join(tmpdir(), `prosody-${opts.domain}-`));
     mkdirSync(join(dir, 'data'), { mode: 0o750 });
     mkdirSync(join(dir, 'certs'));
-    const { cert, key } = makeCert(join(dir, 'certs'), opts.domain);
+    const { cert, key } = opts.certificate ?? makeCert(join(dir, 'certs'), opts.domain);
     // Ports picked by the OS can be taken again before Prosody binds them: retry with new ones.
     const autoPorts = opts.c2sPort === undefined && opts.s2sPort === undefined;
     let lastErr: unknown;
@@ -242,7 +246,7 @@ ${routes}
 ${o.extraConfig ?? ''}
 
 VirtualHost ${luaString(o.domain)}
-  ssl = { certificate = ${luaString(cert)}, key = ${luaString(key)} }
+  ssl = { certificate = ${luaString(cert)}, key = ${luaString(key)}; ${o.sslExtra ?? ''} }
 ${(o.components ?? []).map((c) => `
 Component ${luaString(c.domain)} ${luaString(c.module)}
   ssl = { certificate = ${luaString(cert)}, key = ${luaString(key)} }

@@ -11,7 +11,7 @@ import { prosodyAvailable } from '../helpers/prosody.ts';
 import { type ClientEvent, type XmppClient } from '../helpers/xmpp-client.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import { NS } from '../../src/xmpp/ns.ts';
-import { startWorld, type LogLine, type World } from './world.ts';
+import { auditLines, errorOf, worldWithAliceAndBob, type World } from './world.ts';
 
 const enabled = prosodyAvailable() || !!process.env.CI;
 const run = enabled ? test.serial : test.skip;
@@ -21,31 +21,18 @@ let ctx: Ctx | undefined;
 
 if (enabled) {
   test.before(async () => {
-    const w = await startWorld({
-      usersA: ['alice'], usersB: ['bob'], mucB: true,
+    ctx = await worldWithAliceAndBob({
+      mucB: true,
       optimizeA: '{ drop: [chatstates, xhtml] }',
       policyA: '{ block: [conference.b.example], block_namespaces: [jingle, file-transfer] }',
     });
-    try {
-      const [alice, bob] = await Promise.all([w.connect('alice', 'A'), w.connect('bob', 'B')]);
-      ctx = { w, alice, bob };
-    } catch (err) {
-      await w.close();
-      throw err;
-    }
   });
   test.after.always(async () => { await ctx?.w.close(); });
 }
 
 const metric = (w: World, side: 'A' | 'B', name: string, labels: Record<string, string> = {}): number => (side === 'A' ? w.relayA : w.relayB).metrics.get(name, labels);
 const withId = (id: string) => (e: ClientEvent): boolean => e.id === id && (e.event === 'message' || e.event === 'iq' || e.event === 'presence');
-const audit = (logs: LogLine[], id: string): LogLine[] => logs.filter((l) => l.audit === true && l.id === id);
-/** The <error/> of a stanza as received (from its XML: slixmpp does not know every RFC 6120 condition). */
-function errorOf(e: ClientEvent): { type?: string; condition?: string; text?: string } {
-  const err = parseXml(e.xml!).getChild('error');
-  const cond = err?.elements().find((c) => c.ns === NS.STANZAS_ERR && c.local !== 'text');
-  return { type: err?.attr('type'), condition: cond?.local, text: err?.getChildText('text', NS.STANZAS_ERR) };
-}
+const audit = auditLines;
 const JINGLE = (sid: string) => `<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='${sid}'><content creator='initiator' name='voice'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'/></content></jingle>`;
 const SI = `<si xmlns='http://jabber.org/protocol/si' id='s1' profile='http://jabber.org/protocol/si/profile/file-transfer'><file xmlns='http://jabber.org/protocol/si/profile/file-transfer' name='a.txt' size='3'/></si>`;
 

@@ -26,7 +26,9 @@ import type { Relay } from '../../src/relay/relay.ts';
 import type { ConstrainedLink } from '../../src/link/constrained/index.ts';
 import type { Logger } from '../../src/obs/log.ts';
 import { ProsodyServer, freePort } from '../helpers/prosody.ts';
-import { XmppClient } from '../helpers/xmpp-client.ts';
+import { XmppClient, type ClientEvent } from '../helpers/xmpp-client.ts';
+import { parseXml } from '../../src/xml/index.ts';
+import { NS } from '../../src/xmpp/ns.ts';
 import { freeTcpPort } from '../helpers/ports.ts';
 import { until } from '../helpers/until.ts';
 
@@ -98,6 +100,11 @@ export interface WorldOptions {
   optimizeB?: string;
   policyA?: string;
   policyB?: string;
+  /** Extra YAML lines for the link entry (indented 4) and for `local:` (indented 2), per relay, e.g. a clearance. */
+  linkExtraA?: string;
+  linkExtraB?: string;
+  localExtraA?: string;
+  localExtraB?: string;
 }
 
 export interface World {
@@ -118,14 +125,14 @@ function memoryLogger(name: string, into: LogLine[]): Logger {
   return pino({ level: process.env.SATRELAY_TEST_LOG ?? 'info', name }, { write: (s: string) => void into.push(JSON.parse(s) as LogLine) });
 }
 
-function siteYaml(o: { site: string; dir: string; domains: string[]; remote: string[]; listen: string; prosody: string; link: string; optimize?: string; policy?: string }): string {
+function siteYaml(o: { site: string; dir: string; domains: string[]; remote: string[]; listen: string; prosody: string; link: string; optimize?: string; policy?: string; local?: string }): string {
   return `site: ${o.site}
 data_dir: ${o.dir}
 local:
   domains: [${o.domains.join(', ')}]
   listen: ["${o.listen}"]
   routes: { ${o.domains.map((d) => `${d}: "${o.prosody}"`).join(', ')} }
-links:
+${o.local ? `${o.local}\n` : ''}links:
   - name: ${o.site === 'ship' ? 'shore' : 'ship'}
     domains: [${o.remote.map((d) => `"${d}"`).join(', ')}]
     profile: lan
@@ -167,13 +174,15 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     // Shore listens for the link; the ship dials it through the gate.
     const relayB = await startRelay('shore', logs.B, {
       domains: domainsB, remote: domainsA, listen: '127.0.0.5:0',
-      prosody: `127.0.0.3:${pB}`, link: `    transport: tcp\n    bind: "127.0.0.1:${linkPort}"\n${key}`, optimize: opts.optimizeB, policy: opts.policyB,
+      prosody: `127.0.0.3:${pB}`, link: `    transport: tcp\n    bind: "127.0.0.1:${linkPort}"\n${key}${opts.linkExtraB ? `\n${opts.linkExtraB}` : ''}`,
+      optimize: opts.optimizeB, policy: opts.policyB, local: opts.localExtraB,
     });
     const gate = await TcpGate.start({ host: '127.0.0.1', port: linkPort });
     cleanup.push(() => gate.close());
     const relayA = await startRelay('ship', logs.A, {
       domains: domainsA, remote: domainsB, listen: '127.0.0.4:0',
-      prosody: `127.0.0.2:${pA}`, link: `    transport: tcp\n    peer: "127.0.0.1:${gate.port}"\n${key}`, optimize: opts.optimizeA, policy: opts.policyA,
+      prosody: `127.0.0.2:${pA}`, link: `    transport: tcp\n    peer: "127.0.0.1:${gate.port}"\n${key}${opts.linkExtraA ? `\n${opts.linkExtraA}` : ''}`,
+      optimize: opts.optimizeA, policy: opts.policyA, local: opts.localExtraA,
     });
 
     const sA = relayA.s2s.addresses[0];
@@ -215,6 +224,28 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 }
 
 export { until };
+
+/** A world with alice logged in on side A and bob on side B; the world is closed if a login fails. */
+export async function worldWithAliceAndBob(opts: WorldOptions): Promise<{ w: World; alice: XmppClient; bob: XmppClient }> {
+  const w = await startWorld({ usersA: ['alice'], usersB: ['bob'], ...opts });
+  try {
+    const [alice, bob] = await Promise.all([w.connect('alice', 'A'), w.connect('bob', 'B')]);
+    return { w, alice, bob };
+  } catch (err) {
+    await w.close();
+    throw err;
+  }
+}
+
+/** The audit log lines about stanza `id`. */
+export const auditLines = (logs: LogLine[], id: string): LogLine[] => logs.filter((l) => l.audit === true && l.id === id);
+
+/** The <error/> of a stanza as received (from its XML: slixmpp does not know every RFC 6120 condition). */
+export function errorOf(e: ClientEvent): { type?: string; condition?: string; text?: string } {
+  const err = parseXml(e.xml!).getChild('error');
+  const cond = err?.elements().find((c) => c.ns === NS.STANZAS_ERR && c.local !== 'text');
+  return { type: err?.attr('type'), condition: cond?.local, text: err?.getChildText('text', NS.STANZAS_ERR) };
+}
 
 /**
  * Cuts the link, then makes `from` send chat messages to `to` (each with a

@@ -30,11 +30,23 @@ const XMPP_STRINGS = [
   '<message type="groupchat" from="', '</body></message>', '<message type="chat" from="', '" to="', '" id="', '"><body>',
 ];
 
+/**
+ * XEP-0258 security label framing and RFC 2634 marking words, in both quote
+ * styles (servers send ' , the relay writes "). First in the dictionary, so
+ * the distances of everything after them are unchanged.
+ */
+const LABEL_STRINGS = [
+  'CONFIDENTIAL', 'UNCLASSIFIED', 'RESTRICTED', 'SECRET',
+  "<securitylabel xmlns='urn:xmpp:sec-label:0'><displaymarking", "</displaymarking><label><esssecuritylabel xmlns='urn:xmpp:sec-label:ess:0'>",
+  '<securitylabel xmlns="urn:xmpp:sec-label:0"><displaymarking fgcolor="black" bgcolor="',
+  '</displaymarking><label><esssecuritylabel xmlns="urn:xmpp:sec-label:ess:0">', '</esssecuritylabel></label></securitylabel></message>',
+];
+
 /** The preset dictionary (identical on both ends: the domains are sorted). */
 export function buildDictionary(domains: string[]): Uint8Array {
   const uniq = [...new Set(domains)].sort();
   const dom = uniq.flatMap((d) => [`@${d}/`, `"${d}"`]);
-  const text = [...dom, ...XMPP_STRINGS].join('');
+  const text = [...LABEL_STRINGS, ...dom, ...XMPP_STRINGS].join('');
   const buf = Buffer.from(text, 'utf8');
   // deflate can only reach back 32 KiB
   return buf.length > 32768 ? buf.subarray(buf.length - 32768) : buf;

@@ -89,7 +89,7 @@ export function findRoute(domain: string, routes: Record<string, string> | undef
   return best ? parseRoute(best.value) : undefined;
 }
 
-interface Srv {
+export interface Srv {
   name: string;
   port: number;
   priority: number;

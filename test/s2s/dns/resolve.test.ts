@@ -1,38 +1,8 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import dgram from 'node:dgram';
-import dns2 from 'dns2';
 import { Metrics } from '../../../src/obs/metrics.ts';
 import { resolveS2S, orderSrv, parseRoute, findRoute, DnsError, type ResolverOptions } from '../../../src/s2s/dns/index.ts';
-
-const { Packet } = dns2;
-
-type Srv = { priority: number; weight: number; port: number; target: string };
-type Zone = Record<string, { SRV?: Srv[]; A?: string[]; AAAA?: string[] }>;
-
-/** A real DNS server (dns2, UDP on 127.0.0.1, OS-chosen port) answering from `zone`; unknown names are NXDOMAIN. */
-async function dnsServer(t: ExecutionContext, zone: Zone, opts: { silent?: Set<string>; servfail?: Set<string> } = {}): Promise<{ server: string; queries: string[] }> {
-  const queries: string[] = [];
-  const server = dns2.createServer({
-    udp: true,
-    handle: (request, send) => {
-      const q = request.questions[0];
-      const name = q.name.toLowerCase();
-      queries.push(`${name}/${q.type}`);
-      if (opts.silent?.has(name)) return; // never answers: the client times out
-      const res = Packet.createResponseFromRequest(request);
-      const entry = zone[name];
-      if (opts.servfail?.has(name)) res.header.rcode = 2; // SERVFAIL
-      else if (!entry) res.header.rcode = 3; // NXDOMAIN
-      else if (q.type === Packet.TYPE.SRV) for (const r of entry.SRV ?? []) res.answers.push({ name: q.name, type: Packet.TYPE.SRV, class: Packet.CLASS.IN, ttl: 60, ...r } as never);
-      else if (q.type === Packet.TYPE.A) for (const address of entry.A ?? []) res.answers.push({ name: q.name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 60, address } as never);
-      else if (q.type === Packet.TYPE.AAAA) for (const address of entry.AAAA ?? []) res.answers.push({ name: q.name, type: Packet.TYPE.AAAA, class: Packet.CLASS.IN, ttl: 60, address } as never);
-      send(res);
-    },
-  });
-  const addr = await server.listen({ udp: { port: 0, address: '127.0.0.1' } });
-  t.teardown(() => server.close());
-  return { server: `127.0.0.1:${(addr.udp as { port: number }).port}`, queries };
-}
+import { dnsServer, srv } from '../../helpers/dns-server.ts';
 
 /** Seeded PRNG (mulberry32) so weighted orders are reproducible. */
 function seeded(seed: number): () => number {
@@ -44,8 +14,6 @@ function seeded(seed: number): () => number {
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-const srv = (priority: number, weight: number, port: number, target: string): Srv => ({ priority, weight, port, target });
 
 test('a static route wins over DNS: exact domain first, then the longest *.suffix', async (t) => {
   const { server, queries } = await dnsServer(t, { '_xmpp-server._tcp.b.example': { SRV: [srv(0, 0, 5269, 'x.b.example')] } });
