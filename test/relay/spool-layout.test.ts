@@ -76,6 +76,18 @@ test('a shared spool of an earlier version moves to the one spooled link, stanza
   t.true(log.lines().some((l) => l.level === 40 && /moved the shared spool/.test(String(l.msg))));
 });
 
+test('a shared spool of an earlier version moves to a link named like a domain, and opens there', async (t) => {
+  // Before per-link spools a link named "to-b.example" ran on data_dir/spool; upgraded in place it must find its stanzas.
+  const { cfg } = setup(t, ['to-b.example']);
+  await legacySpool(cfg, async (s) => {
+    await s.accept('to-b.example', Buffer.from(`<message id='kept'/>`), meta());
+  });
+  const spools = openLinkSpools(cfg, { logger: pino({ level: 'silent' }), metrics: new Metrics() });
+  t.teardown(() => Promise.all([...spools.values()].map((s) => s.close())));
+  t.true(existsSync(join(cfg.data_dir, 'spool', 'to-b.example', 'data.mdb')));
+  t.deepEqual(spools.get('to-b.example')!.pending('to-b.example').map((e) => e.stanza.toString()), [`<message id='kept'/>`]);
+});
+
 test('a drained shared spool is split: every link keeps its ids and dedup state', async (t) => {
   const { cfg } = setup(t, ['ship1', 'ship2']);
   await legacySpool(cfg, async (s) => {
