@@ -10,6 +10,10 @@ export interface LinkStatus {
   inFlight: number;
   rttMs?: number;
   lastError?: string;
+  /** A link failing to connect to its partner: since when (ISO), for how long, how many attempts. */
+  failingSince?: string;
+  failingForS?: number;
+  connectFailures?: number;
   sent: number;
   received: number;
   /** Durable links: stanzas in the spool, and the age of the oldest, s. */

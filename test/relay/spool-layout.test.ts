@@ -23,7 +23,7 @@ function setup(t: import('ava').ExecutionContext, links: string[]): { cfg: SiteC
 data_dir: ${join(dir, 'data')}
 local: { domains: [shore.example], listen: ["127.0.0.1:0"] }
 links:
-${links.map((l, i) => `  - { name: ${l}, domains: [${l}.example], profile: lan, transport: udp, peer: "127.0.0.1:${40000 + i}", key_file: ${join(dir, 'k.key')} }`).join('\n')}
+${links.map((l, i) => `  - { name: ${l}, domains: [${l}.example], profile: lan, transport: udp, bind: "127.0.0.1:${41000 + i}", peer: "127.0.0.1:${40000 + i}", key_file: ${join(dir, 'k.key')} }`).join('\n')}
 metrics: { listen: null }
 `;
   return { cfg: parseSiteConfig(yaml, join(dir, 'site.yaml')), dir };

@@ -20,6 +20,7 @@ import { NS } from '../../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
+import { ConnectWatch, failureFields } from '../drivers/index.ts';
 
 export const NS_LINK = 'urn:satrelay:xep0361:0';
 
@@ -81,6 +82,7 @@ export class Xep0361Link implements RelayLink {
   private readonly delivering = new Set<Promise<void>>();
   /** Set while stop() waits for the partner's <a/>: called on each ack and when the connection closes. */
   private ackWaiter?: () => void;
+  private readonly watch?: ConnectWatch;
 
   constructor(private readonly opts: Xep0361Options) {
     this.name = opts.name;
@@ -90,6 +92,7 @@ export class Xep0361Link implements RelayLink {
     this.acks = opts.acks ?? true;
     this.backoffMs = opts.backoff?.minMs ?? 500;
     if (!opts.bind && !opts.peer) throw new Error(`link ${opts.name}: xep0361 needs bind or peer`);
+    if (opts.peer) this.watch = new ConnectWatch({ target: `${opts.peer.host}:${opts.peer.port}`, log: this.log, metrics: this.metrics, labels: { link: opts.name } });
   }
 
   /** Actual listening address (after start), when this side listens. */
@@ -129,7 +132,7 @@ export class Xep0361Link implements RelayLink {
       up: !!this.sock && !this.sock.destroyed,
       queued: this.outq.filter((o) => !o.written).length,
       inFlight: this.outq.filter((o) => o.written).length,
-      lastError: this.lastError,
+      ...failureFields(this.lastError, this.watch?.state),
       sent: this.sentCount,
       received: this.receivedCount,
     };
@@ -237,8 +240,7 @@ export class Xep0361Link implements RelayLink {
     });
     sock.once('error', (err) => {
       if (this.sock !== sock) {
-        this.lastError = err.message;
-        this.log.debug({ err: err.message }, 'connect failed');
+        if (!this.stopped) this.watch?.failed(err.message);
         sock.destroy();
         this.scheduleReconnect();
       }
@@ -260,11 +262,13 @@ export class Xep0361Link implements RelayLink {
         this.lastError = 'partner certificate does not match the pinned fingerprint';
         this.metrics.inc('link_auth_failures_total', { link: this.name });
         this.log.error({ got: cert?.fingerprint256 }, this.lastError);
+        this.watch?.failed(this.lastError);
         sock.destroy();
         this.scheduleReconnect();
         return;
       }
     }
+    this.watch?.connected();
     this.sock = sock;
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 30000);
