@@ -281,21 +281,43 @@ function muc(rng: Rng, n: number, ub: User[]): BenchStanza[] {
   return out;
 }
 
-/** Caps-driven disco#info: many contacts ask about the same few node#ver values. */
+/**
+ * Caps-driven disco#info (XEP-0115 §6.2): many contacts ask about the same few
+ * node#ver values, each after the client it asks has sent its presence across
+ * (the near-side cache answers for a client only while its last presence said
+ * it is there). The first query is the cold probe and has no presence before it.
+ */
 function disco(rng: Rng, n: number, ua: User[], ub: User[]): BenchStanza[] {
   const out: BenchStanza[] = [];
+  const online = new Set<string>();
   while (out.length < n) {
     const fromB = rng.chance(0.7);
-    const q = fromB ? discoGet(rng, ub[rng.int(ub.length)], ua[rng.int(ua.length)]) : discoGet(rng, ua[rng.int(ua.length)], ub[rng.int(ub.length)]);
-    out.push(stanza(q, fromB ? 'b' : 'a'));
+    const [askers, targets] = fromB ? [ub, ua] : [ua, ub];
+    const asker = askers[rng.int(askers.length)];
+    let target = targets[rng.int(targets.length)];
+    if (out.length > 0 && !online.has(target.jid) && out.length + 2 > n) {
+      // One slot left: ask a client already online, else send one more presence.
+      const known = targets.filter((u) => online.has(u.jid));
+      if (known.length === 0) {
+        out.push(stanza(presence(rng, target, asker.bare), fromB ? 'a' : 'b'));
+        break;
+      }
+      target = known[rng.int(known.length)];
+    }
+    if (out.length > 0 && !online.has(target.jid)) {
+      online.add(target.jid);
+      out.push(stanza(presence(rng, target, asker.bare), fromB ? 'a' : 'b'));
+    }
+    out.push(stanza(discoGet(rng, asker, target), fromB ? 'b' : 'a'));
   }
   return out;
 }
 
 /**
- * Caps queries arrive spread out in real life: the first contact to see a new
- * ver asks, the rest of the roster asks later. Wave 1 holds the first query
- * per (node#ver, direction); wave 2 the repeats.
+ * Caps queries arrive spread out in real life: presence first, then the first
+ * contact to see a new ver asks, the rest of the roster asks later. Wave 1
+ * holds the presences, wave 2 the first query per (node#ver, direction),
+ * wave 3 the repeats.
  */
 function discoWaves(list: BenchStanza[]): BenchStanza[] {
   const seen = new Set<string>();
@@ -303,8 +325,9 @@ function discoWaves(list: BenchStanza[]): BenchStanza[] {
     const q = s.el.children.find((c): c is XmlElement => typeof c !== 'string');
     const k = `${s.from}\n${q?.attr('node') ?? ''}`;
     if (i === 0) seen.add(k);
+    else if (s.kind === 'presence') s.wave = 1;
     else {
-      s.wave = seen.has(k) ? 2 : 1;
+      s.wave = seen.has(k) ? 3 : 2;
       seen.add(k);
     }
   });

@@ -45,7 +45,8 @@ export function formatStatus(st: RelayStatus): string {
     // Spooled links (one spool each, hub mode included): depth and age of the oldest held stanza.
     const spool = l.spooled === undefined ? '' : `  spool ${l.spooled}${l.spooled > 0 && l.oldestAgeS !== undefined ? ` (oldest ${formatDuration(Math.round(l.oldestAgeS))})` : ''}`;
     lines.push(`  ${l.name.padEnd(12)} ${l.transport.padEnd(8)} ${(l.up ? 'UP' : 'DOWN').padEnd(5)} rtt ${rtt.padEnd(8)} queued ${String(l.queued).padEnd(6)} in flight ${String(l.inFlight).padEnd(5)} sent ${l.sent}  received ${l.received}${spool}`);
-    if (l.lastError) lines.push(`  ${''.padEnd(12)} last error: ${l.lastError}`);
+    const failing = l.failingForS === undefined ? '' : ` (failing for ${formatDuration(l.failingForS)}, ${l.connectFailures} attempts)`;
+    if (l.lastError) lines.push(`  ${''.padEnd(12)} last error: ${l.lastError}${failing}`);
   }
   lines.push('', 's2s sessions');
   if (st.sessions.length === 0) lines.push('  none');

@@ -10,6 +10,7 @@ import { ConfigError, sortIssues, type ConfigIssue } from './errors.ts';
 import { effectiveTrust, trustCrossChecks, trustSchema, type TrustConfig } from './trust.ts';
 import { formatHostPort, hostPortSchema, parseHostPort } from './hostport.ts';
 import { KeyFileError, readKeyFile } from './keyfile.ts';
+import { linkRuleIssues } from './link-rules.ts';
 import {
   checkTuning,
   isProfilePath,
@@ -283,7 +284,7 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
   }
   const res = siteSchema.safeParse(src.data);
   if (!res.success) issues.push(...zodIssues(siteSchema, res.error, src));
-  issues.push(...crossChecks(src), ...trustCrossChecks(src, abs));
+  issues.push(...crossChecks(src), ...trustCrossChecks(src, abs), ...linkRuleIssues(src));
   // Certificate files must exist now, not when the first local server connects.
   const certPaths: PathSeg[][] = [['local', 'tls', 'cert'], ['local', 'tls', 'key']];
   const rawLinksForTls = Array.isArray(src.get(['links'])) ? (src.get(['links']) as unknown[]) : [];
@@ -440,7 +441,7 @@ function crossChecks(src: YamlSource): ConfigIssue[] {
       else out.push(src.issue(L('name'), `expected a link name that differs from links[${prev}] ${JSON.stringify(prevName)} by more than case (each names a spool directory)`));
     }
     if (t === 'udp' || t === 'tcp' || t === 'xep0361') {
-      if (!has(L('bind')) && !has(L('peer'))) out.push(src.issue(L('transport'), `transport ${t} needs bind or peer (or both)`));
+      if (!has(L('bind')) && !has(L('peer'))) out.push(src.issue(L('transport'), `transport ${t} needs ${t === 'udp' ? 'bind and peer' : 'bind or peer (or both)'}`));
       for (const k of ['device', 'baud']) if (has(L(k))) out.push(src.issue(L(k), `not used by transport ${t} (serial only)`, 'key'));
     } else if (t === 'serial') {
       if (!has(L('device'))) out.push(src.issue(L('transport'), 'transport serial needs device (e.g. /dev/ttyUSB0)'));

@@ -1,5 +1,7 @@
 /** pino logger: one JSON line per event; pretty only on a terminal. */
+import { openSync, writeSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 export type { Logger };
 
@@ -7,7 +9,13 @@ export function createLogger(opts: { level?: string; name?: string; pretty?: boo
   const pretty = opts.pretty ?? (process.stdout.isTTY === true && !process.env.SATRELAY_LOG_JSON);
   const level = opts.level ?? process.env.SATRELAY_LOG_LEVEL ?? 'info';
   if (pretty) {
-    return pino({ level, name: opts.name, transport: { target: 'pino-pretty', options: { colorize: true, destination: opts.destination ?? 1 } } });
+    // Formatted in this thread: pino's worker-thread transport kept the process
+    // alive for 0.3-2 s after the relay stopped while the worker wound down.
+    const format = prettyFactory({ colorize: true });
+    const dest = opts.destination ?? 1;
+    const std = dest === 1 ? process.stdout : dest === 2 ? process.stderr : undefined; // synchronous on a terminal
+    const fd = std || typeof dest !== 'string' ? dest : openSync(dest, 'a');
+    return pino({ level, name: opts.name }, { write: (line: string) => void (std ? std.write(format(line)) : writeSync(fd as number, format(line))) });
   }
   return pino({ level, name: opts.name }, pino.destination({ dest: opts.destination ?? 1, sync: false }));
 }

@@ -11,6 +11,10 @@
  *   names immutable content.
  * - plain entries, keyed by (JID, node): answer queries to that JID for that
  *   node only within plainMaxAgeMs (default 300 s), since they may change.
+ * A query to a full JID (a client) is answered from either only while the last
+ * presence seen crossing the link from that JID is available (PresenceSeen);
+ * else it passes through, so the asker gets what the far server says about a
+ * client that is gone or never was (RFC 6120 §10.5.4: service-unavailable).
  * A result whose node looks like node#ver (a base64 hash-sized ver) but does not
  * verify is passed on and not cached at all (counted as a verify mismatch).
  * Results that lack a node attribute get it from the remembered query (bounded
@@ -28,6 +32,7 @@ import type { HookContext, StanzaHook } from '../relay/router.ts';
 import type { RelayLink } from '../relay/link.ts';
 import { CAPS_HASHES, verifyCapsVer } from './caps-hash.ts';
 import { JsonFileStore } from './store.ts';
+import { PresenceSeen } from './presence-seen.ts';
 
 export const DISCO_CACHE_FILE = 'disco-cache.json';
 
@@ -94,6 +99,7 @@ export class DiscoCacheHook implements StanzaHook {
   private readonly pending = new Map<string, string | undefined>();
   /** Hash names announced in presence <c/> per node#ver (bounded). */
   private readonly announced = new Map<string, string>();
+  private readonly seen = new PresenceSeen();
   private readonly store?: JsonFileStore;
   private readonly now: () => number;
   private readonly metrics: Metrics;
@@ -130,6 +136,7 @@ export class DiscoCacheHook implements StanzaHook {
   }
 
   outbound(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement | 'consumed' {
+    if (stanza.local === 'presence') this.seen.note(stanza);
     if (stanza.attr('type') !== 'get') return stanza;
     const query = discoQuery(stanza);
     const id = stanza.attr('id');
@@ -140,7 +147,10 @@ export class DiscoCacheHook implements StanzaHook {
     const now = this.now();
     let body: XmlElement | undefined;
     let kind: 'caps' | 'plain' = capsVerOf(node) ? 'caps' : 'plain';
-    const c = node ? this.caps.get(node) : undefined;
+    // A client (full JID) is answered for only while it is there; else the far side says what it says.
+    const gone = to.includes('/') && !this.seen.isAvailable(to);
+    if (gone) this.metrics.inc('optimize_cache_bypass_total', { reason: 'client_unavailable' });
+    const c = node && !gone ? this.caps.get(node) : undefined;
     if (c && now - c.used <= this.capsMaxAge) {
       this.caps.delete(node!);
       this.caps.set(node!, c); // LRU: most recently used last
@@ -148,7 +158,7 @@ export class DiscoCacheHook implements StanzaHook {
       body = c.query;
       kind = 'caps';
       this.persist();
-    } else {
+    } else if (!gone) {
       if (c) this.evict(this.caps, node!, 'age');
       const pk = `${to}\u0000${node ?? ''}`;
       const p = this.plain.get(pk);
@@ -174,7 +184,10 @@ export class DiscoCacheHook implements StanzaHook {
   }
 
   inbound(stanza: XmlElement, link: RelayLink): XmlElement[] {
-    if (stanza.local === 'presence') this.notePresence(stanza);
+    if (stanza.local === 'presence') {
+      this.notePresence(stanza);
+      this.seen.note(stanza);
+    }
     else if (stanza.attr('type') === 'result') this.learn(stanza, link);
     else if (stanza.attr('type') === 'error' && stanza.local === 'iq') {
       const id = stanza.attr('id');

@@ -219,6 +219,8 @@ export function openLinkSpools(cfg: SiteConfig, deps: { logger: Logger; metrics:
     for (const l of spooled) {
       const dir = linkSpoolDir(cfg, l);
       mkdirSync(dir, { recursive: true });
+      // A start before the spool fixed lmdb's layout took a name with a dot for a file and left its lock file beside the directory.
+      if (isFile(`${dir}-lock`)) rmSync(`${dir}-lock`);
       const limits = l.limits ?? { spool_max_bytes: cfg.limits.spool_max_bytes, spool_max_stanzas: cfg.limits.spool_max_stanzas };
       spools.set(
         l.name,

@@ -10,6 +10,10 @@ export interface LinkStatus {
   inFlight: number;
   rttMs?: number;
   lastError?: string;
+  /** A link failing to connect to its partner: since when (ISO), for how long, how many attempts. */
+  failingSince?: string;
+  failingForS?: number;
+  connectFailures?: number;
   sent: number;
   received: number;
   /** Durable links: stanzas in the spool, and the age of the oldest, s. */
@@ -21,7 +25,8 @@ export interface LinkHandlers {
   /**
    * A stanza arrived from the partner relay, for a local domain. Resolves when
    * it is written to a local server or bounced; rejects when the relay stops
-   * first (a durable link then keeps it for the next start).
+   * first (a durable link then keeps it for the next start; the xep0361 link
+   * bounces it back to the partner).
    */
   deliver(stanza: XmlElement): Promise<void> | void;
   /** A stanza this link accepted could not be carried (held too long, refused): bounce it to its sender. */

@@ -3,6 +3,7 @@
  * partner relays, and the router between them.
  */
 import { S2SService } from '../s2s/index.ts';
+import { DEFAULT_TIMEOUTS } from '../s2s/options.ts';
 import { CertStore } from '../s2s/tls/index.ts';
 import { TrustPolicy, type TrustSettings } from '../s2s/trust/index.ts';
 import { StanzaError } from '../xmpp/errors.ts';
@@ -52,6 +53,8 @@ export class Relay {
   private lastError?: string;
   private stopping = false;
   private readonly sleepers = new Set<() => void>();
+  /** Local deliveries in progress (stop waits for them). */
+  private readonly delivering = new Set<Promise<void>>();
   private readonly sessionSeries = new Set<string>();
 
   constructor(
@@ -110,20 +113,31 @@ export class Relay {
   }
 
   /**
-   * Writes a stanza from the far side to a local server. While the local
-   * server cannot be reached it is tried again, with back-off, for up to the
-   * held-stanza time; then the error goes to the router, which bounces it.
+   * Writes a stanza to a local server: one from the far side, or one the relay
+   * made (a bounce, a cached answer). While the local server cannot be reached
+   * it is tried again, with back-off, for up to the held-stanza time; then the
+   * error goes to the router, which bounces it. Once the relay is stopping a
+   * first attempt still goes (shutdown's own bounces must reach their senders)
+   * but nothing is retried: RelayStoppingError, and a durable link keeps it.
    */
-  async deliverLocal(el: XmlElement): Promise<void> {
+  deliverLocal(el: XmlElement): Promise<void> {
+    const p = this.deliverWithRetries(el);
+    this.delivering.add(p);
+    const done = (): void => void this.delivering.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private async deliverWithRetries(el: XmlElement): Promise<void> {
     const deadline = Date.now() + (this.settings.s2sTimeouts?.queueMs ?? 600_000);
     let delay = 1000;
-    for (;;) {
-      if (this.stopping) throw new RelayStoppingError();
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopping && attempt > 0) throw new RelayStoppingError();
       try {
         await this.s2s.send(el);
         return;
       } catch (err) {
-        if (this.stopping) throw new RelayStoppingError();
+        if (this.stopping) throw new RelayStoppingError(err as Error);
         if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || Date.now() + delay > deadline) throw err;
         this.lastError = `local delivery to ${el.attr('to')}: ${err.condition}`;
         this.metrics.inc('local_delivery_retries_total', { condition: err.condition });
@@ -138,6 +152,25 @@ export class Relay {
         });
         delay = Math.min(delay * 2, 30_000);
       }
+    }
+  }
+
+  /**
+   * Waits for local deliveries in progress, the bounces of stopped links among
+   * them. Each is bounded by the S2S connect and auth timeouts; this wait too.
+   */
+  private async settleLocal(): Promise<void> {
+    const t = { ...DEFAULT_TIMEOUTS, ...this.settings.s2sTimeouts };
+    const deadline = Date.now() + t.connectMs + t.authMs;
+    while (this.delivering.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.log.warn({ pending: this.delivering.size }, 'stopping with local deliveries still unconfirmed');
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.delivering]), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
     }
   }
 
@@ -184,8 +217,10 @@ export class Relay {
     this.log.info('relay stopping');
     this.stopping = true;
     for (const wake of [...this.sleepers]) wake();
-    // Links first: what they still hold is bounced to local senders while S2S is up.
+    // Links first: what they cannot carry is bounced to local senders, and
+    // those bounces are written to the local servers before S2S closes.
     for (const link of this.links) await link.stop();
+    await this.settleLocal();
     await this.s2s.stop('system-shutdown');
     await this.obs?.close();
     await this.opts.onStop?.();

@@ -43,8 +43,8 @@ export interface LocalSide {
 /** Thrown by LocalSide.deliver when the relay stops before the stanza could be written. */
 export class RelayStoppingError extends Error {
   readonly code = 'RELAY_STOPPING';
-  constructor() {
-    super('relay stopping');
+  constructor(cause?: Error) {
+    super(cause ? `relay stopping (${cause.message})` : 'relay stopping');
   }
 }
 

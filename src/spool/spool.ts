@@ -144,7 +144,7 @@ export class Spool {
     guardLmdbCommitRejections(); // a full disk must refuse writes, not crash the process
     // eventTurnBatching off: with it, a failed commit (a full disk) also rejects an
     // internal batch promise nobody holds, an unhandled rejection (see lmdb-guard.ts).
-    const env = open({ path: dir, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8, eventTurnBatching: false });
+    const env = open({ path: dir, noSubdir: false /* a directory, even named "a.link" */, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8, eventTurnBatching: false });
     const out = env.openDB<OutRecord, Buffer>('out', { keyEncoding: 'binary' });
     const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
     const state = env.openDB<unknown, string>('state', {});

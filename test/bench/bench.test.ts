@@ -69,12 +69,17 @@ test('workloads are seeded, tracked by unique keys, and mixed is mostly presence
   // The advertised vers are real XEP-0115 hashes of what the clients answer (checked on re-parsed XML).
   const vers = new Set(makeWorkload('presence-storm', 200, 2).map((s) => /ver="([^"]+)"/.exec(s.el.toString())![1]));
   t.is(vers.size, 3, 'three client kinds, three vers');
-  for (const s of makeWorkload('disco', 30, 4)) {
+  const discoList = makeWorkload('disco', 30, 4);
+  for (const s of discoList.filter((x) => x.kind === 'iq')) {
     const node = /node="([^"]+)"/.exec(s.el.toString())![1];
     const answer = parseXml(replyFor(s.el)!.toString());
     const query = answer.children.find((c): c is XmlElement => typeof c !== 'string')!;
     t.truthy(verifyCapsVer(query, node.split('#')[1]), `ver of ${node} verifies`);
   }
+  // XEP-0115 §6.2: every client asked about (but the cold probe's) has sent its presence across before the query.
+  const present = new Set(discoList.filter((x) => x.kind === 'presence').map((x) => `${x.el.attr('from')}\n${x.from}`));
+  for (const q of discoList.slice(1).filter((x) => x.kind === 'iq')) t.true(present.has(`${q.el.attr('to')}\n${q.from === 'a' ? 'b' : 'a'}`), `presence of ${q.el.attr('to')} first`);
+  t.true(discoList.every((x) => x.kind !== 'presence' || x.wave === 1) && discoList.slice(1).every((x) => x.kind !== 'iq' || (x.wave ?? 0) >= 2), 'presence in wave 1, queries after');
 });
 
 test.serial('runBench: chat on lan, relay pair and plain S2S, nothing lost or duplicated', async (t) => {

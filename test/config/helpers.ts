@@ -61,6 +61,7 @@ links:
     domains: [b.example]
     profile: bgan-64k
     transport: udp
+    bind: "0.0.0.0:5298"
     peer: "127.0.0.1:5299"
     key_file: keys/shore.key
 `;

@@ -43,7 +43,7 @@ test('minimal site file: every default filled, paths absolute, profile loaded', 
   const [l] = cfg.links;
   t.is(l.name, 'shore');
   t.is(l.transport, 'udp');
-  t.is(l.bind, null);
+  t.is(l.bind, '0.0.0.0:5298');
   t.is(l.peer, '127.0.0.1:5299');
   t.is(l.device, null);
   t.is(l.baud, null);
@@ -170,6 +170,7 @@ links:
     domains: [b.example]
     profile: bgan-64k
     transport: udp
+    bind: "0.0.0.0:5298"
     peer: "127.0.0.1:5299"
     key_file: keys/shore.key
 optimize: { presence: sometimes }
@@ -245,7 +246,7 @@ links:
   const issues = issuesOf(t, () => parseSiteConfig(text, 's.yaml', { checkKeyFiles: false }));
   const l0 = issues.filter((i) => i.path.startsWith('links[0]'));
   t.deepEqual(l0.map((i) => i.path).sort(), ['links[0].device', 'links[0].transport']);
-  t.regex(issueAt(t, l0, 'links[0].transport').message, /needs bind or peer/);
+  t.regex(issueAt(t, l0, 'links[0].transport').message, /udp needs bind and peer/);
   t.like(issueAt(t, l0, 'links[0].device'), { ...posOf(text, 'device: /dev/ttyS0'), message: 'not used by transport udp (serial only)' });
   const l1 = issues.filter((i) => i.path.startsWith('links[1]'));
   t.is(l1.filter((i) => /needs device/.test(i.message)).length, 1);
@@ -282,7 +283,7 @@ links:
 });
 
 test('host:port values: IPv6 needs brackets, port ranges, peer port 0', (t) => {
-  const text = MINIMAL.replace('peer: "127.0.0.1:5299"', 'peer: "::1:5299"\n    bind: "1.2.3.4:70000"');
+  const text = MINIMAL.replace('peer: "127.0.0.1:5299"', 'peer: "::1:5299"').replace('bind: "0.0.0.0:5298"', 'bind: "1.2.3.4:70000"');
   const issues = issuesOf(t, () => parseSiteConfig(text, 's.yaml', { checkKeyFiles: false }));
   t.regex(issueAt(t, issues, 'links[0].peer').message, /IPv6 address in brackets/);
   t.like(issueAt(t, issues, 'links[0].bind'), posOf(text, '"1.2.3.4:70000"'));
@@ -387,6 +388,7 @@ links:
     profile: lan
     transport: udp
     bind: "127.0.0.1:5269"
+    peer: "198.18.0.2:5269"
     key_file: keys/shore.key
   - name: m
     domains: [c.example]

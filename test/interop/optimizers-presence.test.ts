@@ -77,7 +77,9 @@ run('disco#info cache: the first node#ver query crosses, later ones (other asker
   const { w, alice, dora, bob, carol } = ctx!;
   const node = `${CAPS_NODE}#${VER}`;
   await Promise.all([alice, dora].map((c) => c.discoSet(node, [IDENTITY], FEATURES)));
-  dora.sendRaw(`<presence>${capsEl}</presence>`);
+  // Bob learns of dora through a directed presence (the cache answers for a client only while it is there).
+  dora.sendRaw(`<presence to='bob@b.example'>${capsEl}</presence>`);
+  await bob.waitFor(presenceFrom('dora@a.example'), 15_000);
   const discoGets = (c: XmppClient): ClientEvent[] => c.received.filter((e) => e.event === 'iq' && e.type === 'get' && (e.xml ?? '').includes(NS.DISCO_INFO));
 
   const missBefore = metric(w, 'B', 'optimize_cache_misses_total', { kind: 'caps' });
@@ -108,6 +110,32 @@ run('disco#info cache: the first node#ver query crosses, later ones (other asker
   t.is(metric(w, 'A', 'stanzas_in_total', { direction: 'from_link', kind: 'iq' }), iqAtShipBefore, 'no iq reached the ship');
   t.is(discoGets(alice).length, 1, 'alice saw only the first query');
   t.is(discoGets(dora).length, 0, 'dora saw none');
+});
+
+run('disco#info cache: a client that went offline, or was never seen, is not answered for; its server answers as without the relay', async (t) => {
+  const { w, bob } = ctx!;
+  const node = `${CAPS_NODE}#${VER}`;
+  const lab = await w.connect('dora', 'A', { resource: 'lab', initialPresence: false });
+  await lab.discoSet(node, [IDENTITY], FEATURES);
+  lab.sendRaw(`<presence to='bob@b.example'>${capsEl}</presence>`);
+  await bob.waitFor(presenceFrom('dora@a.example', (e) => e.from === lab.jid && e.type !== 'unavailable'), 15_000);
+  const online = await bob.discoInfo(lab.jid, 15_000, { node });
+  t.true(online.ok, online.error);
+  t.is(online.node, node);
+
+  // dora/lab leaves: Prosody tells bob (directed presence), the shore sees that unavailable cross.
+  await lab.close();
+  await bob.waitFor(presenceFrom('dora@a.example', (e) => e.from === lab.jid && e.type === 'unavailable'), 15_000);
+  const bypassBefore = metric(w, 'B', 'optimize_cache_bypass_total', { reason: 'client_unavailable' });
+  const hitsBefore = metric(w, 'B', 'optimize_cache_hits_total', { kind: 'caps' });
+  const gone = await bob.discoInfo(lab.jid, 15_000, { node });
+  t.false(gone.ok, 'not answered as if dora/lab were online');
+  t.is(gone.error, 'service-unavailable', 'what a.example says for a client that is not there');
+  const never = await bob.discoInfo('dora@a.example/never-seen', 15_000, { node });
+  t.false(never.ok);
+  t.is(never.error, 'service-unavailable');
+  t.is(metric(w, 'B', 'optimize_cache_bypass_total', { reason: 'client_unavailable' }) - bypassBefore, 2, 'both crossed to a.example');
+  t.is(metric(w, 'B', 'optimize_cache_hits_total', { kind: 'caps' }), hitsBefore, 'no cache answer');
 });
 
 run('presence coalescing: while the link cannot send, only alice\'s newest presence reaches bob; a subscribe sent meanwhile still arrives', async (t) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DiscoCacheHook, DISCO_CACHE_FILE, computeCapsVer } from '../../src/optimize/index.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
 import { parseXml } from '../../src/xml/index.ts';
-import { conversations, dino, gajim, discoGet, discoResult, fakeLink, recordingCtx, verOf, capsXml, canon, DISCO, type Client } from './fixtures.ts';
+import { conversations, dino, gajim, discoGet, discoResult, fakeLink, presence, recordingCtx, verOf, capsXml, canon, DISCO, type Client } from './fixtures.ts';
 
 const link = fakeLink();
 const tempDir = (t: { teardown(fn: () => void): void }): string => {
@@ -32,6 +32,7 @@ test('caps hit: a later query for the same node#ver, to another JID, is answered
   t.is(metrics.get('optimize_cache_misses_total', { kind: 'caps' }), 1);
   t.true(hook.hasCaps(nodeVer(conversations)), 'node learned from the remembered query id');
 
+  hook.inbound(presence('mercutio@b.example/Conversations.Zz9', 'nurse@a.example'), link); // mercutio is online
   const ctx = recordingCtx();
   const q = discoGet('nurse@a.example/gajim.ABC', 'mercutio@b.example/Conversations.Zz9', 'q-77', nodeVer(conversations));
   t.is(hook.outbound(q, link, ctx), 'consumed');
@@ -121,6 +122,7 @@ test('the cache survives a restart: a new instance on the same directory answers
   const metrics = new Metrics();
   const second = new DiscoCacheHook({ dataDir: dir, metrics });
   t.teardown(() => second.close());
+  second.inbound(presence('benvolio@b.example/g7', 'nurse@a.example'), link);
   const ctx = recordingCtx();
   t.is(second.outbound(discoGet('nurse@a.example/n', 'benvolio@b.example/g7', 'r1', nodeVer(gajim)), link, ctx), 'consumed');
   t.is(ctx.local[0].getChild('query', DISCO)!.attr('node'), nodeVer(gajim));
@@ -162,6 +164,7 @@ test('bounded eviction: LRU by size, and idle age for caps entries', (t) => {
   now += 1000;
   learn(hook, gajim, 'b@b.example/1', 'e2');
   now += 1000;
+  hook.inbound(presence('c@b.example/1', 'x@a.example'), link);
   // Use Conversations: Gajim becomes least recently used.
   t.is(hook.outbound(discoGet('x@a.example/1', 'c@b.example/1', 'e3', nodeVer(conversations)), link, recordingCtx()), 'consumed');
   learn(hook, dino, 'd@b.example/1', 'e4');
@@ -195,4 +198,43 @@ test('stanzas that are not disco#info queries pass untouched', (t) => {
   t.is(hook.outbound(ping, link, recordingCtx()), ping);
   t.is(hook.outbound(msg, link, recordingCtx()), msg);
   t.deepEqual(hook.inbound(msg, link).map(canon), [canon(msg)]);
+});
+
+test('a full-JID query is answered only while that JID\'s last presence seen crossing the link is available', (t) => {
+  const metrics = new Metrics();
+  const hook = new DiscoCacheHook({ metrics });
+  const bob = 'bob@b.example/lab';
+  hook.inbound(presence(bob, 'juliet@a.example'), link);
+  learn(hook, conversations, bob, 'l1');
+  const ask = (to: string, id: string, node: string | undefined = nodeVer(conversations)) => {
+    const q = discoGet('juliet@a.example/balcony', to, id, node);
+    return hook.outbound(q, link, recordingCtx()) === 'consumed' ? 'answered' : 'passed';
+  };
+  t.is(ask(bob, 'q1'), 'answered', 'bob is online');
+  hook.inbound(presence(bob, 'juliet@a.example', 'unavailable'), link);
+  t.is(ask(bob, 'q2'), 'passed', 'bob went offline: his server answers (service-unavailable), not the cache');
+  t.is(ask('bob@b.example/never-seen', 'q3'), 'passed', 'a resource never seen is not answered for');
+  t.is(ask('bob@b.example', 'q4'), 'answered', 'a bare JID (the account, answered by its server) still is');
+  t.is(metrics.get('optimize_cache_bypass_total', { reason: 'client_unavailable' }), 2);
+  hook.inbound(presence(bob, 'juliet@a.example'), link);
+  t.is(ask(bob, 'q5'), 'answered', 'back online');
+  hook.inbound(presence(bob, 'juliet@a.example', 'subscribe'), link);
+  t.is(ask(bob, 'q6'), 'answered', 'a subscription request says nothing about availability');
+  hook.inbound(presence('bob@b.example', 'juliet@a.example', 'unavailable'), link);
+  t.is(ask(bob, 'q7'), 'passed', 'unavailable from the bare JID covers every resource');
+  hook.inbound(presence(bob, 'juliet@a.example'), link);
+  hook.inbound(presence(bob, 'juliet@a.example', 'error'), link);
+  t.is(ask(bob, 'q8'), 'passed', 'a presence error means it cannot be reached');
+});
+
+test('plain (JID, node) entries for a client follow its presence too; presence seen outbound counts as well', (t) => {
+  const hook = new DiscoCacheHook();
+  const kay = 'kay@b.example/d1';
+  hook.outbound(presence(kay, 'juliet@a.example'), link, recordingCtx()); // (either direction of the link)
+  t.not(hook.outbound(discoGet('juliet@a.example/x', kay, 'p1'), link, recordingCtx()), 'consumed');
+  hook.inbound(discoResult(kay, 'juliet@a.example/x', 'p1', dino), link);
+  t.is(hook.outbound(discoGet('romeo@a.example/y', kay, 'p2'), link, recordingCtx()), 'consumed');
+  hook.outbound(presence(kay, 'juliet@a.example', 'unavailable'), link, recordingCtx());
+  const q = discoGet('romeo@a.example/y', kay, 'p3');
+  t.is(hook.outbound(q, link, recordingCtx()), q);
 });

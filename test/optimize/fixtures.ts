@@ -76,6 +76,10 @@ export const discoGet = (from: string, to: string, id: string, node?: string): X
 export const discoResult = (from: string, to: string, id: string, c: Client, node?: string, extraFeature?: string): XmlElement =>
   parseXml(`<iq xmlns='jabber:server' type='result' from='${from}' to='${to}' id='${id}'>${queryXml(c, node, extraFeature)}</iq>`);
 
+/** A bare presence from `from` (available, or `type` such as unavailable) as it crosses the link. */
+export const presence = (from: string, to: string, type?: string): XmlElement =>
+  parseXml(`<presence xmlns='jabber:server' from='${from}' to='${to}'${type ? ` type='${type}'` : ''}/>`);
+
 /** A Gajim-style available presence with everything a modern client adds. */
 export function richPresence(from: string, to: string, c: Client = gajim): XmlElement {
   return parseXml(

@@ -8,7 +8,7 @@ import { Metrics } from '../../src/obs/metrics.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
 import type { RelayLink } from '../../src/relay/link.ts';
-import { CAPS, DISCO, canon, conversations, discoGet, discoResult, fakeLink, groupchat, richPresence, verOf } from './fixtures.ts';
+import { CAPS, DISCO, canon, conversations, discoGet, discoResult, fakeLink, groupchat, presence, richPresence, verOf } from './fixtures.ts';
 
 function setup(t: { teardown(fn: () => void | Promise<void>): void }, presence: 'coalesce' | 'fold' | 'off' = 'fold') {
   const dir = mkdtempSync(join(tmpdir(), 'satrelay-opt-'));
@@ -32,15 +32,32 @@ test('through the router: a repeated caps query is answered locally, the bearer 
   t.is(sent.length, 1);
   router.fromLink(link, discoResult('romeo@b.example/Conversations.x7Qd', 'juliet@a.example/balcony', 'd1', conversations));
   t.is(delivered.length, 1, 'the result is delivered');
+  await router.fromLink(link, presence('benvolio@b.example/Conversations.k2', 'nurse@a.example'));
   await router.fromLocal(discoGet('nurse@a.example/g', 'benvolio@b.example/Conversations.k2', 'd2', node));
   t.is(sent.length, 1, 'nothing more crossed');
-  t.is(delivered.length, 2);
-  const answer = delivered[1];
+  t.is(delivered.length, 3);
+  const answer = delivered[2];
   t.deepEqual([answer.attr('from'), answer.attr('to'), answer.attr('id'), answer.attr('type')], ['benvolio@b.example/Conversations.k2', 'nurse@a.example/g', 'd2', 'result']);
   t.is(answer.getChild('query', DISCO)!.attr('node'), node);
   t.is(metrics.get('optimize_cache_hits_total', { kind: 'caps' }), 1);
   await built.close();
   t.true(existsSync(join(dir, DISCO_CACHE_FILE)));
+});
+
+test('through the router: once a client\'s unavailable presence crossed, a query to it crosses again and its server answers', async (t) => {
+  const { router, sent, delivered, link } = setup(t);
+  const node = `${conversations.node}#${verOf(conversations)}`;
+  const romeo = 'romeo@b.example/Conversations.x7Qd';
+  await router.fromLink(link, presence(romeo, 'juliet@a.example'));
+  await router.fromLocal(discoGet('juliet@a.example/balcony', romeo, 'd1', node));
+  await router.fromLink(link, discoResult(romeo, 'juliet@a.example/balcony', 'd1', conversations));
+  await router.fromLocal(discoGet('nurse@a.example/g', romeo, 'd2', node));
+  t.is(sent.length, 1, 'answered from the cache while romeo is online');
+  await router.fromLink(link, presence(romeo, 'juliet@a.example', 'unavailable'));
+  await router.fromLocal(discoGet('nurse@a.example/g', romeo, 'd3', node));
+  t.is(sent.length, 2, 'romeo left: the query crosses');
+  t.is(sent[1].attr('id'), 'd3');
+  t.is(delivered.filter((e) => e.attr('id') === 'd3').length, 0, 'nothing answered for romeo locally');
 });
 
 test('through the router: fold before crossing, fanout expanded on arrival, caps acks consumed', async (t) => {

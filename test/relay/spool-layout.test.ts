@@ -23,7 +23,7 @@ function setup(t: import('ava').ExecutionContext, links: string[]): { cfg: SiteC
 data_dir: ${join(dir, 'data')}
 local: { domains: [shore.example], listen: ["127.0.0.1:0"] }
 links:
-${links.map((l, i) => `  - { name: ${l}, domains: [${l}.example], profile: lan, transport: udp, peer: "127.0.0.1:${40000 + i}", key_file: ${join(dir, 'k.key')} }`).join('\n')}
+${links.map((l, i) => `  - { name: ${l}, domains: [${l}.example], profile: lan, transport: udp, bind: "127.0.0.1:${41000 + i}", peer: "127.0.0.1:${40000 + i}", key_file: ${join(dir, 'k.key')} }`).join('\n')}
 metrics: { listen: null }
 `;
   return { cfg: parseSiteConfig(yaml, join(dir, 'site.yaml')), dir };
@@ -74,6 +74,18 @@ test('a shared spool of an earlier version moves to the one spooled link, stanza
   t.deepEqual(spools.get('ship1')!.pending('ship1').map((e) => e.stanza.toString()), [0, 1, 2].map((i) => `<message id='${i}'/>`));
   t.is(spools.get('ship1')!.nextId('ship1'), 4n, 'ids continue where they were');
   t.true(log.lines().some((l) => l.level === 40 && /moved the shared spool/.test(String(l.msg))));
+});
+
+test('a shared spool of an earlier version moves to a link named like a domain, and opens there', async (t) => {
+  // Before per-link spools a link named "to-b.example" ran on data_dir/spool; upgraded in place it must find its stanzas.
+  const { cfg } = setup(t, ['to-b.example']);
+  await legacySpool(cfg, async (s) => {
+    await s.accept('to-b.example', Buffer.from(`<message id='kept'/>`), meta());
+  });
+  const spools = openLinkSpools(cfg, { logger: pino({ level: 'silent' }), metrics: new Metrics() });
+  t.teardown(() => Promise.all([...spools.values()].map((s) => s.close())));
+  t.true(existsSync(join(cfg.data_dir, 'spool', 'to-b.example', 'data.mdb')));
+  t.deepEqual(spools.get('to-b.example')!.pending('to-b.example').map((e) => e.stanza.toString()), [`<message id='kept'/>`]);
 });
 
 test('a drained shared spool is split: every link keeps its ids and dedup state', async (t) => {

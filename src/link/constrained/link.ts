@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { LinkEndpoint, LinkError, type LinkTuning } from '../core/index.ts';
-import { UdpLinkDriver, TcpLinkDriver, SerialLinkDriver, type LinkDriver } from '../drivers/index.ts';
+import { UdpLinkDriver, TcpLinkDriver, SerialLinkDriver, failureFields, type LinkDriver } from '../drivers/index.ts';
 import type { Spool } from '../../spool/index.ts';
 import { SpoolDiskFullError, SpoolError, SpoolFullError } from '../../spool/index.ts';
 import { OutboundQueue } from '../../optimize/index.ts';
@@ -518,7 +518,7 @@ export class ConstrainedLink implements RelayLink {
       queued: this.queue.length + (s?.waiting ?? 0),
       inFlight: s?.inFlight ?? 0,
       rttMs: s?.rttMs,
-      lastError: this.lastError,
+      ...failureFields(this.lastError, this.driver?.failing?.()),
       sent: this.sent,
       received: this.received,
       spooled: spooled.outboundCount,

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { isIP } from 'node:net';
 import { Metrics } from '../../obs/metrics.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
+import type { ConnectFailure } from './connect-watch.ts';
 
 /** The part of LinkEndpoint (src/link/core) a driver uses. */
 export interface LinkEndpointLike {
@@ -34,6 +35,8 @@ export interface LinkDriver {
   close(): Promise<void>;
   /** Call after submit()/confirmDelivered() on the endpoint: drains pollTransmit, re-arms the timer. */
   poke(): void;
+  /** A dialling transport failing to reach its partner: since when, how often. */
+  failing?(): ConnectFailure | undefined;
 }
 
 export interface DriverBaseOptions {

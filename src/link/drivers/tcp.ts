@@ -13,6 +13,7 @@
  */
 import net from 'node:net';
 import { DriverBase, DriverError, parseHostPort, type DriverBaseOptions, type DriverHooks, type HostPort, type LinkEndpointLike } from './driver.ts';
+import { ConnectWatch, type ConnectFailure } from './connect-watch.ts';
 
 export interface TcpDriverOptions extends DriverBaseOptions {
   /** Listen address (listening side) or local address to dial from (dialling side, optional). */
@@ -76,6 +77,7 @@ export class TcpLinkDriver extends DriverBase {
   private sock: net.Socket | undefined;
   private backoff: number;
   private redial: NodeJS.Timeout | undefined;
+  private readonly watch?: ConnectWatch;
 
   constructor(endpoint: LinkEndpointLike, opts: TcpDriverOptions, hooks: DriverHooks) {
     super(endpoint, opts, hooks);
@@ -86,6 +88,11 @@ export class TcpLinkDriver extends DriverBase {
     this.maxMs = opts.reconnectMaxMs ?? 10_000;
     this.maxFrame = Math.min(opts.maxFrame ?? 0xffff, 0xffff);
     this.backoff = this.minMs;
+    if (this.peer) this.watch = new ConnectWatch({ target: `${this.peer.host}:${this.peer.port}`, log: this.log, metrics: this.metrics, labels: this.labels });
+  }
+
+  failing(): ConnectFailure | undefined {
+    return this.watch?.state;
   }
 
   async start(): Promise<void> {
@@ -128,10 +135,11 @@ export class TcpLinkDriver extends DriverBase {
     this.metrics.inc('link_driver_dials_total', this.labels);
     s.once('connect', () => {
       this.backoff = this.minMs;
+      this.watch?.connected();
       this.attach(s, 'dialled');
     });
     s.once('error', (err) => {
-      if (this.sock !== s) this.log.debug({ err: err.message, link: this.labels.link }, 'tcp dial failed');
+      if (this.sock !== s && !this.closed) this.watch?.failed(err.message);
     });
     s.once('close', () => {
       if (this.sock === s) return; // handled by attach's close handler

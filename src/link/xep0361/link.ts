@@ -15,11 +15,12 @@ import tls from 'node:tls';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { StreamParser } from '../../xml/index.ts';
 import { XmlElement, x } from '../../xml/element.ts';
-import { StanzaError, type StreamError } from '../../xmpp/errors.ts';
+import { StanzaError, bounce, type StreamError } from '../../xmpp/errors.ts';
 import { NS } from '../../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
+import { ConnectWatch, failureFields } from '../drivers/index.ts';
 
 export const NS_LINK = 'urn:satrelay:xep0361:0';
 
@@ -34,6 +35,8 @@ export interface Xep0361Options {
   maxQueued?: number;
   heldTimeoutMs?: number;
   ackDelayMs?: number;
+  /** At stop, how long to wait for the partner to confirm stanzas written to it (default 3000 ms). */
+  stopAckWaitMs?: number;
   backoff?: { minMs: number; maxMs: number };
   logger?: Logger;
   metrics?: Metrics;
@@ -75,6 +78,11 @@ export class Xep0361Link implements RelayLink {
   private ackedToPeer = 0;
   private sentCount = 0;
   private receivedCount = 0;
+  /** Local deliveries of stanzas from the partner still in progress (stop waits for them). */
+  private readonly delivering = new Set<Promise<void>>();
+  /** Set while stop() waits for the partner's <a/>: called on each ack and when the connection closes. */
+  private ackWaiter?: () => void;
+  private readonly watch?: ConnectWatch;
 
   constructor(private readonly opts: Xep0361Options) {
     this.name = opts.name;
@@ -84,6 +92,7 @@ export class Xep0361Link implements RelayLink {
     this.acks = opts.acks ?? true;
     this.backoffMs = opts.backoff?.minMs ?? 500;
     if (!opts.bind && !opts.peer) throw new Error(`link ${opts.name}: xep0361 needs bind or peer`);
+    if (opts.peer) this.watch = new ConnectWatch({ target: `${opts.peer.host}:${opts.peer.port}`, log: this.log, metrics: this.metrics, labels: { link: opts.name } });
   }
 
   /** Actual listening address (after start), when this side listens. */
@@ -123,7 +132,7 @@ export class Xep0361Link implements RelayLink {
       up: !!this.sock && !this.sock.destroyed,
       queued: this.outq.filter((o) => !o.written).length,
       inFlight: this.outq.filter((o) => o.written).length,
-      lastError: this.lastError,
+      ...failureFields(this.lastError, this.watch?.state),
       sent: this.sentCount,
       received: this.receivedCount,
     };
@@ -135,10 +144,20 @@ export class Xep0361Link implements RelayLink {
     this.sock?.destroy();
   }
 
+  /**
+   * Stops without losing a stanza: local deliveries in progress finish (one
+   * that cannot is bounced back to the partner while the connection lasts);
+   * the partner is asked to acknowledge (XEP-0198 <r/>), so stanzas it took
+   * inside its ack delay are not bounced; what it never confirmed is bounced
+   * to the local senders, which the relay delivers before S2S closes.
+   */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.expiryTimer);
+    await Promise.allSettled([...this.delivering]);
+    await this.confirmWritten();
     this.flushAck();
     clearTimeout(this.ackTimer);
     const sock = this.sock;
@@ -147,7 +166,42 @@ export class Xep0361Link implements RelayLink {
     sock?.destroy();
     if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
     // Whatever the partner has not acknowledged cannot be carried any more.
-    for (const o of this.outq.splice(0)) this.handlers?.undeliverable(o.el, new StanzaError('remote-server-timeout', 'relay shutting down'));
+    for (const o of this.outq.splice(0)) {
+      const text = o.written ? 'relay shutting down; the partner relay did not confirm it' : 'relay shutting down';
+      this.handlers?.undeliverable(o.el, new StanzaError('remote-server-timeout', text));
+    }
+  }
+
+  /** Asks the partner for an ack and waits (bounded) until every written stanza is confirmed. */
+  private async confirmWritten(): Promise<void> {
+    const unconfirmed = (): boolean => this.outq.some((o) => o.written);
+    if (!this.acks || !this.sock || this.sock.destroyed || !unconfirmed()) return;
+    this.writeRaw(Buffer.from(x('r', { xmlns: NS.SM }).toString()));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => finish(), this.opts.stopAckWaitMs ?? 3000);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.ackWaiter = undefined;
+        resolve();
+      };
+      this.ackWaiter = () => {
+        if (!unconfirmed() || !this.sock || this.sock.destroyed) finish();
+      };
+    });
+  }
+
+  /** The partner counted this stanza as received, but it could not be delivered (the relay is stopping): answer its sender. */
+  private deliveryFailed(el: XmlElement, err: unknown): void {
+    const reply = bounce(el, new StanzaError('remote-server-timeout', 'relay shutting down'));
+    if (reply && this.sock && !this.sock.destroyed) {
+      const item: Outgoing = { el: reply, bytes: reply.toBuffer(), acceptedAt: Date.now(), written: false };
+      this.outq.push(item);
+      this.writeItem(item);
+      this.metrics.inc('bounces_total', { direction: 'to_link', condition: 'remote-server-timeout' });
+      return;
+    }
+    this.metrics.inc('drops_total', { reason: 'bounce_refused', link: this.name });
+    this.log.error({ err: (err as Error)?.message, from: el.attr('from'), to: el.attr('to') }, 'a stanza from the partner could not be delivered or bounced at shutdown');
   }
 
   private listen(): Promise<void> {
@@ -186,8 +240,7 @@ export class Xep0361Link implements RelayLink {
     });
     sock.once('error', (err) => {
       if (this.sock !== sock) {
-        this.lastError = err.message;
-        this.log.debug({ err: err.message }, 'connect failed');
+        if (!this.stopped) this.watch?.failed(err.message);
         sock.destroy();
         this.scheduleReconnect();
       }
@@ -209,11 +262,13 @@ export class Xep0361Link implements RelayLink {
         this.lastError = 'partner certificate does not match the pinned fingerprint';
         this.metrics.inc('link_auth_failures_total', { link: this.name });
         this.log.error({ got: cert?.fingerprint256 }, this.lastError);
+        this.watch?.failed(this.lastError);
         sock.destroy();
         this.scheduleReconnect();
         return;
       }
     }
+    this.watch?.connected();
     this.sock = sock;
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 30000);
@@ -237,6 +292,7 @@ export class Xep0361Link implements RelayLink {
       this.log.warn({ err: err.message }, 'link connection error');
     });
     sock.on('close', () => {
+      this.ackWaiter?.();
       if (this.sock !== sock) return;
       this.sock = undefined;
       this.log.warn('link down');
@@ -303,6 +359,7 @@ export class Xep0361Link implements RelayLink {
       const h = Number(el.attr('h'));
       if (!Number.isSafeInteger(h)) return this.dropControl(el, 'bad h');
       this.outq = this.outq.filter((o) => o.n === undefined || o.n > h);
+      this.ackWaiter?.();
       return;
     }
     if (el.ns === NS.SM && el.local === 'r') return this.scheduleAck(true);
@@ -322,7 +379,16 @@ export class Xep0361Link implements RelayLink {
     }
     this.receivedCount++;
     this.metrics.inc('link_stanzas_received_total', { link: this.name, kind: el.local });
-    this.handlers?.deliver(el);
+    let p: Promise<void>;
+    try {
+      p = Promise.resolve(this.handlers?.deliver(el));
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    // The router bounces what local servers refuse; any other failure means the relay is stopping.
+    const tracked = p.catch((err: unknown) => this.deliveryFailed(el, err));
+    this.delivering.add(tracked);
+    void tracked.then(() => this.delivering.delete(tracked));
   }
 
   private dropControl(el: XmlElement, why: string): void {
