@@ -1,7 +1,9 @@
 /**
  * A hand-written SVG chart per profile: three panels (first-stanza time,
  * bytes per stanza, goodput), one pair of bars per workload, relay pair vs
- * plain S2S, each bar labelled with its value. No packages.
+ * plain S2S, each bar labelled with its value. Axis ticks fall on round
+ * values (1-2-5 steps); the goodput panel marks the bearer rate and says why
+ * the relay's goodput can exceed it. No packages.
  */
 import type { BenchResult, Figures } from './run.ts';
 
@@ -18,9 +20,26 @@ interface Panel {
   better: 'lower' | 'higher';
 }
 
-const fmtS = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
-const fmtB = (b: number): string => `${Math.round(b)} B`;
-const fmtR = (bps: number): string => (bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} M` : bps >= 1e3 ? `${(bps / 1e3).toFixed(bps >= 1e5 ? 0 : 1)} k` : `${Math.round(bps)}`);
+/** At most `digits` decimals, no trailing zeros: 1.5, 2, 0.25. */
+const trim = (x: number, digits: number): string => String(Number(x.toFixed(digits)));
+const fmtS = (ms: number): string => (ms >= 10_000 ? `${trim(ms / 1000, 0)} s` : ms >= 1000 ? `${trim(ms / 1000, 2)} s` : `${trim(ms, 1)} ms`);
+const fmtB = (b: number): string => (b >= 10 ? `${Math.round(b)} B` : `${trim(b, 1)} B`);
+const fmtR = (bps: number): string => (bps >= 1e6 ? `${trim(bps / 1e6, 2)} M` : bps >= 1e3 ? `${trim(bps / 1e3, bps >= 1e5 ? 0 : 2)} k` : trim(bps, 1));
+
+/**
+ * Axis ticks on round values: a step of 1, 2 or 5 times a power of ten, so
+ * that about `target` steps cover [0, max]. Returns the tick values from 0 to
+ * the first tick at or above max.
+ */
+export function niceTicks(max: number, target = 4): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
+  const pow = 10 ** Math.floor(Math.log10(max / target));
+  const count = (step: number): number => Math.ceil(max / step - 1e-9);
+  // The 1-2-5 step whose number of intervals is closest to the target (the larger step on a tie).
+  const step = [10, 5, 2, 1].map((m) => m * pow).reduce((best, s) => (Math.abs(count(s) - target) < Math.abs(count(best) - target) ? s : best));
+  const n = count(step);
+  return Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+}
 
 const PANELS: Panel[] = [
   { title: 'First stanza, cold', unit: 'time (lower is better)', value: (f) => f.first_stanza_ms, fmt: fmtS, better: 'lower' },
@@ -54,12 +73,25 @@ export function chartSvg(profile: string, results: BenchResult[]): string {
     out.push(`<text x="${left}" y="${y0 + 12}" font-size="14" font-weight="bold">${esc(p.title)}</text>`);
     out.push(`<text x="${left + plotW}" y="${y0 + 12}" text-anchor="end" fill="#666">${esc(p.unit)}</text>`);
     const vals = results.flatMap((r) => [p.value(r), r.baseline ? p.value(r.baseline) : null]).filter((v): v is number => v !== null && Number.isFinite(v));
-    const max = Math.max(1, ...vals) * 1.12;
-    // Grid: four lines.
-    for (let g = 0; g <= 4; g++) {
-      const gy = base - (g / 4) * plotH;
+    // The goodput panel also shows the bearer rate, so the axis must reach it.
+    const rateLine = p.better === 'higher' ? r0.bearer.rate_bps : undefined;
+    const ticks = niceTicks(Math.max(...vals, rateLine ?? 0, 1e-9) * 1.08);
+    const max = ticks[ticks.length - 1];
+    for (const [g, tv] of ticks.entries()) {
+      const gy = base - (tv / max) * plotH;
       out.push(`<line x1="${left}" x2="${left + plotW}" y1="${gy.toFixed(1)}" y2="${gy.toFixed(1)}" stroke="${g ? '#eee' : '#999'}"/>`);
-      if (g) out.push(`<text x="${left - 6}" y="${(gy + 4).toFixed(1)}" text-anchor="end" fill="#888" font-size="10">${esc(p.fmt((g / 4) * max))}</text>`);
+      if (g) out.push(`<text x="${left - 6}" y="${(gy + 4).toFixed(1)}" text-anchor="end" fill="#888" font-size="10" class="tick" data-panel="${i}">${esc(p.fmt(tv))}</text>`);
+    }
+    if (rateLine !== undefined) {
+      const ry = (base - (rateLine / max) * plotH).toFixed(1);
+      out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ry}" y2="${ry}" stroke="#333" stroke-dasharray="5,4"/>`);
+      out.push(`<text x="${left + plotW}" y="${(Number(ry) - 4).toFixed(1)}" text-anchor="end" fill="#333" font-size="10">${esc(`bearer rate ${p.fmt(rateLine)}bit/s`)}</text>`);
+      const ratio = results.map((r) => r.compression_ratio).find((c): c is number => typeof c === 'number' && c > 0);
+      out.push(
+        `<text x="${left}" y="${base + 44}" fill="#555" font-size="11" class="note">${esc(
+          `Goodput counts the stanza XML delivered. The relays compress what crosses (deflate with a shared dictionary${ratio ? `, ${ratio.toFixed(1)}:1 in ${results.length > 1 ? 'the first run' : 'this run'}` : ''}), so the relay pair can deliver more XML per second than the bearer rate.`,
+        )}</text>`,
+      );
     }
     const groupW = plotW / results.length;
     const barW = Math.min(60, groupW * 0.32);

@@ -224,7 +224,9 @@ export function openLinkSpools(cfg: SiteConfig, deps: { logger: Logger; metrics:
 }
 
 export function buildRelay(cfg: SiteConfig, opts: { logger?: Logger; metrics?: Metrics }): Relay {
-  const deps = { logger: opts.logger ?? silentLogger, metrics: opts.metrics };
+  // Every line of this relay names its site, once (the field `site`).
+  const base = opts.logger ?? silentLogger;
+  const deps = { logger: 'site' in base.bindings() ? base : base.child({ site: cfg.site }), metrics: opts.metrics };
   const metrics = deps.metrics ?? new Metrics({ site: cfg.site });
   mkdirSync(cfg.data_dir, { recursive: true });
   const spools = openLinkSpools(cfg, { logger: deps.logger, metrics });

@@ -100,7 +100,8 @@ export class Relay {
     if (this.settings.metricsListen) {
       this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status(), beforeScrape: () => this.collectGauges() });
     }
-    this.log.info({ site: this.settings.site, s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, 'relay started');
+    const s2s = this.s2s.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}${a.directTls ? ' (direct TLS)' : ''}`);
+    this.log.info({ s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, `relay started: S2S on ${s2s.join(', ')}; links ${this.links.map((l) => l.name).join(', ') || 'none'}`);
   }
 
   /**
@@ -174,8 +175,9 @@ export class Relay {
     };
   }
 
-  async stop(): Promise<void> {
-    this.log.info('relay stopping');
+  /** Stops links, then S2S (streams closed with system-shutdown), then the endpoint; `reason` (e.g. SIGTERM) is logged. */
+  async stop(reason?: string): Promise<void> {
+    this.log.info({ reason }, reason ? `relay stopping: ${reason}` : 'relay stopping');
     this.stopping = true;
     for (const wake of [...this.sleepers]) wake();
     // Links first: what they still hold is bounced to local senders while S2S is up.

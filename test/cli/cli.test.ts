@@ -87,6 +87,14 @@ metrics: { listen: "127.0.0.1:${metrics}" }
   t.is(code, 0);
   t.true(out.split('\n').filter(Boolean).every((l) => { try { JSON.parse(l); return true; } catch { return false; } }), 'logs are one JSON object per line');
   t.regex(out, /"msg":"relay stopped"/);
+  // Start and stop read as what happened; the site is named once per line, as `site`.
+  const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.true(lines.some((l) => l.msg === `relay started: S2S on 127.0.0.1:${s2s}; links shore`), out);
+  t.true(lines.some((l) => l.msg === 'relay stopping: SIGTERM' && l.reason === 'SIGTERM'), out);
+  for (const l of lines) {
+    t.is(l.site, 'ship-7', `site on: ${l.msg}`);
+    t.false('name' in l, `no second name for the site on: ${l.msg}`);
+  }
 });
 
 test('run exits non-zero with a clear message when the S2S port is taken, instead of running half-started', async (t) => {
