@@ -6,6 +6,9 @@
  * the relay's goodput can exceed it. No packages.
  */
 import type { BenchResult, Figures } from './run.ts';
+import { niceTicks } from '../src/obs/ticks.ts';
+
+export { niceTicks };
 
 const RELAY = '#1f77b4';
 const BASE = '#d62728';
@@ -25,21 +28,6 @@ const trim = (x: number, digits: number): string => String(Number(x.toFixed(digi
 const fmtS = (ms: number): string => (ms >= 10_000 ? `${trim(ms / 1000, 0)} s` : ms >= 1000 ? `${trim(ms / 1000, 2)} s` : `${trim(ms, 1)} ms`);
 const fmtB = (b: number): string => (b >= 10 ? `${Math.round(b)} B` : `${trim(b, 1)} B`);
 const fmtR = (bps: number): string => (bps >= 1e6 ? `${trim(bps / 1e6, 2)} M` : bps >= 1e3 ? `${trim(bps / 1e3, bps >= 1e5 ? 0 : 2)} k` : trim(bps, 1));
-
-/**
- * Axis ticks on round values: a step of 1, 2 or 5 times a power of ten, so
- * that about `target` steps cover [0, max]. Returns the tick values from 0 to
- * the first tick at or above max.
- */
-export function niceTicks(max: number, target = 4): number[] {
-  if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
-  const pow = 10 ** Math.floor(Math.log10(max / target));
-  const count = (step: number): number => Math.ceil(max / step - 1e-9);
-  // The 1-2-5 step whose number of intervals is closest to the target (the larger step on a tie).
-  const step = [10, 5, 2, 1].map((m) => m * pow).reduce((best, s) => (Math.abs(count(s) - target) < Math.abs(count(best) - target) ? s : best));
-  const n = count(step);
-  return Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)));
-}
 
 const PANELS: Panel[] = [
   { title: 'First stanza, cold', unit: 'time (lower is better)', value: (f) => f.first_stanza_ms, fmt: fmtS, better: 'lower' },

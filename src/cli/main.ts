@@ -3,7 +3,7 @@
  * Each subcommand lives in its own module, loaded on demand, and parses its
  * arguments with cli/args.ts (`satrelay CMD --help` lists its options).
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion as version } from '../obs/version.ts';
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -28,11 +28,6 @@ const SUMMARIES: Record<string, string> = {
   bench: 'bench --profile P --workload W [--out DIR]   relay pair against plain S2S',
   demo: 'demo [--profile NAME]       a relay pair over the emulator, live figures',
 };
-
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function usage(): string {
   const lines = Object.keys(commands).map((c) => `  satrelay ${SUMMARIES[c] ?? c}`);

@@ -11,6 +11,7 @@ import { Metrics } from '../obs/metrics.ts';
 import { startObsServer, type ObsServer } from '../obs/http.ts';
 import type { LinkStatus, RelayLink } from './link.ts';
 import { Router, RelayStoppingError, type StanzaHook } from './router.ts';
+import { StatusView } from './status-view.ts';
 
 /** Conditions after which a local delivery is tried again while the stanza may still wait. */
 const RETRYABLE = new Set(['remote-server-not-found', 'remote-server-timeout', 'resource-constraint']);
@@ -49,14 +50,17 @@ export class Relay {
   private stopping = false;
   private readonly sleepers = new Set<() => void>();
   private readonly sessionSeries = new Set<string>();
+  /** The status page's last hour of each link and latest errors. */
+  readonly view: StatusView;
 
   constructor(
     readonly settings: RelaySettings,
     readonly links: RelayLink[],
-    private readonly opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[]; onStop?: () => Promise<void> | void } = {},
+    private readonly opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[]; onStop?: () => Promise<void> | void; version?: string } = {},
   ) {
     this.log = opts.logger ?? silentLogger;
     this.metrics = opts.metrics ?? new Metrics({ site: settings.site });
+    this.view = new StatusView(() => this.status(), this.metrics, opts.version);
     this.router = new Router({
       localDomains: settings.localDomains,
       links,
@@ -98,7 +102,8 @@ export class Relay {
     }
     await this.s2s.start();
     if (this.settings.metricsListen) {
-      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status(), beforeScrape: () => this.collectGauges() });
+      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status(), beforeScrape: () => this.collectGauges(), page: () => this.view.page() });
+      this.view.start();
     }
     const s2s = this.s2s.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}${a.directTls ? ' (direct TLS)' : ''}`);
     this.log.info({ s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, `relay started: S2S on ${s2s.join(', ')}; links ${this.links.map((l) => l.name).join(', ') || 'none'}`);
@@ -183,6 +188,7 @@ export class Relay {
     // Links first: what they still hold is bounced to local senders while S2S is up.
     for (const link of this.links) await link.stop();
     await this.s2s.stop('system-shutdown');
+    this.view.stop();
     await this.obs?.close();
     await this.opts.onStop?.();
     this.log.info('relay stopped');
