@@ -40,7 +40,7 @@ async function status(file: string, json: boolean): Promise<number> {
     process.stderr.write(`no relay answers at ${url}: ${(err as Error).message}\n`);
     return 1;
   }
-  process.stdout.write(json ? JSON.stringify(st, null, 2) + '\n' : formatStatus(st));
+  process.stdout.write(json ? JSON.stringify(st, null, 2) + '\n' : `${formatStatus(st)}\nin a browser, with charts of the last hour: ${url.replace(/status$/, '')}\n`);
   return 0;
 }
 

@@ -45,13 +45,13 @@ const W = 280;
 const H = 84;
 const PAD = { l: 44, r: 6, t: 6, b: 16 };
 
-/** A small line chart of the last hour; y axis on round values. */
-function chart(title: string, samples: readonly LinkSample[], now: number, series: Series[], fmt: (v: number) => string): string {
+/** A small line chart of the last hour; y axis on round values (whole numbers for counts: `integer`). */
+function chart(title: string, samples: readonly LinkSample[], now: number, series: Series[], fmt: (v: number) => string, integer = false): string {
   const pw = W - PAD.l - PAD.r;
   const ph = H - PAD.t - PAD.b;
   const x = (t: number): number => PAD.l + Math.max(0, Math.min(1, (t - (now - HOUR_MS)) / HOUR_MS)) * pw;
   const values = samples.flatMap((s) => series.map((se) => se.value(s))).filter((v): v is number => v !== undefined && Number.isFinite(v));
-  const ticks = niceTicks(Math.max(...values, 0), 2);
+  const ticks = niceTicks(Math.max(...values, integer ? 2 : 0), 2);
   const top = ticks[ticks.length - 1];
   const y = (v: number): number => PAD.t + ph - (v / top) * ph;
   const parts: string[] = [`<svg class="chart" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">`, `<title>${esc(title)}</title>`];
@@ -98,10 +98,10 @@ function linkSection(l: PageStatus['links'][number], samples: readonly LinkSampl
   ];
   const charts = [
     upBand(samples, now),
-    chart('RTT, ms', samples, now, [{ label: 'RTT', color: '#1f6fb4', value: (s) => s.rttMs }], (v) => num(v)),
-    chart('Queued and spooled, stanzas', samples, now, [{ label: 'queued', color: '#b45f1f', value: (s) => s.queued }, { label: 'spool', color: '#6b4ea0', value: (s) => s.spooled }], (v) => num(v)),
-    chart('Bearer, bytes per second', samples, now, [{ label: 'out', color: '#1f8a4c', value: (s) => s.txBps }, { label: 'in', color: '#1f6fb4', value: (s) => s.rxBps }], (v) => num(v)),
-    chart('Retransmits per 10 s', samples, now, [{ label: 'retransmits', color: '#c0392b', value: (s) => s.retransmits }], (v) => num(v)),
+    chart('RTT, ms', samples, now, [{ label: 'RTT', color: '#1f6fb4', value: (s) => s.rttMs }], (v) => num(v, 2)),
+    chart('Queued and spooled, stanzas', samples, now, [{ label: 'queued', color: '#b45f1f', value: (s) => s.queued }, { label: 'spool', color: '#6b4ea0', value: (s) => s.spooled }], (v) => num(v), true),
+    chart('Bearer, bytes per second', samples, now, [{ label: 'out', color: '#1f8a4c', value: (s) => s.txBps }, { label: 'in', color: '#1f6fb4', value: (s) => s.rxBps }], (v) => num(v, 2)),
+    chart('Retransmits per 10 s', samples, now, [{ label: 'retransmits', color: '#c0392b', value: (s) => s.retransmits }], (v) => num(v), true),
   ];
   return `<section class="link" id="link-${esc(l.name)}">
 <h2>link <span class="name">${esc(l.name)}</span> <span class="state ${l.up ? 'up' : 'down'}">${l.up ? 'UP' : 'DOWN'}</span></h2>

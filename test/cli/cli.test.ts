@@ -78,6 +78,11 @@ metrics: { listen: "127.0.0.1:${metrics}" }
   t.is(status.status, 0, status.stderr);
   t.regex(status.stdout, /site ship-7/);
   t.regex(status.stdout, /shore\s+xep0361\s+DOWN/, 'partner not there: link down');
+  t.regex(status.stdout, new RegExp(`in a browser, with charts of the last hour: http://127\\.0\\.0\\.1:${metrics}/\n$`));
+  const page = await (await fetch(`http://127.0.0.1:${metrics}/`)).text();
+  t.regex(page, /link <span class="name">shore<\/span> <span class="state down">DOWN<\/span>/, 'the status page of the running relay');
+  const json = cli(['status', file, '--json']);
+  t.is(JSON.parse(json.stdout).site, 'ship-7', 'status FILE --json');
   t.true(existsSync(join(dir, 'data', 'effective-config.yaml')));
   t.regex(readFileSync(join(dir, 'data', 'effective-config.yaml'), 'utf8'), /site: "ship-7"/);
   const metricsText = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
