@@ -23,11 +23,11 @@ interface Panel {
   better: 'lower' | 'higher';
 }
 
-/** At most `digits` decimals, no trailing zeros: 1.5, 2, 0.25. */
-const trim = (x: number, digits: number): string => String(Number(x.toFixed(digits)));
-const fmtS = (ms: number): string => (ms >= 10_000 ? `${trim(ms / 1000, 0)} s` : ms >= 1000 ? `${trim(ms / 1000, 2)} s` : `${trim(ms, 1)} ms`);
-const fmtB = (b: number): string => (b >= 10 ? `${Math.round(b)} B` : `${trim(b, 1)} B`);
-const fmtR = (bps: number): string => (bps >= 1e6 ? `${trim(bps / 1e6, 2)} M` : bps >= 1e3 ? `${trim(bps / 1e3, bps >= 1e5 ? 0 : 2)} k` : trim(bps, 1));
+/** Three significant digits (whole numbers from 1000), no trailing zeros: 702, 15.6, 0.25, 1665 (ticks are round already). */
+const sig = (x: number): string => String(x >= 1000 ? Math.round(x) : Number(x.toPrecision(3)));
+const fmtS = (ms: number): string => (ms >= 1000 ? `${sig(ms / 1000)} s` : `${sig(ms)} ms`);
+const fmtB = (b: number): string => `${sig(b)} B`;
+const fmtR = (bps: number): string => (bps >= 1e6 ? `${sig(bps / 1e6)} M` : bps >= 1e3 ? `${sig(bps / 1e3)} k` : sig(bps));
 
 const PANELS: Panel[] = [
   { title: 'First stanza, cold', unit: 'time (lower is better)', value: (f) => f.first_stanza_ms, fmt: fmtS, better: 'lower' },
@@ -73,13 +73,13 @@ export function chartSvg(profile: string, results: BenchResult[]): string {
     if (rateLine !== undefined) {
       const ry = (base - (rateLine / max) * plotH).toFixed(1);
       out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ry}" y2="${ry}" stroke="#333" stroke-dasharray="5,4"/>`);
-      out.push(`<text x="${left + plotW}" y="${(Number(ry) - 4).toFixed(1)}" text-anchor="end" fill="#333" font-size="10">${esc(`bearer rate ${p.fmt(rateLine)}bit/s`)}</text>`);
+      out.push(`<text x="${left + plotW}" y="${y0 + 26}" text-anchor="end" fill="#333" font-size="11">${esc(`dashed line: the bearer rate, ${p.fmt(rateLine)}bit/s`)}</text>`);
       const ratio = results.map((r) => r.compression_ratio).find((c): c is number => typeof c === 'number' && c > 0);
-      out.push(
-        `<text x="${left}" y="${base + 44}" fill="#555" font-size="11" class="note">${esc(
-          `Goodput counts the stanza XML delivered. The relays compress what crosses (deflate with a shared dictionary${ratio ? `, ${ratio.toFixed(1)}:1 in ${results.length > 1 ? 'the first run' : 'this run'}` : ''}), so the relay pair can deliver more XML per second than the bearer rate.`,
-        )}</text>`,
-      );
+      const lines = [
+        'Goodput counts the stanza XML delivered. The relays compress what crosses the bearer',
+        `(deflate with a shared dictionary${ratio ? `, ${ratio.toFixed(1)}:1 in ${results.length > 1 ? 'the first run' : 'this run'}` : ''}), so the relay pair can deliver more XML per second than the bearer rate.`,
+      ];
+      out.push(`<text x="${left}" y="${base + 44}" fill="#555" font-size="11" class="note">${lines.map((l, k) => `<tspan x="${left}" dy="${k ? 14 : 0}">${esc(l)}</tspan>`).join('')}</text>`);
     }
     const groupW = plotW / results.length;
     const barW = Math.min(60, groupW * 0.32);

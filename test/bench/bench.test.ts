@@ -163,6 +163,6 @@ test('the per-profile SVG chart is well-formed XML with a relay and a baseline b
     ticks.forEach((v, i) => t.true(Math.abs(v - (i + 1) * step) < step * 1e-9, `${ticks.join(', ')} evenly spaced`));
   }
   // Goodput above the bearer: the chart draws the bearer rate and says why (compression).
-  t.regex(svg, /bearer rate 9\.6 kbit\/s/);
-  t.regex(svg, /compress[^<]*more XML per second than the bearer rate/);
+  t.regex(svg, /dashed line: the bearer rate, 9\.6 kbit\/s/);
+  t.regex(svg, /compress[\s\S]*more XML per second than the bearer rate/);
 });

@@ -123,3 +123,13 @@ test('a key file others can read still warns at check; a group-readable one does
   const open = await cli(['check', site]);
   t.regex(open.stderr, /^warning: .*k\.key: key file is open to everyone \(mode 644\); run chmod 600 on it$/m);
 });
+
+test('README and the operator guide document every command, and how to pick the demo\'s profile', (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const guide = readFileSync(join(ROOT, 'docs/operator-guide.md'), 'utf8');
+  for (const name of names) {
+    t.regex(readme, new RegExp(`satrelay ${name}\\b`), `README: satrelay ${name}`);
+    t.regex(guide, new RegExp(`satrelay ${name}\\b`), `guide: satrelay ${name}`);
+  }
+  t.regex(readme, /npm start -- --profile hf-1200/);
+});
