@@ -57,7 +57,7 @@ export class Browser {
       CHROMIUM,
       ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
         '--disable-dev-shm-usage', `--user-data-dir=${profileDir}`, '--remote-debugging-pipe', 'about:blank'],
-      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], detached: true }, // its own process group: close() ends its helpers too
     );
     const b = new Browser(child, profileDir);
     await b.send('Browser.getVersion');
@@ -100,14 +100,18 @@ export class Browser {
   }
 
   async close(): Promise<void> {
+    const group = (sig: NodeJS.Signals): void => {
+      try { process.kill(-this.child.pid!, sig); } catch { /* gone */ }
+    };
     if (!this.exited) {
       const gone = new Promise((r) => this.child.once('exit', r));
-      this.child.kill('SIGTERM');
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      group('SIGTERM');
+      const t = setTimeout(() => group('SIGKILL'), 5000);
       await gone;
       clearTimeout(t);
     }
-    rmSync(this.profileDir, { recursive: true, force: true });
+    group('SIGKILL'); // helpers that outlived the browser process still write to the profile
+    rmSync(this.profileDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
