@@ -1,75 +1,56 @@
 /**
  * `satrelay bench --profile P --workload W [--stanzas N] [--seed S]
- *  [--baseline builtin|prosody|none] [--json] [--verbose]`
+ *  [--baseline builtin|prosody|none] [--json] [--out DIR] [--verbose]`
  * Prints a relay-vs-baseline table, or with --json exactly one JSON object on
- * stdout (progress and logs go to stderr).
+ * stdout (progress and logs go to stderr); --out DIR also writes the run's
+ * JSON and SVG chart there.
  */
-import { parseArgs } from 'node:util';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { createLogger } from '../src/obs/log.ts';
+import { numberOption, runCommand, UsageError, type CommandSpec } from '../src/cli/args.ts';
 import { runBench, BenchError, DEFAULT_STANZAS, type BaselineKind, type BenchResult, type Figures } from './run.ts';
 import { WORKLOADS } from './workloads.ts';
 import { OPTIMIZERS, parseOptimizeChoice } from './optimize-choice.ts';
+import { chartSvg } from './svg.ts';
 
-const USAGE = `usage: satrelay bench --profile NAME --workload NAME [options]
-  --profile NAME        link profile (profiles/NAME.yaml) or a path
-  --workload NAME       ${WORKLOADS.join(' | ')}
-  --stanzas N           stanzas to send (default ${DEFAULT_STANZAS})
-  --seed S              emulator and workload seed (default 1)
-  --baseline KIND       builtin (plain S2S over the same bearer, default) | prosody | none
-  --optimize WHICH      the relays' traffic optimizers: on (default), off, or a comma list of
-                        those left on (${OPTIMIZERS.join(', ')})
-  --json                print one JSON object on stdout
-  --tmp-dir DIR         where the relays' spools live (default the OS temp dir; a tmpfs
-                        such as /dev/shm takes disk fsync out of the figures)
-  --verbose             progress on stderr (default with --json: warnings only)
-`;
+export const BENCH: CommandSpec = {
+  name: 'bench',
+  summary: 'One benchmark run: the same stanzas through a relay pair and through plain S2S over the same emulated bearer.\nPrints a table (or JSON); nothing is written unless --out is given (npm run bench writes every profile to bench/results/).',
+  usage: '--profile NAME --workload NAME [options]',
+  options: {
+    profile: { type: 'string', value: 'NAME', help: 'link profile (profiles/NAME.yaml) or a path' },
+    workload: { type: 'string', value: 'NAME', help: WORKLOADS.join(' | ') },
+    stanzas: { type: 'string', value: 'N', help: `stanzas to send (default ${DEFAULT_STANZAS})` },
+    seed: { type: 'string', value: 'S', help: 'emulator and workload seed (default 1)' },
+    baseline: { type: 'string', value: 'KIND', help: 'builtin (plain S2S over the same bearer, default) | prosody | none' },
+    optimize: { type: 'string', value: 'WHICH', help: `the relays' optimizers: on (default), off, or a comma list of those left on (${OPTIMIZERS.join(', ')})` },
+    json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
+    out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
+    'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
+    verbose: { type: 'boolean', short: 'v', help: 'progress on stderr (default with --json: warnings only)' },
+  },
+};
 
 export async function benchCommand(args: string[]): Promise<number> {
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    v = parseArgs({
-      args,
-      options: {
-        profile: { type: 'string' },
-        workload: { type: 'string' },
-        stanzas: { type: 'string' },
-        seed: { type: 'string' },
-        baseline: { type: 'string' },
-        optimize: { type: 'string' },
-        json: { type: 'boolean' },
-        'tmp-dir': { type: 'string' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    process.stderr.write(`satrelay bench: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (v.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const fail = (msg: string): number => {
-    process.stderr.write(`satrelay bench: ${msg}\n${USAGE}`);
-    return 2;
-  };
-  if (typeof v.profile !== 'string') return fail('--profile is required');
-  if (typeof v.workload !== 'string') return fail('--workload is required');
-  if (!(WORKLOADS as readonly string[]).includes(v.workload)) return fail(`unknown workload "${v.workload}"`);
-  const stanzas = v.stanzas === undefined ? undefined : Number(v.stanzas);
-  if (stanzas !== undefined && (!Number.isInteger(stanzas) || stanzas < 1)) return fail('--stanzas must be a positive integer');
-  const seed = v.seed === undefined ? 1 : Number(v.seed);
-  if (!Number.isInteger(seed)) return fail('--seed must be an integer');
+  return runCommand(BENCH, args, (v) => bench(v));
+}
+
+async function bench(v: Record<string, string | boolean | string[] | undefined>): Promise<number> {
+  if (typeof v.profile !== 'string') throw new UsageError('--profile is required');
+  if (typeof v.workload !== 'string') throw new UsageError('--workload is required');
+  if (!(WORKLOADS as readonly string[]).includes(v.workload)) throw new UsageError(`--workload: unknown workload "${v.workload}" (${WORKLOADS.join(', ')})`);
+  const stanzas = numberOption(v, 'stanzas', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
+  const seed = numberOption(v, 'seed', Number.isInteger, 'an integer') ?? 1;
   const baseline = (v.baseline ?? 'builtin') as BaselineKind;
-  if (!['builtin', 'prosody', 'none'].includes(baseline)) return fail('--baseline must be builtin, prosody or none');
+  if (!['builtin', 'prosody', 'none'].includes(baseline)) throw new UsageError('--baseline must be builtin, prosody or none');
   let optimize: string;
   try {
     optimize = parseOptimizeChoice(typeof v.optimize === 'string' ? v.optimize : 'on');
   } catch (err) {
-    return fail((err as Error).message);
+    throw new UsageError(`--optimize: ${(err as Error).message}`);
   }
+  const outDir = typeof v.out === 'string' ? v.out : undefined;
 
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
   // The relays' own logs: SATRELAY_BENCH_RELAY_LOG=debug (stderr); silent by default.
@@ -85,6 +66,13 @@ export async function benchCommand(args: string[]): Promise<number> {
   }
   if (v.json) process.stdout.write(JSON.stringify(result) + '\n');
   else process.stdout.write(formatTable(result));
+  if (outDir) {
+    const base = join(outDir, `${basename(result.profile).replace(/\.ya?ml$/, '')}-${result.workload}`);
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(`${base}.svg`, chartSvg(result.profile, [result]));
+    process.stderr.write(`wrote ${base}.json and ${base}.svg\n`);
+  }
   return 0;
 }
 

@@ -1,9 +1,14 @@
 /**
  * A hand-written SVG chart per profile: three panels (first-stanza time,
  * bytes per stanza, goodput), one pair of bars per workload, relay pair vs
- * plain S2S, each bar labelled with its value. No packages.
+ * plain S2S, each bar labelled with its value. Axis ticks fall on round
+ * values (1-2-5 steps); the goodput panel marks the bearer rate and says why
+ * the relay's goodput can exceed it. No packages.
  */
 import type { BenchResult, Figures } from './run.ts';
+import { niceTicks } from '../src/obs/ticks.ts';
+
+export { niceTicks };
 
 const RELAY = '#1f77b4';
 const BASE = '#d62728';
@@ -18,9 +23,11 @@ interface Panel {
   better: 'lower' | 'higher';
 }
 
-const fmtS = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
-const fmtB = (b: number): string => `${Math.round(b)} B`;
-const fmtR = (bps: number): string => (bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} M` : bps >= 1e3 ? `${(bps / 1e3).toFixed(bps >= 1e5 ? 0 : 1)} k` : `${Math.round(bps)}`);
+/** Three significant digits (whole numbers from 1000), no trailing zeros: 702, 15.6, 0.25, 1665 (ticks are round already). */
+const sig = (x: number): string => String(x >= 1000 ? Math.round(x) : Number(x.toPrecision(3)));
+const fmtS = (ms: number): string => (ms >= 1000 ? `${sig(ms / 1000)} s` : `${sig(ms)} ms`);
+const fmtB = (b: number): string => `${sig(b)} B`;
+const fmtR = (bps: number): string => (bps >= 1e6 ? `${sig(bps / 1e6)} M` : bps >= 1e3 ? `${sig(bps / 1e3)} k` : sig(bps));
 
 const PANELS: Panel[] = [
   { title: 'First stanza, cold', unit: 'time (lower is better)', value: (f) => f.first_stanza_ms, fmt: fmtS, better: 'lower' },
@@ -54,12 +61,25 @@ export function chartSvg(profile: string, results: BenchResult[]): string {
     out.push(`<text x="${left}" y="${y0 + 12}" font-size="14" font-weight="bold">${esc(p.title)}</text>`);
     out.push(`<text x="${left + plotW}" y="${y0 + 12}" text-anchor="end" fill="#666">${esc(p.unit)}</text>`);
     const vals = results.flatMap((r) => [p.value(r), r.baseline ? p.value(r.baseline) : null]).filter((v): v is number => v !== null && Number.isFinite(v));
-    const max = Math.max(1, ...vals) * 1.12;
-    // Grid: four lines.
-    for (let g = 0; g <= 4; g++) {
-      const gy = base - (g / 4) * plotH;
+    // The goodput panel also shows the bearer rate, so the axis must reach it.
+    const rateLine = p.better === 'higher' ? r0.bearer.rate_bps : undefined;
+    const ticks = niceTicks(Math.max(...vals, rateLine ?? 0, 1e-9) * 1.08);
+    const max = ticks[ticks.length - 1];
+    for (const [g, tv] of ticks.entries()) {
+      const gy = base - (tv / max) * plotH;
       out.push(`<line x1="${left}" x2="${left + plotW}" y1="${gy.toFixed(1)}" y2="${gy.toFixed(1)}" stroke="${g ? '#eee' : '#999'}"/>`);
-      if (g) out.push(`<text x="${left - 6}" y="${(gy + 4).toFixed(1)}" text-anchor="end" fill="#888" font-size="10">${esc(p.fmt((g / 4) * max))}</text>`);
+      if (g) out.push(`<text x="${left - 6}" y="${(gy + 4).toFixed(1)}" text-anchor="end" fill="#888" font-size="10" class="tick" data-panel="${i}">${esc(p.fmt(tv))}</text>`);
+    }
+    if (rateLine !== undefined) {
+      const ry = (base - (rateLine / max) * plotH).toFixed(1);
+      out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ry}" y2="${ry}" stroke="#333" stroke-dasharray="5,4"/>`);
+      out.push(`<text x="${left + plotW}" y="${y0 + 26}" text-anchor="end" fill="#333" font-size="11">${esc(`dashed line: the bearer rate, ${p.fmt(rateLine)}bit/s`)}</text>`);
+      const ratio = results.map((r) => r.compression_ratio).find((c): c is number => typeof c === 'number' && c > 0);
+      const lines = [
+        'Goodput counts the stanza XML delivered. The relays compress what crosses the bearer',
+        `(deflate with a shared dictionary${ratio ? `, ${ratio.toFixed(1)}:1 in ${results.length > 1 ? 'the first run' : 'this run'}` : ''}), so the relay pair can deliver more XML per second than the bearer rate.`,
+      ];
+      out.push(`<text x="${left}" y="${base + 44}" fill="#555" font-size="11" class="note">${lines.map((l, k) => `<tspan x="${left}" dy="${k ? 14 : 0}">${esc(l)}</tspan>`).join('')}</text>`);
     }
     const groupW = plotW / results.length;
     const barW = Math.min(60, groupW * 0.32);

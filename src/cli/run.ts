@@ -3,18 +3,26 @@ import { join } from 'node:path';
 import { ConfigError, loadSiteConfig, renderEffectiveConfig } from '../config/index.ts';
 import { createLogger } from '../obs/log.ts';
 import { buildRelay } from '../relay/from-config.ts';
-import { configArg } from './main.ts';
+import { CONFIG_OPTION, configFile, runCommand as runParsed, type CommandSpec } from './args.ts';
+
+export const RUN: CommandSpec = {
+  name: 'run',
+  summary: 'Runs one relay until SIGINT or SIGTERM. Logs go to stdout (JSON lines; coloured text on a terminal).',
+  usage: '(-c FILE | FILE)',
+  options: { ...CONFIG_OPTION },
+  positionals: { max: 1 },
+  notes: 'The effective configuration is also written to data_dir/effective-config.yaml.',
+};
 
 /** `satrelay run -c FILE`: runs one relay until SIGINT/SIGTERM. */
 export async function runCommand(args: string[]): Promise<number> {
-  const file = configArg(args);
-  if (!file) {
-    process.stderr.write('usage: satrelay run -c site.yaml\n');
-    return 2;
-  }
+  return runParsed(RUN, args, (values, positionals) => runRelay(configFile(values, positionals)));
+}
+
+async function runRelay(file: string): Promise<number> {
   let cfg;
   try {
-    cfg = loadSiteConfig(file, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) });
+    cfg = loadSiteConfig(file, { onWarning: (m) => process.stderr.write(`${/^note: /.test(m) ? '' : 'warning: '}${m}\n`) });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -22,7 +30,7 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger({ level: cfg.log.level, name: cfg.site });
+  const logger = createLogger({ level: cfg.log.level }).child({ site: cfg.site });
   let relay;
   try {
     relay = buildRelay(cfg, { logger });
@@ -38,15 +46,11 @@ export async function runCommand(args: string[]): Promise<number> {
     logger.flush?.();
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => {
-      logger.info({ signal: sig }, 'stopping');
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  await relay.stop();
+  await relay.stop(signal);
   logger.flush?.();
   return 0;
 }

@@ -1,14 +1,21 @@
 import { ConfigError, loadSiteConfig, parseHostPort } from '../config/index.ts';
 import type { RelayStatus } from '../relay/relay.ts';
-import { configArg } from './main.ts';
+import { CONFIG_OPTION, configFile, runCommand, type CommandSpec } from './args.ts';
+
+export const STATUS: CommandSpec = {
+  name: 'status',
+  summary: 'Asks the running relay (at metrics.listen of its site file) for a one-screen summary: links, RTT,\nqueues, spool, S2S sessions, last errors. The same page in a browser: http://METRICS_LISTEN/',
+  usage: '(-c FILE | FILE)',
+  options: { ...CONFIG_OPTION, json: { type: 'boolean', help: 'print the status as JSON (what GET /status serves)' } },
+  positionals: { max: 1 },
+};
 
 /** `satrelay status -c FILE`: one-screen summary of the running relay, read from its status endpoint. */
 export async function statusCommand(args: string[]): Promise<number> {
-  const file = configArg(args);
-  if (!file) {
-    process.stderr.write('usage: satrelay status -c site.yaml\n');
-    return 2;
-  }
+  return runCommand(STATUS, args, (values, positionals) => status(configFile(values, positionals), values.json === true));
+}
+
+async function status(file: string, json: boolean): Promise<number> {
   let listen: string | null;
   try {
     listen = loadSiteConfig(file, { checkKeyFiles: false }).metrics.listen;
@@ -33,7 +40,7 @@ export async function statusCommand(args: string[]): Promise<number> {
     process.stderr.write(`no relay answers at ${url}: ${(err as Error).message}\n`);
     return 1;
   }
-  process.stdout.write(formatStatus(st));
+  process.stdout.write(json ? JSON.stringify(st, null, 2) + '\n' : `${formatStatus(st)}\nin a browser, with charts of the last hour: ${url.replace(/status$/, '')}\n`);
   return 0;
 }
 

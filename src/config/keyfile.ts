@@ -61,20 +61,23 @@ export function parseKeyText(text: string, file = 'key_file'): { key: Buffer; id
   return { key, id: keyId(key) };
 }
 
+/** The comment line that marks a key published with satrelay (examples/keys): anyone has it. */
+export const EXAMPLE_KEY_MARK = '# satrelay example key';
+
 /**
  * Reads a key file. Throws KeyFileError when missing, unreadable or malformed.
- * `warnings` says when the file is readable by group or others (should be 0600).
+ * `warnings` says when others (not only the owner's group) can read the file;
+ * a group-readable key (0640, group satrelay) is fine. An example key (its
+ * EXAMPLE_KEY_MARK line) gets a "note: " instead: its mode does not matter,
+ * since the key itself is public.
  */
 export function readKeyFile(path: string): { key: Buffer; id: string; warnings: string[] } {
   let text: string;
-  const warnings: string[] = [];
+  let mode = 0;
   try {
     const st = statSync(path);
     if (!st.isFile()) throw new KeyFileError('KEYFILE_UNREADABLE', path, 'not a regular file; expected a key file (make one with "satrelay keygen")');
-    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-      const who = st.mode & 0o007 ? 'everyone' : 'its group';
-      warnings.push(`${path}: key file is open to ${who} (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}); run chmod 600 on it`);
-    }
+    mode = st.mode & 0o777;
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (err instanceof KeyFileError) throw err;
@@ -82,5 +85,12 @@ export function readKeyFile(path: string): { key: Buffer; id: string; warnings: 
     if (e.code === 'ENOENT') throw new KeyFileError('KEYFILE_MISSING', path, 'key file not found (make one with "satrelay keygen")');
     throw new KeyFileError('KEYFILE_UNREADABLE', path, `cannot read key file: ${e.code ?? e.message}`);
   }
-  return { ...parseKeyText(text, path), warnings };
+  const parsed = parseKeyText(text, path);
+  const warnings: string[] = [];
+  if (text.split(/\r?\n/).some((l) => l.trim().startsWith(EXAMPLE_KEY_MARK))) {
+    warnings.push(`note: ${path}: an example key published with satrelay, for trying it out only; make your own with "satrelay keygen -o FILE"`);
+  } else if (process.platform !== 'win32' && (mode & 0o007) !== 0) {
+    warnings.push(`${path}: key file is open to everyone (mode ${mode.toString(8).padStart(3, '0')}); run chmod 600 on it`);
+  }
+  return { ...parsed, warnings };
 }

@@ -12,7 +12,7 @@
  *  - rng.ts     Rng (xoshiro128**), the seeded PRNG others may reuse.
  *  - drivers.ts startUdpEmulator / startTcpEmulator / startPtyEmulator: the same
  *               engine on the wall clock with one timer (pty mode needs socat).
- *  - cli.ts     runEmulateCommand for `satrelay emulate`.
+ *  - cli.ts     emulateSettings: what `satrelay emulate` runs (cli/emulate.ts parses it).
  *  - profile.ts loadBearerParams(name|path): reads `bearer:` from profiles/*.yaml.
  *
  * Must not import: link/, s2s/, relay/, optimize/, policy/ (the emulator sits

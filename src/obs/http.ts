@@ -1,4 +1,4 @@
-/** HTTP endpoint of a running relay: /metrics (Prometheus text) and /status (JSON). */
+/** HTTP endpoint of a running relay: / (the status page, HTML), /metrics (Prometheus text) and /status (JSON). */
 import http from 'node:http';
 import type { Metrics } from './metrics.ts';
 
@@ -7,7 +7,7 @@ export interface ObsServer {
   close(): Promise<void>;
 }
 
-export async function startObsServer(opts: { host: string; port: number; metrics: Metrics; status: () => unknown; beforeScrape?: () => void }): Promise<ObsServer> {
+export async function startObsServer(opts: { host: string; port: number; metrics: Metrics; status: () => unknown; beforeScrape?: () => void; page?: () => string }): Promise<ObsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -25,9 +25,12 @@ export async function startObsServer(opts: { host: string; port: number; metrics
     } else if (path === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(opts.status(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    } else if (path === '/' && opts.page) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(opts.page());
     } else {
       res.writeHead(404);
-      res.end('not found: try /metrics or /status\n');
+      res.end('not found: try /, /metrics or /status\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

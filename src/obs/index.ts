@@ -1,8 +1,12 @@
 /**
  * obs/ — what a running relay shows: pino logs (one JSON line per event,
  * pretty only on a terminal), a prom-client registry per relay, and the HTTP
- * endpoint with /metrics and /status. Must not import other satrelay folders.
+ * endpoint with / (status page), /metrics and /status, and the metric catalog.
+ * Must not import other satrelay folders.
  */
 export { createLogger, silentLogger, type Logger } from './log.ts';
 export { Metrics } from './metrics.ts';
+export { METRICS, metricInfo, metricsTable, type MetricInfo, type MetricType } from './catalog.ts';
 export { startObsServer, type ObsServer } from './http.ts';
+export { LinkHistory, RecentErrors, SAMPLE_INTERVAL_MS, type LinkReading, type LinkSample } from './history.ts';
+export { renderStatusPage, type PageStatus } from './status-page.ts';

@@ -1,10 +1,19 @@
 /**
  * Metrics: one prom-client registry per relay (tests run several relays in
- * one process). Counters are created on first use; names get the satrelay_ prefix.
+ * one process). Counters are created on first use; names get the satrelay_
+ * prefix; HELP text and label names come from the catalog (catalog.ts).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { metricInfo } from './catalog.ts';
 
 type Labels = Record<string, string | number>;
+
+/** HELP and label names for a new metric: the catalog's, plus any label this first call uses. */
+function describe(name: string, labels: Labels): { name: string; help: string; labelNames: string[] } {
+  const info = metricInfo(name);
+  const labelNames = [...new Set([...(info?.labels ?? []), ...Object.keys(labels)])];
+  return { name: `satrelay_${name}`, help: info?.help ?? name.replace(/_/g, ' '), labelNames };
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -12,15 +21,17 @@ export class Metrics {
   private gauges = new Map<string, Gauge<string>>();
   private histograms = new Map<string, Histogram<string>>();
 
-  constructor(defaultLabels: Labels = {}) {
+  /** `processMetrics`: also prom-client's default process_* and nodejs_* metrics (memory, open files, CPU, event loop). */
+  constructor(defaultLabels: Labels = {}, opts: { processMetrics?: boolean } = {}) {
     this.registry.setDefaultLabels(defaultLabels);
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Adds n to counter `name` (created on first use with these label names). */
   inc(name: string, labels: Labels = {}, n = 1): void {
     let c = this.counters.get(name);
     if (!c) {
-      c = new Counter({ name: `satrelay_${name}`, help: name.replace(/_/g, ' '), labelNames: Object.keys(labels), registers: [this.registry] });
+      c = new Counter({ ...describe(name, labels), registers: [this.registry] });
       this.counters.set(name, c);
     }
     c.inc(labels, n);
@@ -29,7 +40,7 @@ export class Metrics {
   set(name: string, value: number, labels: Labels = {}): void {
     let g = this.gauges.get(name);
     if (!g) {
-      g = new Gauge({ name: `satrelay_${name}`, help: name.replace(/_/g, ' '), labelNames: Object.keys(labels), registers: [this.registry] });
+      g = new Gauge({ ...describe(name, labels), registers: [this.registry] });
       this.gauges.set(name, g);
     }
     g.set(labels, value);
@@ -38,7 +49,7 @@ export class Metrics {
   observe(name: string, value: number, labels: Labels = {}, buckets?: number[]): void {
     let h = this.histograms.get(name);
     if (!h) {
-      h = new Histogram({ name: `satrelay_${name}`, help: name.replace(/_/g, ' '), labelNames: Object.keys(labels), buckets, registers: [this.registry] });
+      h = new Histogram({ ...describe(name, labels), buckets, registers: [this.registry] });
       this.histograms.set(name, h);
     }
     h.observe(labels, value);

@@ -244,8 +244,10 @@ function labelHooks(cfg: SiteConfig, deps: { logger: Logger; metrics: Metrics })
 }
 
 export function buildRelay(cfg: SiteConfig, opts: { logger?: Logger; metrics?: Metrics }): Relay {
-  const deps = { logger: opts.logger ?? silentLogger, metrics: opts.metrics };
-  const metrics = deps.metrics ?? new Metrics({ site: cfg.site });
+  // Every line of this relay names its site, once (the field `site`).
+  const base = opts.logger ?? silentLogger;
+  const deps = { logger: 'site' in base.bindings() ? base : base.child({ site: cfg.site }), metrics: opts.metrics };
+  const metrics = deps.metrics ?? new Metrics({ site: cfg.site }, { processMetrics: true });
   mkdirSync(cfg.data_dir, { recursive: true });
   const spools = openLinkSpools(cfg, { logger: deps.logger, metrics });
   const links = cfg.links.map((l) => buildLink(cfg, l, { logger: deps.logger, metrics, spool: spools.get(l.name) }));

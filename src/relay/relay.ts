@@ -13,6 +13,7 @@ import { Metrics } from '../obs/metrics.ts';
 import { startObsServer, type ObsServer } from '../obs/http.ts';
 import type { LinkStatus, RelayLink } from './link.ts';
 import { Router, RelayStoppingError, type StanzaHook } from './router.ts';
+import { StatusView } from './status-view.ts';
 
 /** Conditions after which a local delivery is tried again while the stanza may still wait. */
 const RETRYABLE = new Set(['remote-server-not-found', 'remote-server-timeout', 'resource-constraint']);
@@ -56,14 +57,17 @@ export class Relay {
   /** Local deliveries in progress (stop waits for them). */
   private readonly delivering = new Set<Promise<void>>();
   private readonly sessionSeries = new Set<string>();
+  /** The status page's last hour of each link and latest errors. */
+  readonly view: StatusView;
 
   constructor(
     readonly settings: RelaySettings,
     readonly links: RelayLink[],
-    private readonly opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[]; onStop?: () => Promise<void> | void } = {},
+    private readonly opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[]; onStop?: () => Promise<void> | void; version?: string } = {},
   ) {
     this.log = opts.logger ?? silentLogger;
     this.metrics = opts.metrics ?? new Metrics({ site: settings.site });
+    this.view = new StatusView(() => this.status(), this.metrics, opts.version);
     this.router = new Router({
       localDomains: settings.localDomains,
       links,
@@ -107,9 +111,11 @@ export class Relay {
     }
     await this.s2s.start();
     if (this.settings.metricsListen) {
-      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status(), beforeScrape: () => this.collectGauges() });
+      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status(), beforeScrape: () => this.collectGauges(), page: () => this.view.page() });
+      this.view.start();
     }
-    this.log.info({ site: this.settings.site, s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, 'relay started');
+    const s2s = this.s2s.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}${a.directTls ? ' (direct TLS)' : ''}`);
+    this.log.info({ s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, `relay started: S2S on ${s2s.join(', ')}; links ${this.links.map((l) => l.name).join(', ') || 'none'}`);
   }
 
   /**
@@ -213,8 +219,9 @@ export class Relay {
     };
   }
 
-  async stop(): Promise<void> {
-    this.log.info('relay stopping');
+  /** Stops links, then S2S (streams closed with system-shutdown), then the endpoint; `reason` (e.g. SIGTERM) is logged. */
+  async stop(reason?: string): Promise<void> {
+    this.log.info({ reason }, reason ? `relay stopping: ${reason}` : 'relay stopping');
     this.stopping = true;
     for (const wake of [...this.sleepers]) wake();
     // Links first: what they cannot carry is bounced to local senders, and
@@ -222,6 +229,7 @@ export class Relay {
     for (const link of this.links) await link.stop();
     await this.settleLocal();
     await this.s2s.stop('system-shutdown');
+    this.view.stop();
     await this.obs?.close();
     await this.opts.onStop?.();
     this.log.info('relay stopped');

@@ -166,7 +166,8 @@ export class InboundSession extends S2SStream {
     if (el.ns === NS.STREAM && el.local === 'error') {
       const err = StreamError.fromElement(el);
       this.ctx.metrics.inc('s2s_peer_stream_errors_total', { condition: err.condition });
-      this.log.info({ condition: err.condition, text: err.text }, 'peer sent stream error');
+      // system-shutdown: the local server is stopping (RFC 6120 §4.9.3.22), a normal event.
+      this.log.info({ condition: err.condition, text: err.text }, err.condition === 'system-shutdown' ? 'local server closed the s2s stream: it is stopping' : 'peer sent stream error');
       return this.close(null);
     }
     if (el.ns === NS.TLS && el.local === 'starttls') return this.startTls();

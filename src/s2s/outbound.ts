@@ -233,7 +233,8 @@ export class OutboundSession extends S2SStream {
     if (el.ns === NS.STREAM && el.local === 'error') {
       const err = StreamError.fromElement(el);
       this.ctx.metrics.inc('s2s_peer_stream_errors_total', { condition: err.condition });
-      this.log.info({ condition: err.condition, text: err.text }, 'peer sent stream error');
+      // system-shutdown: the local server is stopping (RFC 6120 §4.9.3.22), a normal event.
+      this.log.info({ condition: err.condition, text: err.text }, err.condition === 'system-shutdown' ? 'local server closed the s2s stream: it is stopping' : 'peer sent stream error');
       return this.close(null, new StanzaError('remote-server-not-found', `peer stream error ${err.condition}`));
     }
     if (el.ns === NS.TLS && el.local === 'proceed' && this.state === 'tls') return this.upgradeTls();

@@ -313,9 +313,14 @@ export abstract class S2SStream {
     this.timers.clear();
     this.parserGen++;
     this.smReceiver()?.final();
-    if (err) {
+    if (err?.condition === 'system-shutdown') {
+      // A normal stop (RFC 6120 §4.9.3.22), not a fault: not counted as a stream error.
+      this.log.info({ prevState }, 's2s stream closed: relay stopping');
+    } else if (err) {
       this.env.metrics.inc('s2s_stream_errors_total', { condition: err.condition, direction: this.direction });
       this.log.info({ condition: err.condition, text: err.text, prevState }, 's2s stream error');
+    }
+    if (err) {
       if (!this.headerSent) this.send(this.errorHeader());
       this.send(err.toElement().toBuffer());
     }

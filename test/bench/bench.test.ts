@@ -11,6 +11,9 @@ import { XmlElement } from '../../src/xml/element.ts';
 import { parseXml } from '../../src/xml/parser.ts';
 import { verifyCapsVer } from '../../src/optimize/index.ts';
 import { runSatrelay } from '../helpers/cli.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 
 function checkFigures(t: ExecutionContext, f: Figures, what: string, stanzas: number): void {
@@ -90,14 +93,36 @@ test.serial('runBench: chat on lan, relay pair and plain S2S, nothing lost or du
   t.true(r.bytes_per_stanza < r.baseline!.bytes_per_stanza, 'the relay puts fewer bytes on the bearer');
 });
 
-test.serial('satrelay bench --json: mixed on lan prints exactly one JSON object', async (t) => {
+test.serial('satrelay bench --json --out DIR: mixed on lan prints exactly one JSON object and writes it with its chart', async (t) => {
   t.timeout(60_000);
-  const { code, out, err } = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'mixed', '--stanzas', '40', '--seed', '5', '--json'], t);
+  const dir = mkdtempSync(join(tmpdir(), 'satrelay-bench-out-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const outDir = join(dir, 'results');
+  const { code, out, err } = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'mixed', '--stanzas', '40', '--seed', '5', '--json', '--out', outDir], t);
   t.is(code, 0, err);
   const lines = out.trim().split('\n');
   t.is(lines.length, 1, 'one line on stdout');
   const r = JSON.parse(lines[0]) as BenchResult;
   checkResult(t, r, 'lan', 'mixed', 40);
+  t.deepEqual(JSON.parse(readFileSync(join(outDir, 'lan-mixed.json'), 'utf8')), r, 'the file holds the same result');
+  const svg = readFileSync(join(outDir, 'lan-mixed.svg'), 'utf8');
+  const { XMLValidator } = await import('fast-xml-parser');
+  t.is(XMLValidator.validate(svg), true);
+  t.regex(svg, /satrelay bench: lan/);
+  t.regex(err, /wrote .*lan-mixed\.json and .*lan-mixed\.svg/, 'says where the files went');
+});
+
+test('chart ticks fall on round values (1, 2 or 5 times a power of ten)', async (t) => {
+  const { niceTicks } = await import('../../bench/svg.ts');
+  t.deepEqual(niceTicks(17_500), [0, 5000, 10_000, 15_000, 20_000]);
+  t.deepEqual(niceTicks(1030), [0, 500, 1000, 1500]);
+  t.deepEqual(niceTicks(0.93), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  for (const max of [1, 4.4, 13, 466, 933, 8800, 13_000, 2_273_000, 0.07]) {
+    const ticks = niceTicks(max);
+    const step = ticks[1];
+    t.true(ticks[ticks.length - 1] >= max && ticks.length >= 3 && ticks.length <= 7, `${max}: ${ticks.join(' ')}`);
+    t.regex(step.toExponential(), /^[125]e/, `${max}: step ${step}`);
+  }
 });
 
 test('satrelay bench refuses bad arguments with a usage message', async (t) => {
@@ -125,4 +150,24 @@ test('the per-profile SVG chart is well-formed XML with a relay and a baseline b
   t.is((svg.match(/<rect [^>]*fill="#d62728"><title>/g) ?? []).length, 2 * 3, 'baseline bars');
   t.regex(svg, /20x better/, 'first stanza ratio 16 s / 800 ms');
   t.regex(svg, /p&lt;&amp;&gt;/, 'names are escaped');
+  // Axis labels are round numbers (the old ones read 4.4 s, 8.8 s, 13 s and 466 B, 933 B): per panel,
+  // evenly spaced by 1, 2 or 5 times a power of ten.
+  const unit: Record<string, number> = { ms: 1, s: 1000, B: 1, k: 1e3, M: 1e6, '': 1 };
+  const panels: number[][] = [[], [], []];
+  const labels: string[] = [];
+  for (const [, panel, l] of svg.matchAll(/class="tick" data-panel="(\d)">([^<]+)</g)) {
+    const m = /^([\d.]+) ?(ms|s|B|k|M)?$/.exec(l);
+    t.truthy(m, l);
+    labels.push(l);
+    panels[Number(panel)].push(Number(m![1]) * unit[m![2] ?? '']);
+  }
+  t.true(panels.every((p) => p.length >= 2), labels.join(', '));
+  for (const ticks of panels) {
+    const step = ticks[0];
+    t.regex(step.toExponential(), /^[125]e/, `step of ${ticks.join(', ')}`);
+    ticks.forEach((v, i) => t.true(Math.abs(v - (i + 1) * step) < step * 1e-9, `${ticks.join(', ')} evenly spaced`));
+  }
+  // Goodput above the bearer: the chart draws the bearer rate and says why (compression).
+  t.regex(svg, /dashed line: the bearer rate, 9\.6 kbit\/s/);
+  t.regex(svg, /compress[\s\S]*more XML per second than the bearer rate/);
 });

@@ -78,6 +78,11 @@ metrics: { listen: "127.0.0.1:${metrics}" }
   t.is(status.status, 0, status.stderr);
   t.regex(status.stdout, /site ship-7/);
   t.regex(status.stdout, /shore\s+xep0361\s+DOWN/, 'partner not there: link down');
+  t.regex(status.stdout, new RegExp(`in a browser, with charts of the last hour: http://127\\.0\\.0\\.1:${metrics}/\n$`));
+  const page = await (await fetch(`http://127.0.0.1:${metrics}/`)).text();
+  t.regex(page, /link <span class="name">shore<\/span> <span class="state down">DOWN<\/span>/, 'the status page of the running relay');
+  const json = cli(['status', file, '--json']);
+  t.is(JSON.parse(json.stdout).site, 'ship-7', 'status FILE --json');
   t.true(existsSync(join(dir, 'data', 'effective-config.yaml')));
   t.regex(readFileSync(join(dir, 'data', 'effective-config.yaml'), 'utf8'), /site: "ship-7"/);
   const metricsText = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
@@ -87,6 +92,14 @@ metrics: { listen: "127.0.0.1:${metrics}" }
   t.is(code, 0);
   t.true(out.split('\n').filter(Boolean).every((l) => { try { JSON.parse(l); return true; } catch { return false; } }), 'logs are one JSON object per line');
   t.regex(out, /"msg":"relay stopped"/);
+  // Start and stop read as what happened; the site is named once per line, as `site`.
+  const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.true(lines.some((l) => l.msg === `relay started: S2S on 127.0.0.1:${s2s}; links shore`), out);
+  t.true(lines.some((l) => l.msg === 'relay stopping: SIGTERM' && l.reason === 'SIGTERM'), out);
+  for (const l of lines) {
+    t.is(l.site, 'ship-7', `site on: ${l.msg}`);
+    t.false('name' in l, `no second name for the site on: ${l.msg}`);
+  }
 });
 
 test('run exits non-zero with a clear message when the S2S port is taken, instead of running half-started', async (t) => {

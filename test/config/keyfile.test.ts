@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_PREFIX, KeyFileError, generateKeyText, keyId, parseKeyText, readKeyFile } from '../../src/config/index.ts';
 import { tempDir } from './helpers.ts';
@@ -66,6 +66,19 @@ test('a key file open to others is read, with a warning', (t) => {
   t.is(k.key.length, 32);
   t.is(k.warnings.length, 1);
   t.regex(k.warnings[0], /open to everyone \(mode 644\)/);
+  // Group-readable (0640, group satrelay) is a normal way to share it with the relay's group.
   chmodSync(p, 0o640);
-  t.regex(readKeyFile(p).warnings[0], /open to its group/);
+  t.deepEqual(readKeyFile(p).warnings, []);
+});
+
+test('an example key gets a note, not a mode warning, whatever its mode (git keeps no 600)', (t) => {
+  const dir = tempDir(t);
+  for (const f of ['demo.key', 'ship-2.key']) {
+    const p = join(dir, f);
+    writeFileSync(p, readFileSync(join('examples/keys', f)));
+    chmodSync(p, 0o644);
+    const k = readKeyFile(p);
+    t.is(k.warnings.length, 1, f);
+    t.regex(k.warnings[0], /^note: .*an example key published with satrelay.*satrelay keygen -o FILE/);
+  }
 });

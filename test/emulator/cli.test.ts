@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { parseEmulateArgs, parseRate, runEmulateCommand } from '../../src/emulator/cli.ts';
+import { parseRate } from '../../src/emulator/cli.ts';
+import { parseEmulateArgs, emulateCommand as runEmulateCommand } from '../../src/cli/emulate.ts';
 import { EmulatorError } from '../../src/emulator/errors.ts';
 import { loadBearerParams } from '../../src/emulator/profile.ts';
 

@@ -113,7 +113,7 @@ export function freePort(ip: string): Promise<number> {
   });
 }
 
-function canConnect(host: string, port: number): Promise<boolean> {
+export function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host, port });
     const done = (ok: boolean): void => { sock.destroy(); resolve(ok); };

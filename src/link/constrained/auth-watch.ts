@@ -27,28 +27,28 @@ export class AuthWatch {
 
   /** `up`: the partner was heard within link_down_after_s. */
   tick(now: number, up: boolean, s: LinkStats): void {
-    const { metrics: m, log } = this.o;
+    const { metrics, log } = this.o;
     const lbl = { link: this.o.name };
     const cur = {
-      auth: m.get('link_frames_dropped_total', { ...lbl, reason: 'auth' }),
-      stale: m.get('link_frames_dropped_total', { ...lbl, reason: 'stale_session' }),
+      auth: metrics.get('link_frames_dropped_total', { ...lbl, reason: 'auth' }),
+      stale: metrics.get('link_frames_dropped_total', { ...lbl, reason: 'stale_session' }),
       received: s.framesReceived,
     };
     const d = { auth: cur.auth - this.seen.auth, stale: cur.stale - this.seen.stale, received: cur.received - this.seen.received };
     this.seen = cur;
     const live = up || d.received > 0;
     if (d.auth > 0 && live) {
-      m.inc('link_forged_frames_total', lbl, d.auth);
-      m.set('link_key_mismatch', 0, lbl);
+      metrics.inc('link_forged_frames_total', lbl, d.auth);
+      metrics.set('link_key_mismatch', 0, lbl);
       this.say('forged', now, 'warn', { frames: d.auth, authentic: d.received },
         'link frames failed authentication while the partner\'s frames authenticate: forged or corrupted frames on the bearer, not a key mismatch; dropped before any effect');
     } else if (d.auth > 0) {
-      m.set('link_key_mismatch', 1, lbl);
+      metrics.set('link_key_mismatch', 1, lbl);
       const hint = this.o.fresh && this.o.fresh !== 'key_changed' ? '; this relay started without its link state: if the partner ran with this key before, see "A relay lost its link state" in the operator guide' : '';
       this.say('mismatch', now, 'warn', { frames: d.auth, keyId: this.o.keyId },
         `link frames fail authentication and none from the partner authenticates: do both ends hold the same key_file (compare the key ids in both logs)? If the ids match, these frames are forged${hint}`);
     } else if (live) {
-      m.set('link_key_mismatch', 0, lbl);
+      metrics.set('link_key_mismatch', 0, lbl);
     }
     if (d.stale > 0 && !live && s.staleSession !== undefined) {
       this.say('stale', now, 'warn', { frames: d.stale, partnerSession: s.staleSession, accepted: s.peerSession },

@@ -29,6 +29,7 @@ import { Metrics } from '../../obs/metrics.ts';
 import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
 import { SessionStore } from './session-store.ts';
 import { AuthWatch } from './auth-watch.ts';
+import { transportWhere } from './where.ts';
 
 export type ConstrainedTransport =
   | { kind: 'udp'; bind: string; peer: string }
@@ -208,7 +209,7 @@ export class ConstrainedLink implements RelayLink {
 
   private makeDriver(): LinkDriver {
     const base = { name: this.name, metrics: this.metrics, logger: this.log };
-    const hooks = { onEvents: () => this.drainEvents(), onSent: () => this.pump(), onTransport: (up: boolean) => this.log.info({ up }, 'transport') };
+    const hooks = { onEvents: () => this.drainEvents(), onSent: () => this.pump(), onTransport: (up: boolean) => this.log.info({ up }, `link ${this.name}: transport ${transportWhere(this.opts.transport, up)}`) };
     const t = this.opts.transport;
     switch (t.kind) {
       case 'udp':
