@@ -37,7 +37,7 @@ metrics: { listen: "127.0.0.1:${metricsPort}" }
   relay.stdout.on('data', (d) => (log += d));
   relay.stderr.on('data', (d) => (log += d));
   const exited = new Promise<number | null>((r) => relay.on('exit', (code) => r(code)));
-  await until(() => log.includes('"relay started"') || relay.exitCode !== null, 'the relay to start', 30_000);
+  await until(() => log.includes('"msg":"relay started') || relay.exitCode !== null, 'the relay to start', 30_000);
   const alice = await XmppClient.connect({ jid: 'alice@a.example', password: 'pw', host: a.ip, port: a.c2sPort });
   t.teardown(() => alice.close());
 

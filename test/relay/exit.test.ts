@@ -104,7 +104,7 @@ metrics: { listen: "127.0.0.1:${await freeTcpPort()}" }
   const exited = new Promise<number>((r) => child.on('exit', () => r(performance.now())));
   const end = Date.now() + 30_000;
   while (!/relay started/.test(out) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-  const m = /\(ship\/(\d+)\): .*relay started/.exec(out);
+  const m = /\((\d+)\): .*relay started/.exec(out);
   // Idle for over a second: the old logger's worker then looked for new lines only once a second.
   await new Promise((r) => setTimeout(r, 1500));
   t.truthy(m, `pretty output with the relay's pid: ${out}`);

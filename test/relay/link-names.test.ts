@@ -158,8 +158,8 @@ metrics: { listen: null }
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  t.true(await until(() => out.includes('"relay started"') || child.exitCode !== null, 30_000), out);
-  t.regex(out, /"relay started"/, out);
+  t.true(await until(() => out.includes('"msg":"relay started') || child.exitCode !== null, 30_000), out);
+  t.regex(out, /"msg":"relay started/, out);
   child.kill('SIGTERM');
   t.is(await exited, 0, out);
   t.true(existsSync(join(dir, 'data', 'spool', 'to-b.example', 'data.mdb')));
