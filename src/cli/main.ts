@@ -24,6 +24,7 @@ const commands: Record<string, () => Promise<Command>> = {
   emulate: async () => (await import('../emulator/cli.ts')).runEmulateCommand,
   bench: async () => (await import('../../bench/cli.ts')).benchCommand,
   demo: async () => (await import('./demo.ts')).demoCommand,
+  spool: async () => (await import('./spool.ts')).spoolCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
