@@ -50,8 +50,16 @@ export function formatStatus(st: RelayStatus): string {
   lines.push('', 's2s sessions');
   if (st.sessions.length === 0) lines.push('  none');
   for (const s of st.sessions) lines.push(`  ${s.direction.padEnd(4)} ${s.local} <-> ${s.remote}  ${s.state}${s.tls ? ' tls' : ''}${s.auth ? ` ${s.auth}` : ''}`);
+  if (st.pending) lines.push(`  ${pendingLine(st.pending)}`);
   if (st.lastError) lines.push('', `last error: ${st.lastError}`);
   return lines.join('\n') + '\n';
+}
+
+/** Unauthenticated connections in one line: counts and addresses only, never a name they claimed. */
+export function pendingLine(p: NonNullable<RelayStatus['pending']>): string {
+  const busiest = p.busiest && p.addresses > 1 ? `, most from ${p.busiest.address} (${p.busiest.pending})` : p.busiest ? ` (${p.busiest.address})` : '';
+  const refused = p.refused.total + p.refused.per_address;
+  return `not yet authenticated: ${p.pending} from ${p.addresses} address${p.addresses === 1 ? '' : 'es'}${busiest}; refused ${refused} since start (limits ${p.limits.maxPending} in all, ${p.limits.maxPendingPerAddress} per address)`;
 }
 
 function formatDuration(s: number): string {

@@ -5,6 +5,7 @@
  */
 import { bearerRttMs } from './profile.ts';
 import type { LinkConfig, SiteConfig } from './site.ts';
+import { LIMITS_HELP } from './limits.ts';
 
 /** One line of explanation per key; `[]` stands for any list index. */
 const HELP: Record<string, string> = {
@@ -77,6 +78,7 @@ const HELP: Record<string, string> = {
   's2s.dialback': 'offer and accept dialback (XEP-0220)',
   's2s.sasl_external': 'offer and use SASL EXTERNAL with certificates',
   's2s.dns_servers': 'DNS servers for SRV/A lookups; [] = system resolver',
+  ...LIMITS_HELP,
 };
 
 /** Keys of a link written only when set (null means "not used by this transport"). */

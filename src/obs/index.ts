@@ -6,3 +6,5 @@
 export { createLogger, silentLogger, type Logger } from './log.ts';
 export { Metrics } from './metrics.ts';
 export { startObsServer, type ObsServer } from './http.ts';
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-guard.ts';
+export { RateLimitedLog } from './log-limit.ts';
