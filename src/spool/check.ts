@@ -103,7 +103,7 @@ export function openChecked<T>(dir: string, ctx: CheckContext, open: (fresh: boo
     const to = setAside(dir, problem);
     ctx.metrics?.inc('spool_quarantined_total', labels);
     log.error(
-      { ...labels, dir, moved_to: to, problem, held: records },
+      { ...labels, dir, moved_to: to, problem, held: records && Object.keys(records).length > 0 ? records : 'unknown (the damage stops the count)' },
       'SPOOL DAMAGED: moved aside, the relay continues on a fresh spool; stanzas it held are not delivered (see docs/operator-guide.md, "Spool damage")',
     );
   };
