@@ -8,7 +8,9 @@
  *     if lmdb crashes there, the relay does not.
  * A spool that fails either, or that lmdb refuses to open as corrupt, is moved
  * aside to `<dir>.corrupt-<time>/` (with REASON.txt) and the relay starts on a
- * fresh, empty spool, so the link keeps working. Cost: about 0.15 s per spool
+ * fresh, empty spool, so the link keeps working; what a third child
+ * (salvage-child.ts) can still read of its stanzas is handed to recover() for
+ * bounces. Cost: about 0.15 s per spool
  * at start, most of it the child's Node start (figures in docs/operator-guide.md).
  */
 import { spawnSync } from 'node:child_process';
@@ -16,11 +18,14 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkLmdbFile, type LmdbFileReport } from './lmdb-file.ts';
+import type { StanzaHead } from './records.ts';
+import type { SalvageLine } from './salvage-child.ts';
 import { SpoolError } from './errors.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import type { Metrics } from '../obs/metrics.ts';
 
 const CHILD = fileURLToPath(new URL('./walk-child.mjs', import.meta.url));
+const SALVAGE = fileURLToPath(new URL('./salvage-child.ts', import.meta.url));
 /** lmdb errors that mean a damaged file, not a permission or resource problem. */
 const CORRUPT = /\bMDB_(PAGE_NOTFOUND|CORRUPTED|PANIC|INVALID|INCOMPATIBLE|BAD_TXN|BAD_VALSIZE|CURSOR_FULL)\b/;
 /** The child gets this long; a slower disk is no finding (the check is skipped, logged). */
@@ -66,6 +71,34 @@ export function checkSpoolDir(dir: string): SpoolDirCheck {
   return done({ records: (JSON.parse(line) as { records?: Record<string, number> }).records });
 }
 
+/** A stanza of a spool being set aside, as far as it could be read: bounced when `head` is known and it was never `sent`. */
+export interface Salvaged {
+  store: 'out' | 'in';
+  link: string;
+  id: bigint;
+  head?: StanzaHead;
+  /** Part of a link message already given to the link protocol: it may have arrived. */
+  sent?: boolean;
+}
+
+/**
+ * Reads what it can of a damaged spool's stanzas in a child process (a crash
+ * there keeps the lines printed before it): their heads, for bounces.
+ */
+export function salvage(dir: string): Salvaged[] {
+  const res = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), SALVAGE, dir], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Salvaged[] = [];
+  for (const line of (res.stdout ?? '').split('\n')) {
+    try {
+      const l = JSON.parse(line) as SalvageLine;
+      out.push({ store: l.store, link: l.link, id: BigInt(l.id), head: l.head, sent: l.sent });
+    } catch {
+      // a line cut short by a crash, or none
+    }
+  }
+  return out;
+}
+
 /**
  * Moves the lmdb files of a damaged spool to `<dir>.corrupt-<time>/` with the
  * reason beside them, leaving `dir` empty for a fresh spool. Returns the new place.
@@ -92,27 +125,37 @@ interface CheckContext {
  * spool is set aside first and `open(true)` gets an empty directory. lmdb
  * refusing the file as corrupt while opening counts as damage too.
  */
-export function openChecked<T>(dir: string, ctx: CheckContext, open: (fresh: boolean) => T): T {
+export function openChecked<T>(dir: string, ctx: CheckContext, open: (fresh: boolean, salvaged: Salvaged[]) => T): T {
   const log = ctx.logger ?? silentLogger;
   const labels = ctx.labels ?? {};
   const check = checkSpoolDir(dir);
   if (check.skipped) log.warn({ ...labels, dir, why: check.skipped }, 'spool check skipped');
   for (const w of check.structure?.warnings ?? []) log.warn({ ...labels, dir, finding: w }, 'spool statistics damaged (harmless to lmdb)');
   if (check.structure && !check.problem) log.info({ ...labels, dir, ms: check.ms, pages: check.structure.pages }, 'spool checked');
-  const aside = (problem: string, records?: Record<string, number>): void => {
+  const aside = (problem: string, records?: Record<string, number>): Salvaged[] => {
+    const lost = salvage(dir);
     const to = setAside(dir, problem);
     ctx.metrics?.inc('spool_quarantined_total', labels);
+    const out = lost.filter((l) => l.store === 'out');
     log.error(
-      { ...labels, dir, moved_to: to, problem, held: records && Object.keys(records).length > 0 ? records : 'unknown (the damage stops the count)' },
-      'SPOOL DAMAGED: moved aside, the relay continues on a fresh spool; stanzas it held are not delivered (see docs/operator-guide.md, "Spool damage")',
+      {
+        ...labels,
+        dir,
+        moved_to: to,
+        problem,
+        held: records && Object.keys(records).length > 0 ? records : 'unknown (the damage stops the count)',
+        read: { outbound: out.length, on_the_bearer: out.filter((l) => l.sent).length, inbound: lost.length - out.length, sender_known: lost.filter((l) => l.head).length },
+      },
+      'SPOOL DAMAGED: moved aside, the relay continues on a fresh spool; the stanzas it held are not delivered: those read with their sender are bounced (see docs/operator-guide.md, "Spool damage")',
     );
+    return lost;
   };
-  if (check.problem) aside(check.problem, check.records);
+  const lost = check.problem ? aside(check.problem, check.records) : [];
   try {
-    return open(check.problem !== undefined);
+    return open(check.problem !== undefined, lost);
   } catch (err) {
     if (!isCorruptionError(err)) throw err;
-    aside(`lmdb refused to open it: ${(err as Error).message}`, check.records);
-    return open(true);
+    const more = aside(`lmdb refused to open it: ${(err as Error).message}`, check.records);
+    return open(true, more);
   }
 }

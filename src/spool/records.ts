@@ -90,6 +90,12 @@ function headsText(l: number[], hs: Array<StanzaHead | null>, m?: Uint8Array): s
   return JSON.stringify([l, hs.map((h) => (h ? [h.kind, h.id ?? null, h.from ?? null, h.to ?? null, h.type ?? null] : null)), hex(m)]);
 }
 
+/** The stanza head kept with an outbound record's meta. */
+export function headOfMeta(m: OutboundMeta | undefined): StanzaHead | undefined {
+  if (!m?.kind) return undefined;
+  return { kind: m.kind, id: m.sid, from: m.from, to: m.to, type: m.type };
+}
+
 export function sealOut(key: Buffer, s: Buffer, m: OutboundMeta): OutRecord {
   return { s, m, c: checksum(key, s), h: checksum(key, metaText(m)) };
 }

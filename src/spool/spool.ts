@@ -19,12 +19,12 @@
 import { open } from 'lmdb';
 import { SpoolError, SpoolFullError } from './errors.ts';
 import { guardLmdbCommitRejections } from './lmdb-guard.ts';
-import { openChecked } from './check.ts';
+import { openChecked, type Salvaged } from './check.ts';
 import {
-  idOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
+  headOfMeta, idOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
   type GroupRecord, type InboundMeta, type InRecord, type OutboundMeta, type OutRecord, type PartInfo, type Priority,
 } from './records.ts';
-import { SpoolStore, headOfMeta, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
+import { SpoolStore, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
 
 export type { InboundMeta, OutboundMeta, PartInfo, Priority, StanzaHead } from './records.ts';
 export type { DamagedStanza, Recovery, SpoolEntry, SpoolGroup, SpoolOptions, SpoolStats } from './store.ts';
@@ -45,10 +45,10 @@ export class Spool extends SpoolStore {
   static open(dir: string, opts: SpoolOptions): Spool {
     if (!(opts.maxBytes > 0) || !(opts.maxStanzas > 0)) throw new SpoolError('SPOOL_BAD_OPTIONS', 'maxBytes and maxStanzas must be > 0');
     guardLmdbCommitRejections(); // a full disk must refuse writes, not crash the process
-    return openChecked(dir, opts, (fresh) => Spool.openEnv(dir, opts, fresh));
+    return openChecked(dir, opts, (fresh, salvaged) => Spool.openEnv(dir, opts, fresh, salvaged));
   }
 
-  private static openEnv(dir: string, opts: SpoolOptions, fresh: boolean): Spool {
+  private static openEnv(dir: string, opts: SpoolOptions, fresh: boolean, salvaged: Salvaged[]): Spool {
     // eventTurnBatching off: with it, a failed commit (a full disk) also rejects an
     // internal batch promise nobody holds, an unhandled rejection (see lmdb-guard.ts).
     const env = open({ path: dir, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8, eventTurnBatching: false });
@@ -59,6 +59,7 @@ export class Spool extends SpoolStore {
       const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
       const sp = new Spool(env, out, inb, state, grp, opts, dir);
       if (fresh) sp.startIdsAfterDamage();
+      sp.salvaged = salvaged;
       sp.load();
       return sp;
     } catch (err) {

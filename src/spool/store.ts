@@ -10,8 +10,9 @@ import { Metrics } from '../obs/metrics.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { SpoolClosedError, SpoolDiskFullError, SpoolError } from './errors.ts';
 import { isDiskFull } from './lmdb-guard.ts';
+import type { Salvaged } from './check.ts';
 import {
-  DAMAGED, idOf, keyOf, linkOf, rangeOf, readState, sealGroup, sealIn, sealState, verifyGroup, verifyIn, verifyOut,
+  DAMAGED, headOfMeta, idOf, keyOf, linkOf, rangeOf, readState, sealGroup, sealIn, sealState, verifyGroup, verifyIn, verifyOut,
   type GroupRecord, type InRecord, type OutboundMeta, type OutRecord, type Priority, type StanzaHead,
 } from './records.ts';
 
@@ -47,7 +48,15 @@ export interface SpoolStats {
 export interface SpoolGroup { gid: bigint; ids: bigint[]; stanza: Buffer; priority: Priority }
 
 /** A stanza whose stored copy failed its checksum: bounced when `head` (its addressing) is intact. */
-export interface DamagedStanza { store: 'out' | 'in'; id: bigint; head?: StanzaHead }
+export interface DamagedStanza {
+  store: 'out' | 'in';
+  id: bigint;
+  head?: StanzaHead;
+  /** Read from a spool set aside at open (the spool was damaged, not necessarily this stanza). */
+  setAside?: boolean;
+  /** Of a spool set aside: it was on the bearer before, so it may have arrived. */
+  sent?: boolean;
+}
 
 /** What recover() found and repaired for a link. */
 export interface Recovery {
@@ -81,12 +90,6 @@ export interface LinkState {
 /** Below this much free space on its disk the spool refuses writes itself (see checkSpace). */
 const MIN_FREE_BYTES = 1 << 20;
 
-/** The stanza head kept with an outbound record's meta. */
-export function headOfMeta(m: OutboundMeta | undefined): StanzaHead | undefined {
-  if (!m?.kind) return undefined;
-  return { kind: m.kind, id: m.sid, from: m.from, to: m.to, type: m.type };
-}
-
 export abstract class SpoolStore {
   protected closed = false;
   protected links = new Map<string, LinkState>();
@@ -98,6 +101,8 @@ export abstract class SpoolStore {
   /** First link message id of a link with no state yet (0, or a time-based base on a fresh spool after damage). */
   protected gidBase = 0n;
   protected readonly retries = new Set<NodeJS.Timeout>();
+  /** Stanzas of a spool set aside at open, read for their bounces; recover() hands them out per link. */
+  protected salvaged: Salvaged[] = [];
   private readonly reported = new Set<string>();
 
   protected constructor(
@@ -309,7 +314,8 @@ export abstract class SpoolStore {
   recover(link: string): Recovery {
     this.ensureOpen();
     const st = this.link(link);
-    const res: Recovery = { damaged: [], rebuilt: 0, regrouped: 0 };
+    const res: Recovery = { damaged: this.salvaged.filter((l) => l.link === link).map(({ store, id, head, sent }) => ({ store, id, head, setAside: true, sent: sent === true })), rebuilt: 0, regrouped: 0 };
+    this.salvaged = this.salvaged.filter((l) => l.link !== link);
     const groupPuts: Array<[Buffer, GroupRecord | undefined]> = [];
     const outGone = new Set<bigint>();
     const carried = new Set<bigint>();

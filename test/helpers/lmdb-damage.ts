@@ -69,3 +69,11 @@ export function rootPageOf(dir: string, name: string): number {
   }
   throw new Error(`no database ${name} in the main tree's root page`);
 }
+
+/** Points the free list's root in the current meta page at the main tree's root: one page then seems used twice. */
+export function crossFreeListRoot(dir: string): void {
+  const b = readFileSync(file(dir));
+  const meta = currentMetaOffset(dir);
+  b.writeBigUInt64LE(b.readBigUInt64LE(meta + 24 + 72 + 40), meta + 24 + 24 + 40);
+  writeFileSync(file(dir), b);
+}

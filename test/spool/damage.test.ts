@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Spool, inspectSpool } from '../../src/spool/index.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
-import { changeByteIn, flipMetaByte, rootPageOf, smashPage } from '../helpers/lmdb-damage.ts';
+import { changeByteIn, crossFreeListRoot, flipMetaByte, rootPageOf, smashPage } from '../helpers/lmdb-damage.ts';
 
 const limits = { maxBytes: 1 << 24, maxStanzas: 100_000 };
 
@@ -138,6 +138,34 @@ test('64 random bytes over a page of stored stanzas: moved aside, fresh spool', 
   t.is(readdirSync(root).filter((f) => f.startsWith('spool.corrupt-')).length, 1);
   t.is(metrics.get('spool_quarantined_total'), 1);
   t.is(sp.stats().outboundCount, 0);
+});
+
+test('a spool set aside whose records lmdb can still read: what it held comes back from recover(), never-sent stanzas with their senders', async (t) => {
+  const { root, dir } = tempDir(t);
+  let sp = Spool.open(dir, limits);
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push(await sp.accept('shore', stanza(`m${i}`, `held ${i}`), meta(`m${i}`)));
+  await sp.assignGroups('shore', [{ ids: [ids[0]], stanza: stanza('m0', 'held 0'), priority: 'high' }]);
+  const head = { kind: 'message', id: 'i1', from: 'bob@b.example', to: 'alice@a.example' };
+  await sp.receive('shore', 5n, stanza('i1', 'inbound'), undefined, [{ length: stanza('i1', 'inbound').length, head }]);
+  await sp.close();
+  crossFreeListRoot(dir); // a structural finding that leaves every record readable
+
+  sp = Spool.open(dir, limits);
+  t.teardown(() => sp.close());
+  t.is(readdirSync(root).filter((f) => f.startsWith('spool.corrupt-')).length, 1);
+  const got = sp.recover('shore').damaged;
+  t.deepEqual(
+    got.map((d) => [d.store, d.id, d.head?.id, d.sent ?? false]),
+    [
+      ['out', 1n, 'm0', true],
+      ['out', 2n, 'm1', false],
+      ['out', 3n, 'm2', false],
+      ['in', 5n, 'i1', false],
+    ],
+    'm0 was in a link message (it may have arrived); the others are bounced',
+  );
+  t.deepEqual(sp.recover('shore').damaged, [], 'handed out once');
 });
 
 test('inspectSpool lists per link what a spool holds and which records are damaged, changing nothing', async (t) => {

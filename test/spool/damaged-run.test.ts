@@ -4,7 +4,8 @@
  * die of SIGSEGV with no log line, 64 random bytes over a page gave
  * MDB_BAD_TXN or a glibc abort. Now the relay moves the spool aside, says so
  * in one error line and a metric, and the link carries traffic both ways on
- * a fresh spool (the partner accepts its new link message ids).
+ * a fresh spool (the partner accepts its new link message ids). What lmdb can
+ * still read of the set-aside spool is bounced to its senders.
  */
 import test from 'ava';
 import type { ChildProcess } from 'node:child_process';
@@ -14,15 +15,18 @@ import { join } from 'node:path';
 import { generateKeyText } from '../../src/config/index.ts';
 import { x } from '../../src/xml/element.ts';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.ts';
-import { flipMetaByte, rootPageOf, smashPage } from '../helpers/lmdb-damage.ts';
+import { crossFreeListRoot, flipMetaByte, rootPageOf, smashPage } from '../helpers/lmdb-damage.ts';
+import { StanzaError } from '../../src/xmpp/errors.ts';
 import { localServer, logLines, metric, relaySite, startRelay, untilAsync } from '../helpers/relay-proc.ts';
 
+// readable: whether lmdb can still read the held stanzas, so that they are bounced.
 const damage = {
-  'a flipped byte in the meta page': (dir: string) => flipMetaByte(dir, 24 + 1, 0x10),
-  '64 random bytes over a page': (dir: string) => smashPage(dir, rootPageOf(dir, 'out'), 24, 64, 11),
+  'a flipped byte in the meta page': { apply: (dir: string) => flipMetaByte(dir, 24 + 1, 0x10), readable: false },
+  '64 random bytes over a page': { apply: (dir: string) => smashPage(dir, rootPageOf(dir, 'out'), 24, 64, 11), readable: false },
+  'a free list pointing into the main tree': { apply: crossFreeListRoot, readable: true },
 };
 
-for (const [kind, apply] of Object.entries(damage)) {
+for (const [kind, { apply, readable }] of Object.entries(damage)) {
   test.serial(`${kind} of a stopped relay's spool: it starts on a fresh spool, says so, and the link carries traffic both ways`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'satrelay-damaged-run-'));
     const logA = join(dir, 'relay-A.log');
@@ -34,7 +38,18 @@ for (const [kind, apply] of Object.entries(damage)) {
     const [ua, ub] = [await freeUdpPort(), await freeUdpPort()];
     const [sA, sB, mA, mB] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
     const got: Record<'a' | 'b', string[]> = { a: [], b: [] };
-    const peerA = localServer({ dir, served: 'a.example', local: 'b.example', relayPort: sA, onStanza: (el) => void (el.local === 'message' && got.a.push(el.attr('id')!)) });
+    const bounced: Array<{ id: string; condition?: string }> = [];
+    const peerA = localServer({
+      dir,
+      served: 'a.example',
+      local: 'b.example',
+      relayPort: sA,
+      onStanza: (el) => {
+        if (el.local !== 'message') return;
+        if (el.attr('type') === 'error') bounced.push({ id: el.attr('id')!, condition: StanzaError.fromStanza(el)?.condition });
+        else got.a.push(el.attr('id')!);
+      },
+    });
     const peerB = localServer({ dir, served: 'b.example', local: 'a.example', relayPort: sB, onStanza: (el) => void (el.local === 'message' && got.b.push(el.attr('id')!)) });
     await peerA.start();
     await peerB.start();
@@ -90,5 +105,11 @@ for (const [kind, apply] of Object.entries(damage)) {
     await untilAsync('traffic both ways after the restart', () => got.b.filter((i) => i.startsWith('n')).length === 10 && got.a.filter((i) => i.startsWith('r')).length === 10, 30_000);
     t.deepEqual(got.b.filter((i) => i.startsWith('n')), Array.from({ length: 10 }, (_, i) => `n${i}`), 'the partner takes the fresh spool\'s messages, in order');
     t.is(procs.A!.exitCode, null, 'the relay runs');
+    const held = Array.from({ length: 5 }, (_, i) => `h${i}`);
+    t.false(got.b.some((i) => i.startsWith('h')), 'nothing of the set-aside spool delivered');
+    if (readable) {
+      await untilAsync('the held stanzas bounced', () => bounced.length === 5, 20_000);
+      t.deepEqual(bounced.map((b) => [b.id, b.condition]).sort(), held.map((id) => [id, 'internal-server-error']));
+    } else t.deepEqual(bounced, [], 'lmdb cannot read them: nothing to bounce (the log says so)');
   });
 }

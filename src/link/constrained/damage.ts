@@ -3,6 +3,8 @@
  * are never delivered. A stanza whose addressing survived is bounced to its
  * sender with internal-server-error (RFC 6120 §8.3.3.8), the payload left out
  * (it cannot be trusted); one whose sender is unknown is counted and logged.
+ * Of a spool set aside, a stanza already on the bearer is bounced too, saying
+ * it may have arrived: a possible duplicate is better than a silent loss.
  */
 import type { DamagedStanza, StanzaHead } from '../../spool/index.ts';
 import { XmlElement } from '../../xml/element.ts';
@@ -18,8 +20,13 @@ function shellOf(h: StanzaHead): XmlElement {
   return new XmlElement(h.kind, attrs, [], NS.SERVER);
 }
 
-export function damagedError(): StanzaError {
-  return new StanzaError('internal-server-error', "the relay's stored copy of this stanza was damaged on disk; it was not delivered");
+export function damagedError(d: Pick<DamagedStanza, 'setAside' | 'sent'> = {}): StanzaError {
+  const text = !d.setAside
+    ? "the relay's stored copy of this stanza was damaged on disk; it was not delivered"
+    : d.sent
+      ? "the relay's spool was damaged on disk and set aside after this stanza was sent; it may or may not have arrived"
+      : "the relay's spool was damaged on disk and set aside; this stanza was not delivered";
+  return new StanzaError('internal-server-error', text);
 }
 
 export interface DamageSinks {
@@ -37,15 +44,16 @@ export function reportDamaged(list: DamagedStanza[], s: DamageSinks): void {
   for (const d of list) {
     const fields = { store: d.store, id: String(d.id), from: d.head?.from, to: d.head?.to, kind: d.head?.kind };
     const shell = d.head?.from && d.head.to ? shellOf(d.head) : undefined;
-    const reply = shell && bounce(shell, damagedError());
+    const err = damagedError(d);
+    const reply = shell && bounce(shell, err);
     if (!shell || !reply) {
       s.metrics.inc('link_damaged_stanzas_total', { link: s.link, outcome: 'not_bounced' });
       s.log.error(fields, 'stanza lost to spool damage; its sender is unknown (or it was an error), so no bounce');
       continue;
     }
     s.metrics.inc('link_damaged_stanzas_total', { link: s.link, outcome: 'bounced' });
-    s.log.error(fields, 'stanza lost to spool damage; bounced to its sender');
-    if (d.store === 'out') s.local(shell, damagedError());
+    s.log.error({ ...fields, set_aside: d.setAside === true, maybe_delivered: d.sent === true }, 'stanza lost to spool damage; bounced to its sender');
+    if (d.store === 'out') s.local(shell, err);
     else s.remote(reply);
   }
 }
