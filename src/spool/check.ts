@@ -8,10 +8,10 @@
  *     if lmdb crashes there, the relay does not.
  * A spool that fails either, or that lmdb refuses to open as corrupt, is moved
  * aside to `<dir>.corrupt-<time>/` (with REASON.txt) and the relay starts on a
- * fresh, empty spool, so the link keeps working; what a third child
+ * fresh, empty spool, so the link keeps working; what a second child
  * (salvage-child.ts) can still read of its stanzas is handed to recover() for
- * bounces. Cost: about 0.15 s per spool
- * at start, most of it the child's Node start (figures in docs/operator-guide.md).
+ * bounces. Cost: 0.12-0.3 s per spool at start, most of it the child's Node
+ * start (bench/spool-check.ts; figures in docs/operator-guide.md).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
