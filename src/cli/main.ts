@@ -15,6 +15,7 @@ export const commands: Record<string, () => Promise<Command>> = {
   emulate: async () => (await import('./emulate.ts')).emulateCommand,
   bench: async () => (await import('../../bench/cli.ts')).benchCommand,
   demo: async () => (await import('./demo.ts')).demoCommand,
+  spool: async () => (await import('./spool.ts')).spoolCommand,
 };
 
 /** One line per command for `satrelay --help` (a command missing here is listed by name). */

@@ -60,8 +60,16 @@ export function formatStatus(st: RelayStatus): string {
   // how the session was authenticated: EXTERNAL or dialback, and the peer certificate by PKIX or DANE (trust rules)
   const auth = (s: RelayStatus['sessions'][number]): string => `${s.auth ? ` ${s.auth === 'sasl-external' ? 'EXTERNAL' : 'dialback'}` : ''}${s.peerCert ? ` cert ${s.peerCert.toUpperCase()}` : ''}`;
   for (const s of st.sessions) lines.push(`  ${s.direction.padEnd(4)} ${s.local} <-> ${s.remote}  ${s.state}${s.tls ? ' tls' : ''}${auth(s)}`);
+  if (st.pending) lines.push(`  ${pendingLine(st.pending)}`);
   if (st.lastError) lines.push('', `last error: ${st.lastError}`);
   return lines.join('\n') + '\n';
+}
+
+/** Unauthenticated connections in one line: counts and addresses only, never a name they claimed. */
+export function pendingLine(p: NonNullable<RelayStatus['pending']>): string {
+  const busiest = p.busiest && p.addresses > 1 ? `, most from ${p.busiest.address} (${p.busiest.pending})` : p.busiest ? ` (${p.busiest.address})` : '';
+  const refused = p.refused.total + p.refused.per_address;
+  return `not yet authenticated: ${p.pending} from ${p.addresses} address${p.addresses === 1 ? '' : 'es'}${busiest}; refused ${refused} since start (limits ${p.limits.maxPending} in all, ${p.limits.maxPendingPerAddress} per address)`;
 }
 
 function formatDuration(s: number): string {

@@ -5,6 +5,7 @@
  */
 import { bearerRttMs } from './profile.ts';
 import type { LinkConfig, SiteConfig } from './site.ts';
+import { LIMITS_HELP } from './limits.ts';
 
 /** One line of explanation per key; `[]` stands for any list index. */
 const HELP: Record<string, string> = {
@@ -106,6 +107,7 @@ const HELP: Record<string, string> = {
   'trust.rules[].srv[].direct_tls': 'XEP-0368 Direct TLS (_xmpps-server)',
   'trust.rules[].a': 'static addresses per host name instead of DNS',
   'trust.rules[].tlsa': 'pinned TLSA records "usage selector matching-type hex" (DANE-TA 2, DANE-EE 3)',
+  ...LIMITS_HELP,
 };
 
 function clearanceHelp(at: string): Record<string, string> {

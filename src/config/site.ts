@@ -22,6 +22,7 @@ import {
   type TuningProfile,
 } from './profile.ts';
 import { YamlSource, describe, formatPath, zodIssues, type PathSeg } from './source.ts';
+import { metricsLimitKeys, s2sLimitKeys, type MetricsLimitsConfig, type S2SLimitsConfig } from './limits.ts';
 
 export const TRANSPORTS = ['udp', 'serial', 'tcp', 'xep0361'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -149,7 +150,7 @@ const siteSchema = z
       .strict()
       .default({}),
     metrics: z
-      .object({ listen: hostPort().nullable().default('127.0.0.1:9105') })
+      .object({ listen: hostPort().nullable().default('127.0.0.1:9105'), ...metricsLimitKeys })
       .strict()
       .default({}),
     log: z
@@ -173,6 +174,7 @@ const siteSchema = z
         dialback: z.boolean().default(true),
         sasl_external: z.boolean().default(true),
         dns_servers: z.array(hostPort({ defaultPort: 53, needPort: true })).default([]),
+        ...s2sLimitKeys,
       })
       .strict()
       .default({}),
@@ -233,7 +235,7 @@ export interface SiteConfig {
   links: LinkConfig[];
   optimize: { presence: 'coalesce' | 'fold' | 'off'; disco_cache: boolean; fanout: boolean; drop: Array<(typeof DROP_CLASSES)[number]> };
   policy: { allow: string[]; block: string[]; block_namespaces: string[] };
-  metrics: { listen: string | null };
+  metrics: { listen: string | null } & MetricsLimitsConfig;
   log: { level: (typeof LOG_LEVELS)[number] };
   limits: { max_stanza_bytes: number; held_stanza_timeout_s: number; spool_max_bytes: number; spool_max_stanzas: number };
   s2s: {
@@ -243,7 +245,7 @@ export interface SiteConfig {
     dialback: boolean;
     sasl_external: boolean;
     dns_servers: string[];
-  };
+  } & S2SLimitsConfig;
   trust: TrustConfig; // per S2S peer domain (trust.ts)
   /** derived: absolute path of the site file it came from (not a site-file key) */
   sourceFile: string;

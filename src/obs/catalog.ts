@@ -103,6 +103,9 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   spool_expired_total: c('Spooled stanzas older than limits.held_stanza_timeout_s, bounced remote-server-timeout', 'link'),
   spool_full_total: c('Stanzas refused because the spool held spool_max_stanzas or spool_max_bytes (bounced resource-constraint)', 'link'),
   spool_disk_full_refusals_total: c('Spool writes refused because less than 1 MiB was free on its disk, by operation', 'link', 'op'),
+  spool_damaged_records_total: c('Spool records that failed their checksum when read, by store (out, in, group); their bytes are never delivered', 'link', 'store'),
+  spool_quarantined_total: c('Spools moved aside at start as damaged (data_dir/spool/<link>.corrupt-<time>); the link continues on a fresh spool', 'link'),
+  link_damaged_stanzas_total: c('Stanzas lost to spool damage, by outcome (bounced: an error went to the sender; not_bounced: the sender was unreadable too)', 'link', 'outcome'),
   spool_errors_total: c('Spool read or write errors, by operation', 'link', 'op'),
 
   // S2S with the local servers
@@ -111,6 +114,8 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   s2s_sessions_closed_total: c('S2S streams closed, by direction', 'direction'),
   s2s_stream_errors_total: c('S2S streams the relay closed with a stream error (not a normal stop), by condition and direction', 'condition', 'direction'),
   s2s_peer_stream_errors_total: c('Stream errors a local server sent the relay, by condition (system-shutdown: the server is stopping)', 'condition'),
+  s2s_pending_sessions: g('Inbound S2S connections not yet authenticated, connections'),
+  s2s_connections_refused_total: c('Inbound S2S connections refused over the unauthenticated-connection limits, by reason (total: s2s.max_pending; per_address: s2s.max_pending_per_address)', 'reason'),
   s2s_connect_failures_total: c('Connections to a local server that failed, by reason (resolve, connect, timeout)', 'reason'),
   s2s_socket_errors_total: c('Socket errors on S2S streams, by direction', 'direction'),
   s2s_tls_failures_total: c('TLS handshakes with local servers that failed, by direction', 'direction'),
@@ -134,6 +139,13 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   tls_cert_errors_total: c('Certificate files that could not be read or parsed, by code', 'code'),
   tls_sni_errors_total: c('TLS handshakes whose SNI certificate lookup failed'),
   tls_sni_unknown_total: c('TLS handshakes asking (SNI) for a name the relay does not serve'),
+
+  // metrics and status listener
+  http_requests_total: c('Requests to the metrics and status listener, by path (/, /metrics, /status, other) and HTTP status', 'path', 'status'),
+  http_connections_total: c('Connections accepted by the metrics and status listener'),
+  http_connections_open: g('Connections open to the metrics and status listener, connections'),
+  http_connections_refused_total: c('Connections to the metrics and status listener closed at once over its limits, by reason (total: metrics.max_connections; per_address: metrics.max_connections_per_address)', 'reason'),
+  http_connections_timed_out_total: c('Connections to the metrics and status listener closed after metrics.idle_timeout_s or request_timeout_s'),
 
   // traffic optimizers
   optimize_cache_entries: g('Entries in the disco#info / entity-caps cache, by kind', 'kind'),

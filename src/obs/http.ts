@@ -1,14 +1,26 @@
 /** HTTP endpoint of a running relay: / (the status page, HTML), /metrics (Prometheus text) and /status (JSON). */
 import http from 'node:http';
 import type { Metrics } from './metrics.ts';
+import type { Logger } from './log.ts';
+import { DEFAULT_HTTP_LIMITS, guardHttpServer, httpServerOptions, type HttpLimits } from './http-guard.ts';
 
 export interface ObsServer {
   readonly port: number;
   close(): Promise<void>;
 }
 
-export async function startObsServer(opts: { host: string; port: number; metrics: Metrics; status: () => unknown; beforeScrape?: () => void; page?: () => string }): Promise<ObsServer> {
-  const server = http.createServer((req, res) => {
+export async function startObsServer(opts: {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  status: () => unknown;
+  beforeScrape?: () => void;
+  page?: () => string;
+  limits?: HttpLimits;
+  logger?: Logger;
+}): Promise<ObsServer> {
+  const limits = opts.limits ?? DEFAULT_HTTP_LIMITS;
+  const server = http.createServer(httpServerOptions(limits), (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
       opts.beforeScrape?.();
@@ -33,10 +45,17 @@ export async function startObsServer(opts: { host: string; port: number; metrics
       res.end('not found: try /, /metrics or /status\n');
     }
   });
+  const guard = guardHttpServer(server, { metrics: opts.metrics, logger: opts.logger, limits, paths: ['/', '/metrics', '/status'] });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
-  return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  const close = () =>
+    new Promise<void>((r) => {
+      guard.close();
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+  return { port, close };
 }

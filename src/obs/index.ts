@@ -10,3 +10,5 @@ export { METRICS, metricInfo, metricsTable, type MetricInfo, type MetricType } f
 export { startObsServer, type ObsServer } from './http.ts';
 export { LinkHistory, RecentErrors, SAMPLE_INTERVAL_MS, type LinkReading, type LinkSample } from './history.ts';
 export { renderStatusPage, type PageStatus } from './status-page.ts';
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-guard.ts';
+export { RateLimitedLog } from './log-limit.ts';

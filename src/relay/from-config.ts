@@ -53,6 +53,13 @@ export function relaySettings(cfg: SiteConfig): RelaySettings {
       idleMs: cfg.s2s.idle_timeout_s * 1000,
       queueMs: cfg.limits.held_stanza_timeout_s * 1000,
     },
+    s2sAdmission: { maxPending: cfg.s2s.max_pending, maxPendingPerAddress: cfg.s2s.max_pending_per_address },
+    metricsLimits: {
+      maxConnections: cfg.metrics.max_connections,
+      maxConnectionsPerAddress: cfg.metrics.max_connections_per_address,
+      idleTimeoutMs: cfg.metrics.idle_timeout_s * 1000,
+      requestTimeoutMs: cfg.metrics.request_timeout_s * 1000,
+    },
   };
 }
 

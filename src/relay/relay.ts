@@ -11,6 +11,8 @@ import type { XmlElement } from '../xml/element.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { startObsServer, type ObsServer } from '../obs/http.ts';
+import type { HttpLimits } from '../obs/http-guard.ts';
+import type { AdmissionLimits, PendingSummary } from '../s2s/admission.ts';
 import type { LinkStatus, RelayLink } from './link.ts';
 import { Router, RelayStoppingError, type StanzaHook } from './router.ts';
 import { StatusView } from './status-view.ts';
@@ -33,6 +35,10 @@ export interface RelaySettings {
   maxStanzaBytes: number;
   metricsListen?: { host: string; port: number };
   s2sTimeouts?: { connectMs?: number; authMs?: number; idleMs?: number; queueMs?: number };
+  /** Unauthenticated inbound S2S connections allowed at once (s2s.max_pending*). */
+  s2sAdmission?: AdmissionLimits;
+  /** Connection limits of the metrics/status listener (metrics.*). */
+  metricsLimits?: HttpLimits;
 }
 
 export interface RelayStatus {
@@ -40,7 +46,10 @@ export interface RelayStatus {
   startedAt: string;
   uptimeS: number;
   links: LinkStatus[];
+  /** Outbound sessions and authenticated inbound ones (never an unverified name). */
   sessions: ReturnType<S2SService['sessions']>;
+  /** Inbound connections not yet authenticated, summed up, and refusals since start. */
+  pending?: PendingSummary;
   lastError?: string;
 }
 
@@ -95,6 +104,7 @@ export class Relay {
       bidi: true, // XEP-0288 wherever the local server offers or asks for it
       maxStanzaBytes: settings.maxStanzaBytes,
       timeouts: settings.s2sTimeouts,
+      admission: settings.s2sAdmission,
       logger: this.log.child({ part: 's2s' }),
       metrics: this.metrics,
       onStanza: (el: XmlElement) => this.router.fromLocal(el),
@@ -111,7 +121,15 @@ export class Relay {
     }
     await this.s2s.start();
     if (this.settings.metricsListen) {
-      this.obs = await startObsServer({ ...this.settings.metricsListen, metrics: this.metrics, status: () => this.status(), beforeScrape: () => this.collectGauges(), page: () => this.view.page() });
+      this.obs = await startObsServer({
+        ...this.settings.metricsListen,
+        metrics: this.metrics,
+        status: () => this.status(),
+        beforeScrape: () => this.collectGauges(),
+        limits: this.settings.metricsLimits,
+        logger: this.log.child({ part: 'metrics' }),
+        page: () => this.view.page(),
+      });
       this.view.start();
     }
     const s2s = this.s2s.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}${a.directTls ? ' (direct TLS)' : ''}`);
@@ -197,6 +215,7 @@ export class Relay {
       if (l.spooled !== undefined) this.metrics.set('spool_depth_stanzas', l.spooled, labels);
       if (l.oldestAgeS !== undefined) this.metrics.set('spool_oldest_age_seconds', l.oldestAgeS, labels);
     }
+    this.metrics.set('s2s_pending_sessions', this.s2s.pendingSummary().pending);
     const bySession = new Map<string, number>();
     for (const s of this.s2s.sessions()) bySession.set(`${s.direction}|${s.state}`, (bySession.get(`${s.direction}|${s.state}`) ?? 0) + 1);
     // A state with no sessions left reads 0, not its last count.
@@ -214,7 +233,8 @@ export class Relay {
       startedAt: this.startedAt.toISOString(),
       uptimeS: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       links: this.links.map((l) => l.status()),
-      sessions: this.s2s.sessions(),
+      sessions: this.s2s.sessions().filter((s) => s.direction === 'out' || s.state === 'authed'),
+      pending: this.s2s.pendingSummary(),
       lastError: this.lastError,
     };
   }

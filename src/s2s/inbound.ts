@@ -14,6 +14,7 @@ import { domainOf } from '../xmpp/jid.ts';
 import { assessPeer } from './tls/index.ts';
 import { S2SStream, SmReceiver, newId, streamHeader } from './stream.ts';
 import type { S2SContext } from './options.ts';
+import type { Slot } from './admission.ts';
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
 
@@ -32,6 +33,8 @@ export class InboundSession extends S2SStream {
   private readonly verifying = new Set<string>();
   /** XEP-0198 as the receiving side: stanzas counted since <enable/>. */
   private sm?: SmReceiver;
+  /** Admission slot, held until authenticated (admission.ts). */
+  slot?: Slot;
 
   constructor(private readonly ctx: S2SContext, socket: Socket) {
     super(ctx, 'wait-header', 'in-');
@@ -52,8 +55,9 @@ export class InboundSession extends S2SStream {
     return this.to ?? '';
   }
 
+  /** The local domains authenticated on this stream; never the unverified header 'from'. */
   get remoteDomain(): string {
-    return this.from ?? [...this.authed.keys()][0] ?? '';
+    return [...this.authed.keys()].join(' ');
   }
 
   protected onStreamOpen(a: Record<string, string>): void {
@@ -358,6 +362,7 @@ export class InboundSession extends S2SStream {
   }
 
   protected override onAuthed(): void {
+    this.slot?.release();
     this.clearTimer('auth');
     this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
   }

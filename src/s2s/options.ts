@@ -6,6 +6,7 @@ import type { Metrics } from '../obs/metrics.ts';
 import type { CertStore } from './tls/index.ts';
 import type { TrustPolicy } from './trust/policy.ts';
 import type { StreamEnv } from './stream.ts';
+import type { AdmissionLimits } from './admission.ts';
 
 export interface S2SOptions {
   /** 'host:port' for inbound streams from local servers; port 0 allowed (tests). */
@@ -29,6 +30,8 @@ export interface S2SOptions {
   timeouts?: { connectMs?: number; authMs?: number; idleMs?: number; queueMs?: number };
   /** XEP-0288: offer bidi on inbound streams and request it on outbound ones where the local server offers it (default false: opt in). */
   bidi?: boolean;
+  /** Unauthenticated inbound connections allowed at once, in total and per source address (admission.ts). */
+  admission?: AdmissionLimits;
   /** Stanzas queued per outbound session before authentication (default 1000); more -> resource-constraint. */
   queueLimit?: number;
   logger?: Logger;

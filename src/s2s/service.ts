@@ -12,6 +12,8 @@ import { OutboundSession } from './outbound.ts';
 import { DEFAULT_TIMEOUTS, type S2SContext, type S2SOptions } from './options.ts';
 import type { S2SStream } from './stream.ts';
 import { TrustPolicy, type PeerCert } from './trust/policy.ts';
+import { Admission, DEFAULT_ADMISSION, refuseConnection, type PendingSummary, type Slot } from './admission.ts';
+import { RateLimitedLog } from '../obs/log-limit.ts';
 
 export class S2SError extends Error {
   constructor(
@@ -22,6 +24,9 @@ export class S2SError extends Error {
     this.name = 'S2SError';
   }
 }
+
+/** A connection's remote address and port: the same for a TLS socket and the TCP socket under it. */
+const peerKey = (sock: Socket): string => `${sock.remoteAddress}|${sock.remotePort}`;
 
 function parseListen(s: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
@@ -53,12 +58,18 @@ export class S2SService {
   private readonly inbound = new Set<InboundSession>();
   private readonly outbound = new Map<string, OutboundSession>();
   private stopping = false;
+  private readonly admission: Admission;
+  private readonly refusals: RateLimitedLog;
+  /** Direct TLS connections in their handshake, by remote address and port: the slot they hold. */
+  private readonly handshaking = new Map<string, Slot>();
   /** Callers of send() waiting for the local server to take their stanza. */
   private readonly confirmations = new WeakMap<XmlElement, { resolve: () => void; reject: (err: StanzaError) => void }>();
 
   constructor(private readonly opts: S2SOptions) {
     const log = opts.logger ?? silentLogger;
     const metrics = opts.metrics ?? new Metrics();
+    this.admission = new Admission(opts.admission ?? DEFAULT_ADMISSION);
+    this.refusals = new RateLimitedLog(log, 'refused unauthenticated S2S connections over the limit');
     const isLocal = (d: string): boolean => domainMatches(d, opts.localDomains);
     const isServed = (d: string): boolean => !isLocal(d) && opts.servedDomains(d.toLowerCase());
     this.ctx = {
@@ -125,7 +136,8 @@ export class S2SService {
             ALPNProtocols: ['xmpp-server'],
           })
         : netServer();
-      server.on(spec.directTls ? 'secureConnection' : 'connection', (sock: Socket) => this.accept(sock));
+      server.on('connection', (sock: Socket) => this.admit(sock, spec.directTls));
+      if (spec.directTls) server.on('secureConnection', (sock: Socket) => this.accept(sock, this.handshaking.get(peerKey(sock))));
       server.on('tlsClientError', (err: Error) => {
         this.ctx.metrics.inc('s2s_tls_failures_total', { direction: 'in' });
         this.ctx.log.info({ err: err.message }, 'direct TLS handshake failed');
@@ -141,12 +153,42 @@ export class S2SService {
     }
   }
 
-  private accept(sock: Socket): void {
+  /** A new TCP connection: a pending slot, or refused at once (admission.ts). */
+  private admit(sock: Socket, directTls: boolean): void {
+    if (this.stopping) return void sock.destroy();
+    const address = sock.remoteAddress ?? '';
+    const slot = this.admission.admit(address);
+    if (typeof slot === 'string') {
+      this.ctx.metrics.inc('s2s_connections_refused_total', { reason: slot });
+      const { pending, limits } = this.admission.summary();
+      this.refusals.hit({ reason: slot, address, pending, limit: slot === 'total' ? limits.maxPending : limits.maxPendingPerAddress });
+      // No stream can be opened before TLS on a Direct TLS port: just closed.
+      return directTls ? void sock.destroy() : refuseConnection(sock, slot);
+    }
+    if (!directTls) return this.accept(sock, slot);
+    const key = peerKey(sock);
+    this.handshaking.set(key, slot);
+    sock.once('close', () => {
+      slot.release();
+      if (this.handshaking.get(key) === slot) this.handshaking.delete(key);
+    });
+  }
+
+  private accept(sock: Socket, slot: Slot | undefined): void {
     if (this.stopping) return void sock.destroy();
     this.ctx.metrics.inc('s2s_sessions_opened_total', { direction: 'in' });
     const s = new InboundSession(this.ctx, sock);
+    s.slot = slot;
     this.inbound.add(s);
-    s.onClosed = () => this.inbound.delete(s);
+    s.onClosed = () => {
+      this.inbound.delete(s);
+      slot?.release();
+    };
+  }
+
+  /** Unauthenticated inbound connections now, and how many were refused (for status and gauges). */
+  pendingSummary(): PendingSummary {
+    return this.admission.summary();
   }
 
   /** The outbound session for (served from, local to), created on demand. */
@@ -237,6 +279,7 @@ export class S2SService {
   /** Closes every stream with <system-shutdown/>; queued stanzas are bounced. */
   async stop(_reason: 'system-shutdown' = 'system-shutdown'): Promise<void> {
     this.stopping = true;
+    this.refusals.close();
     const socks = [...this.inbound, ...this.outbound.values()].map((s) => s.socket).filter((s): s is Socket => !!s);
     for (const s of [...this.inbound, ...this.outbound.values()]) {
       s.close(new StreamError('system-shutdown'), new StanzaError('remote-server-timeout', 'relay shutting down'));

@@ -6,9 +6,13 @@
  *   expire, nextId) and inbound stanzas per link (receive with deliveredUpTo
  *   advanced in the same transaction, inboundPending, handedOver).
  *   A resolved write promise means the commit is on disk (fsync).
+ *   Every record carries checksums (records.ts): damaged ones are never handed
+ *   out as data, recover() names them for a bounce. A spool lmdb cannot read
+ *   safely is moved aside at open (check.ts); inspectSpool() reports offline.
  * Must not import: link/, s2s/, optimize/ (it stores opaque bytes).
  */
 export { Spool } from './spool.ts';
-export type { OutboundMeta, InboundMeta, SpoolEntry, SpoolOptions, SpoolStats, Priority } from './spool.ts';
+export type { OutboundMeta, InboundMeta, SpoolEntry, SpoolOptions, SpoolStats, Priority, StanzaHead, PartInfo, DamagedStanza, Recovery } from './spool.ts';
 export { SpoolError, SpoolFullError, SpoolDiskFullError, SpoolClosedError } from './errors.ts';
 export type { SpoolErrorCode } from './errors.ts';
+export { inspectSpool, isDamaged, type SpoolReport, type LinkReport, type DamagedRecord } from './inspect.ts';

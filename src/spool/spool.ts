@@ -6,203 +6,67 @@
  * off, so a write promise resolves only after LMDB's commit has fsynced.
  * Every multi-record change runs in one lmdb `transaction` (atomic).
  *
- * Keys (binary, ordered):  utf8(link) 0x00 u64be(id)
- * Stores:  out   key -> { s: stanza, m: OutboundMeta }
- *          in    key -> { s: stanza, m?: InboundMeta }
+ * Stores (keys and checksums: records.ts):
+ *          out    key -> { s: stanza, m: OutboundMeta }
+ *          in     key -> { s: stanza(s), m?: InboundMeta, parts }
+ *          groups key -> { ids, s: link message bytes, p: priority }
  *          state 'seq\0'+link -> last id handed out (ids are never reused)
+ *                'gseq\0'+link -> last link message id; 'gbase' -> first one of a fresh spool
  *                'dut\0'+link -> { d: deliveredUpTo, a: [ids above it] }
+ * Damage: a record that fails its checksum is never handed out as data; recover()
+ * reports it for a bounce. A spool lmdb cannot open safely is moved aside (check.ts).
  */
-import { open, type Database, type RootDatabase } from 'lmdb';
-import { Metrics } from '../obs/metrics.ts';
-import { silentLogger, type Logger } from '../obs/log.ts';
-import { statfsSync } from 'node:fs';
-import { SpoolClosedError, SpoolDiskFullError, SpoolError, SpoolFullError } from './errors.ts';
-import { guardLmdbCommitRejections, isDiskFull } from './lmdb-guard.ts';
+import { open } from 'lmdb';
+import { SpoolError, SpoolFullError } from './errors.ts';
+import { guardLmdbCommitRejections } from './lmdb-guard.ts';
+import { openChecked, type Salvaged } from './check.ts';
+import {
+  headOfMeta, idOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
+  type GroupRecord, type InboundMeta, type InRecord, type OutboundMeta, type OutRecord, type PartInfo, type Priority,
+} from './records.ts';
+import { SpoolStore, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
 
-export type Priority = 'high' | 'low';
-
-export interface OutboundMeta {
-  priority: Priority;
-  from?: string;
-  to?: string;
-  /** Wall-clock ms (Date.now()) when the stanza was accepted. */
-  acceptedAt: number;
-  extra?: Uint8Array;
-}
-
-export interface SpoolEntry<M> {
-  id: bigint;
-  stanza: Buffer;
-  meta: M;
-}
-
-/** Inbound metadata is opaque to the spool (whatever the link core passed along). */
-export type InboundMeta = Uint8Array | undefined;
-
-export interface SpoolOptions {
-  /** Limit on the total outbound bytes (stanza bytes) across all links. */
-  maxBytes: number;
-  /** Limit on the total number of outbound stanzas across all links. */
-  maxStanzas: number;
-  metrics?: Metrics;
-  logger?: Logger;
-  /**
-   * Labels on this spool's own gauges and error counters (e.g. { link: 'ship1' }
-   * when each link has its own spool), so that spools sharing one Metrics keep
-   * separate series. Default none.
-   */
-  labels?: Record<string, string>;
-}
-
-export interface SpoolStats {
-  outboundCount: number;
-  outboundBytes: number;
-  /** Age of the oldest outbound stanza (0 when empty), relative to `now`. */
-  oldestAgeMs: number;
-  inboundCount: number;
-}
-
-interface OutRecord { s: Buffer; m: OutboundMeta }
-interface InRecord { s: Buffer; m?: Uint8Array }
-/** A link message: the spooled stanzas it carries and its exact bytes (ids as decimal strings). */
-interface GroupRecord { ids: string[]; s: Buffer; p: Priority }
-
-export interface SpoolGroup { gid: bigint; ids: bigint[]; stanza: Buffer; priority: Priority }
-/** Stored as decimal strings (msgpack has no portable bigint). */
-interface InState { d: string; a: string[] }
-
-interface LinkState {
-  lastId: bigint;
-  lastGid: bigint;
-  outCount: number;
-  outBytes: number;
-  /** acceptedAt of each live outbound id (for oldestAgeMs). */
-  acceptedAt: Map<bigint, number>;
-  outSizes: Map<bigint, number>;
-  deliveredUpTo: bigint;
-  /** Ids received above deliveredUpTo (a gap below them). */
-  above: Set<bigint>;
-  inIds: Set<bigint>;
-}
-
-const U64_MAX = (1n << 64n) - 1n;
-/** Below this much free space on its disk the spool refuses writes itself (see checkSpace). */
-const MIN_FREE_BYTES = 1 << 20;
-
-function keyOf(link: string, id: bigint): Buffer {
-  if (id < 0n || id > U64_MAX) throw new SpoolError('SPOOL_BAD_ID', `id out of range: ${id}`);
-  const name = Buffer.from(link, 'utf8');
-  const k = Buffer.alloc(name.length + 9);
-  name.copy(k, 0);
-  k[name.length] = 0;
-  k.writeBigUInt64BE(id, name.length + 1);
-  return k;
-}
-
-function idOf(key: Buffer): bigint {
-  return key.readBigUInt64BE(key.length - 8);
-}
-
-function rangeOf(link: string): { start: Buffer; end: Buffer } {
-  return { start: keyOf(link, 0n), end: Buffer.concat([Buffer.from(link, 'utf8'), Buffer.from([1])]) };
-}
+export type { InboundMeta, OutboundMeta, PartInfo, Priority, StanzaHead } from './records.ts';
+export type { DamagedStanza, Recovery, SpoolEntry, SpoolGroup, SpoolOptions, SpoolStats } from './store.ts';
 
 function checkLink(link: string): void {
   if (link.length === 0 || link.includes('\0')) throw new SpoolError('SPOOL_BAD_LINK', `bad link name: ${JSON.stringify(link)}`);
 }
 
-export class Spool {
-  private closed = false;
+export class Spool extends SpoolStore {
   /** Newest rest per inbound record whose keepInbound write is under way. */
-  private readonly keeping = new Map<string, Buffer>();
-  private links = new Map<string, LinkState>();
-  private totalCount = 0;
-  private totalBytes = 0;
-  private readonly metrics: Metrics;
-  private readonly log: Logger;
-  private readonly labels: Record<string, string>;
+  private readonly keeping = new Map<string, { rest: Buffer; parts?: PartInfo[] }>();
 
-
-  private constructor(
-    private readonly env: RootDatabase,
-    private readonly out: Database<OutRecord, Buffer>,
-    private readonly inb: Database<InRecord, Buffer>,
-    private readonly state: Database<unknown, string>,
-    private readonly grp: Database<GroupRecord, Buffer>,
-    private readonly opts: SpoolOptions,
-    /** The environment's directory (its free space tells a full disk). */
-    private readonly dir: string,
-  ) {
-    this.metrics = opts.metrics ?? new Metrics();
-    this.labels = opts.labels ?? {};
-    this.log = opts.logger ?? silentLogger;
-  }
-
-  /** Opens (creating if needed) the spool in directory `dir`. */
+  /**
+   * Opens (creating if needed) the spool in directory `dir`. A spool that is
+   * damaged beyond what per-record checksums cover is moved aside first
+   * (check.ts) and a fresh one opened in its place.
+   */
   static open(dir: string, opts: SpoolOptions): Spool {
     if (!(opts.maxBytes > 0) || !(opts.maxStanzas > 0)) throw new SpoolError('SPOOL_BAD_OPTIONS', 'maxBytes and maxStanzas must be > 0');
     guardLmdbCommitRejections(); // a full disk must refuse writes, not crash the process
+    return openChecked(dir, opts, (fresh, salvaged) => Spool.openEnv(dir, opts, fresh, salvaged));
+  }
+
+  private static openEnv(dir: string, opts: SpoolOptions, fresh: boolean, salvaged: Salvaged[]): Spool {
     // eventTurnBatching off: with it, a failed commit (a full disk) also rejects an
     // internal batch promise nobody holds, an unhandled rejection (see lmdb-guard.ts).
     const env = open({ path: dir, noSubdir: false /* a directory, even named "a.link" */, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8, eventTurnBatching: false });
-    const out = env.openDB<OutRecord, Buffer>('out', { keyEncoding: 'binary' });
-    const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
-    const state = env.openDB<unknown, string>('state', {});
-    const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
-    const sp = new Spool(env, out, inb, state, grp, opts, dir);
-    sp.load();
-    return sp;
-  }
-
-  private load(): void {
-    for (const { key, value } of this.out.getRange({})) {
-      const link = key.subarray(0, key.length - 9).toString('utf8');
-      const st = this.link(link);
-      const id = idOf(key);
-      st.outCount++;
-      st.outBytes += value.s.length;
-      st.outSizes.set(id, value.s.length);
-      st.acceptedAt.set(id, value.m.acceptedAt);
-      if (id > st.lastId) st.lastId = id;
-      this.totalCount++;
-      this.totalBytes += value.s.length;
+    try {
+      const out = env.openDB<OutRecord, Buffer>('out', { keyEncoding: 'binary' });
+      const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
+      const state = env.openDB<unknown, string>('state', {});
+      const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
+      const sp = new Spool(env, out, inb, state, grp, opts, dir);
+      if (fresh) sp.startIdsAfterDamage();
+      sp.salvaged = salvaged;
+      sp.load();
+      return sp;
+    } catch (err) {
+      void env.close();
+      throw err;
     }
-    for (const { key } of this.inb.getRange({})) {
-      const link = key.subarray(0, key.length - 9).toString('utf8');
-      this.link(link).inIds.add(idOf(key));
-    }
-    this.log.info({ ...this.labels, outbound: this.totalCount, bytes: this.totalBytes }, 'spool opened');
-    this.setGauges();
   }
-
-  /** In-memory state for a link, loaded from `state` on first use. */
-  private link(link: string): LinkState {
-    let st = this.links.get(link);
-    if (!st) {
-      const seq = this.state.get(`seq\0${link}`) as string | undefined;
-      const gseq = this.state.get(`gseq\0${link}`) as string | undefined;
-      const ins = this.state.get(`dut\0${link}`) as InState | undefined;
-      st = {
-        lastId: seq === undefined ? 0n : BigInt(seq),
-        lastGid: gseq === undefined ? 0n : BigInt(gseq),
-        outCount: 0,
-        outBytes: 0,
-        acceptedAt: new Map(),
-        outSizes: new Map(),
-        deliveredUpTo: ins ? BigInt(ins.d) : 0n,
-        above: new Set((ins?.a ?? []).map((a) => BigInt(a))),
-        inIds: new Set(),
-      };
-      this.links.set(link, st);
-    }
-    return st;
-  }
-
-  private ensureOpen(): void {
-    if (this.closed) throw new SpoolClosedError();
-  }
-
-  // ---- outbound ----
 
   /**
    * Stores a stanza for `link` and returns its id (strictly increasing per
@@ -227,12 +91,12 @@ export class Spool {
     st.acceptedAt.set(id, meta.acceptedAt);
     this.totalCount++;
     this.totalBytes += stanza.length;
-    const rec: OutRecord = { s: Buffer.from(stanza), m: { ...meta } };
     const key = keyOf(link, id);
+    const rec = sealOut(key, Buffer.from(stanza), { ...meta });
     try {
       await this.env.transaction(() => {
         this.out.put(key, rec);
-        this.state.put(`seq\0${link}`, id.toString());
+        this.state.put(`seq\0${link}`, sealState(`seq\0${link}`, id.toString()));
       });
     } catch (err) {
       this.forgetOut(st, id);
@@ -242,18 +106,6 @@ export class Spool {
     this.metrics.inc('spool_accepted_total', { link });
     this.setGauges();
     return id;
-  }
-
-  private forgetOut(st: LinkState, id: bigint): boolean {
-    const size = st.outSizes.get(id);
-    if (size === undefined) return false;
-    st.outSizes.delete(id);
-    st.acceptedAt.delete(id);
-    st.outCount--;
-    st.outBytes -= size;
-    this.totalCount--;
-    this.totalBytes -= size;
-    return true;
   }
 
   /** Removes an acknowledged stanza. Unknown ids are ignored (ack is idempotent). */
@@ -283,8 +135,11 @@ export class Spool {
     const gids = groups.map(() => ++st.lastGid);
     try {
       await this.env.transaction(() => {
-        groups.forEach((g, i) => this.grp.put(keyOf(link, gids[i]), { ids: g.ids.map(String), s: Buffer.from(g.stanza), p: g.priority }));
-        this.state.put(`gseq\0${link}`, st.lastGid.toString());
+        groups.forEach((g, i) => {
+          const key = keyOf(link, gids[i]);
+          this.grp.put(key, sealGroup(key, g.ids.map(String), Buffer.from(g.stanza), g.priority));
+        });
+        this.state.put(`gseq\0${link}`, sealState(`gseq\0${link}`, st.lastGid.toString()));
       });
     } catch (err) {
       // Not recorded: give the ids back (message ids must stay contiguous on the link), unless another call took more since.
@@ -299,12 +154,13 @@ export class Spool {
     this.ensureOpen();
     const st = this.link(link);
     const key = keyOf(link, gid);
-    const rec = this.grp.get(key);
+    const rec = this.read(this.grp, key);
     if (!rec) {
       this.metrics.inc('spool_ack_unknown_total', { link });
       return;
     }
-    const ids = rec.ids.map((i) => BigInt(i));
+    // A member list damaged since start: the record goes, its stanzas stay (sent again after a restart).
+    const ids = verifyGroup(key, rec).ids ?? [];
     await this.durably('ack_group', async () => {
       await this.env.transaction(() => {
         this.grp.remove(key);
@@ -316,67 +172,17 @@ export class Spool {
     });
   }
 
-  private readonly retries = new Set<NodeJS.Timeout>();
-
-  /** Counts a failed commit and names it: SPOOL_DISK_FULL for a full disk, else SPOOL_IO. */
-  private async commitFailed(op: string, err: unknown): Promise<SpoolError> {
-    this.metrics.inc('spool_errors_total', { ...this.labels, op });
-    if (await isDiskFull(err, this.dir)) return new SpoolDiskFullError(op);
-    return new SpoolError('SPOOL_IO', `commit failed: ${(err as Error).message}`);
-  }
-
-  private setGauges(): void {
-    this.metrics.set('spool_outbound_stanzas', this.totalCount, this.labels);
-    this.metrics.set('spool_outbound_bytes', this.totalBytes, this.labels);
-  }
-
-  /**
-   * Refuses a write before lmdb tries it when the spool's disk is (nearly)
-   * full: lmdb-js can corrupt its heap after failed page writes (seen as a
-   * glibc abort in the soak), so ENOSPC must stay rare, not routine.
-   */
-  private checkSpace(op: string): void {
-    let free: number;
-    try {
-      const st = statfsSync(this.dir);
-      free = st.bavail * st.bsize;
-    } catch {
-      return; // cannot tell: let lmdb try
-    }
-    if (free >= MIN_FREE_BYTES) return;
-    this.metrics.inc('spool_disk_full_refusals_total', { ...this.labels, op });
-    throw new SpoolDiskFullError(op);
-  }
-
-  /**
-   * Runs a removal commit (ack, hand-over). When it fails (a full disk) it is
-   * retried every second in the background until it succeeds or the spool
-   * closes, so that a later restart does not replay what was already
-   * acknowledged or handed over. Never rejects.
-   */
-  private async durably(op: string, write: () => Promise<unknown>): Promise<void> {
-    if (this.closed) return;
-    try {
-      await write();
-    } catch (err) {
-      if (this.closed) return;
-      this.metrics.inc('spool_errors_total', { ...this.labels, op });
-      this.log.warn({ err: (err as Error).message, op, disk_full: await isDiskFull(err, this.dir) }, 'spool write failed; retrying');
-      const t = setTimeout(() => {
-        this.retries.delete(t);
-        void this.durably(op, write);
-      }, 1000);
-      t.unref();
-      this.retries.add(t);
-    }
-  }
-
-  /** Link messages assigned but not yet acknowledged, in group id order. */
+  /** Link messages assigned but not yet acknowledged, in group id order (damaged ones left out: see recover()). */
   groups(link: string): SpoolGroup[] {
     this.ensureOpen();
     const res: SpoolGroup[] = [];
-    for (const { key, value } of this.grp.getRange(rangeOf(link))) {
-      res.push({ gid: idOf(key), ids: value.ids.map((i) => BigInt(i)), stanza: value.s, priority: value.p });
+    for (const key of this.keysOf(this.grp, link)) {
+      const v = verifyGroup(key, this.read(this.grp, key));
+      if (v.bytes === 'damaged' || !v.ids) {
+        this.damagedOnce('groups', link, idOf(key));
+        continue;
+      }
+      res.push({ gid: idOf(key), ids: v.ids, stanza: (this.grp.get(key) as GroupRecord).s, priority: v.priority ?? 'high' });
     }
     return res;
   }
@@ -392,23 +198,31 @@ export class Spool {
     return this.link(link).acceptedAt.get(id);
   }
 
-  /** One unacknowledged outbound stanza, read from disk; undefined if gone. */
+  /** One unacknowledged outbound stanza, read from disk and checked; undefined if gone or damaged. */
   entry(link: string, id: bigint): SpoolEntry<OutboundMeta> | undefined {
     this.ensureOpen();
     if (!this.link(link).outSizes.has(id)) return undefined;
-    const rec = this.out.get(keyOf(link, id));
-    return rec ? { id, stanza: rec.s, meta: rec.m } : undefined;
+    return this.outEntry(link, keyOf(link, id));
   }
 
-  /** All outbound stanzas still unacknowledged, in id order. */
+  /** An outbound stanza whose stored bytes are damaged, with its head when that is intact; undefined when absent or intact. */
+  damagedOut(link: string, id: bigint): DamagedStanza | undefined {
+    const key = keyOf(link, id);
+    const rec = this.read(this.out, key);
+    if (rec === undefined && !this.link(link).damagedOut.has(id)) return undefined;
+    const v = verifyOut(key, rec);
+    return v.stanza === 'damaged' ? { store: 'out', id, head: headOfMeta(v.meta) } : undefined;
+  }
+
+  /** All outbound stanzas still unacknowledged, in id order (damaged ones left out: see recover()). */
   pending(link: string): Array<SpoolEntry<OutboundMeta>> {
     this.ensureOpen();
     const st = this.link(link);
     const res: Array<SpoolEntry<OutboundMeta>> = [];
-    for (const { key, value } of this.out.getRange(rangeOf(link))) {
-      const id = idOf(key);
-      if (!st.outSizes.has(id)) continue; // acked, removal not yet committed
-      res.push({ id, stanza: value.s, meta: value.m });
+    for (const key of this.keysOf(this.out, link)) {
+      if (!st.outSizes.has(idOf(key))) continue; // acked (removal not yet committed) or damaged
+      const e = this.outEntry(link, key);
+      if (e) res.push(e);
     }
     return res;
   }
@@ -446,14 +260,12 @@ export class Spool {
     return this.link(link).lastId + 1n;
   }
 
-  // ---- inbound ----
-
   /**
    * Stores a stanza received from the partner together with the new
    * deliveredUpTo, in one transaction. Returns false (nothing stored) for a
    * duplicate: id <= deliveredUpTo or already held above a gap.
    */
-  async receive(link: string, id: bigint, stanza: Buffer, meta?: Uint8Array): Promise<boolean> {
+  async receive(link: string, id: bigint, stanza: Buffer, meta?: Uint8Array, parts?: PartInfo[]): Promise<boolean> {
     this.ensureOpen();
     checkLink(link);
     if (id <= 0n) throw new SpoolError('SPOOL_BAD_ID', `inbound id must be > 0: ${id}`);
@@ -469,12 +281,12 @@ export class Spool {
     st.inIds.add(id);
     // Snapshot now: transactions run in call order, so state written matches this record set.
     const snap: InState = { d: st.deliveredUpTo.toString(), a: [...st.above].map(String) };
-    const rec: InRecord = meta === undefined ? { s: Buffer.from(stanza) } : { s: Buffer.from(stanza), m: meta };
     const key = keyOf(link, id);
+    const rec = sealIn(key, Buffer.from(stanza), meta, parts);
     try {
       await this.env.transaction(() => {
         this.inb.put(key, rec);
-        this.state.put(`dut\0${link}`, snap);
+        this.state.put(`dut\0${link}`, sealState(`dut\0${link}`, snap));
       });
     } catch (err) {
       // Nothing stored: forget it in memory too, or a retry would be taken for a duplicate (and lost).
@@ -510,7 +322,7 @@ export class Spool {
     this.absorb(st);
     const snap: InState = { d: st.deliveredUpTo.toString(), a: [...st.above].map(String) };
     try {
-      await this.state.put(`dut\0${link}`, snap);
+      await this.state.put(`dut\0${link}`, sealState(`dut\0${link}`, snap));
     } catch (err) {
       throw await this.commitFailed('floor', err);
     }
@@ -531,15 +343,17 @@ export class Spool {
     return [...this.link(link).above].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   }
 
-  /** Inbound stanzas not yet handed over to the local side, in id order. */
+  /** Inbound stanzas not yet handed over to the local side, in id order (damaged ones left out: see recover()). */
   inboundPending(link: string): Array<SpoolEntry<InboundMeta>> {
     this.ensureOpen();
     const st = this.link(link);
     const res: Array<SpoolEntry<InboundMeta>> = [];
-    for (const { key, value } of this.inb.getRange(rangeOf(link))) {
+    for (const key of this.keysOf(this.inb, link)) {
       const id = idOf(key);
       if (!st.inIds.has(id)) continue;
-      res.push({ id, stanza: value.s, meta: value.m });
+      const v = verifyIn(key, this.read(this.inb, key));
+      if (v.verdict === 'damaged') this.damagedOnce('in', link, id);
+      else res.push({ id, stanza: Buffer.concat(v.parts.map((p) => p.bytes)), meta: v.meta });
     }
     return res;
   }
@@ -548,14 +362,14 @@ export class Spool {
    * Part of a multi-stanza inbound message was handed over: keep only `rest`
    * (the stanzas still to hand over), durably, so a restart replays just those.
    */
-  async keepInbound(link: string, id: bigint, rest: Buffer): Promise<void> {
+  async keepInbound(link: string, id: bigint, rest: Buffer, parts?: PartInfo[]): Promise<void> {
     this.ensureOpen();
     const st = this.link(link);
     if (!st.inIds.has(id)) return;
     const key = keyOf(link, id);
     const k = `${link}\0${id}`;
     const first = !this.keeping.has(k);
-    this.keeping.set(k, Buffer.from(rest));
+    this.keeping.set(k, { rest: Buffer.from(rest), parts });
     if (!first) return; // a write or retry of this record is under way: it takes the newest rest
     // Retried until stored (or handed over whole): a restart must not replay what was handed over.
     await this.durably('keep_inbound', async () => {
@@ -563,8 +377,8 @@ export class Spool {
         const latest = this.keeping.get(k);
         if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
         this.checkSpace('keep_inbound');
-        const old = this.inb.get(key);
-        await this.inb.put(key, old?.m === undefined ? { s: latest } : { s: latest, m: old.m });
+        const old = verifyIn(key, this.read(this.inb, key));
+        await this.inb.put(key, sealIn(key, latest.rest, old.meta, latest.parts));
         if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
       }
     });
@@ -577,32 +391,5 @@ export class Spool {
     if (!st.inIds.delete(id)) return;
     await this.durably('handed_over', () => this.inb.remove(keyOf(link, id)));
     this.metrics.inc('spool_handed_over_total', { link });
-  }
-
-  // ---- misc ----
-
-  /** Counts for one link, or totals over all links. `now` is Date.now() ms. */
-  stats(link?: string, now = Date.now()): SpoolStats {
-    this.ensureOpen();
-    const states = link === undefined ? [...this.links.values()] : [this.link(link)];
-    let outboundCount = 0, outboundBytes = 0, inboundCount = 0, oldest = Infinity;
-    for (const st of states) {
-      outboundCount += st.outCount;
-      outboundBytes += st.outBytes;
-      inboundCount += st.inIds.size;
-      for (const a of st.acceptedAt.values()) if (a < oldest) oldest = a;
-    }
-    return { outboundCount, outboundBytes, inboundCount, oldestAgeMs: oldest === Infinity ? 0 : Math.max(0, now - oldest) };
-  }
-
-  /** Waits for pending commits, then closes the environment. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const t of this.retries) clearTimeout(t);
-    this.retries.clear();
-    await this.env.committed;
-    await this.env.flushed;
-    await this.env.close();
   }
 }

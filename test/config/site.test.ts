@@ -36,10 +36,19 @@ test('minimal site file: every default filled, paths absolute, profile loaded', 
   });
   t.deepEqual(cfg.optimize, { presence: 'coalesce', disco_cache: true, fanout: true, drop: [] });
   t.deepEqual(cfg.policy, { allow: ['*'], block: [], block_namespaces: [] });
-  t.deepEqual(cfg.metrics, { listen: '127.0.0.1:9105' });
+  t.deepEqual(cfg.metrics, { listen: '127.0.0.1:9105', max_connections: 32, max_connections_per_address: 8, idle_timeout_s: 10, request_timeout_s: 10 });
   t.deepEqual(cfg.log, { level: 'info' });
   t.deepEqual(cfg.limits, { max_stanza_bytes: 262144, held_stanza_timeout_s: 600, spool_max_bytes: 256 * 1024 * 1024, spool_max_stanzas: 100000 });
-  t.deepEqual(cfg.s2s, { connect_timeout_s: 30, auth_timeout_s: 30, idle_timeout_s: 600, dialback: true, sasl_external: true, dns_servers: [] });
+  t.deepEqual(cfg.s2s, {
+    connect_timeout_s: 30,
+    auth_timeout_s: 30,
+    idle_timeout_s: 600,
+    dialback: true,
+    sasl_external: true,
+    dns_servers: [],
+    max_pending: 128,
+    max_pending_per_address: 16,
+  });
   const [l] = cfg.links;
   t.is(l.name, 'shore');
   t.is(l.transport, 'udp');

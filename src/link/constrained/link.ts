@@ -19,10 +19,8 @@ import { UdpLinkDriver, TcpLinkDriver, SerialLinkDriver, failureFields, type Lin
 import type { Spool } from '../../spool/index.ts';
 import { SpoolDiskFullError, SpoolError, SpoolFullError } from '../../spool/index.ts';
 import { OutboundQueue } from '../../optimize/index.ts';
-import { StreamParser } from '../../xml/index.ts';
 import type { XmlElement } from '../../xml/element.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
-import { NS } from '../../xmpp/ns.ts';
 import { domainOf } from '../../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
@@ -30,6 +28,10 @@ import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
 import { SessionStore } from './session-store.ts';
 import { AuthWatch } from './auth-watch.ts';
 import { transportWhere } from './where.ts';
+import { reportDamaged, type DamageSinks } from './damage.ts';
+import { headOf, parseStanza, parseStanzas, partsOf, priorityOf } from './message.ts';
+
+export { parseStanza, parseStanzas, priorityOf } from './message.ts';
 
 export type ConstrainedTransport =
   | { kind: 'udp'; bind: string; peer: string }
@@ -70,37 +72,6 @@ export function linkRole(localDomains: readonly string[], remoteDomains: readonl
   const r = least(remoteDomains);
   if (!r || l === r) throw new Error('cannot derive the link role from the domains: set role a at one end and b at the other');
   return l < r ? 'a' : 'b';
-}
-
-/** Presence is the low class; messages and iq go first. */
-export function priorityOf(el: XmlElement): 'high' | 'low' {
-  return el.local === 'presence' ? 'low' : 'high';
-}
-
-/** Parses one stanza's bytes (as the core delivers them) into an element. */
-export function parseStanza(bytes: Buffer, maxStanzaBytes: number): XmlElement {
-  const all = parseStanzas(bytes, maxStanzaBytes);
-  if (all.length === 0) throw new Error('no complete stanza in a delivered message');
-  return all[0];
-}
-
-/**
- * Parses a link message: one stanza, or several written one after the other
- * (the sender packs queued stanzas into one message, so one deflate flush
- * covers them all). Throws if any part is not a complete stanza.
- */
-export function parseStanzas(bytes: Buffer, maxStanzaBytes: number): XmlElement[] {
-  const got: XmlElement[] = [];
-  let error: Error | undefined;
-  const p = new StreamParser(
-    { stanza: (el) => got.push(el), error: (err) => (error ??= err) },
-    { implicitStream: { defaultNs: NS.SERVER }, maxStanzaBytes },
-  );
-  p.write(bytes);
-  if (error) throw error;
-  if (got.length === 0) throw new Error('no complete stanza in a delivered message');
-  if (p.bytesInStanza > 0) throw new Error('a delivered message ends inside a stanza');
-  return got;
 }
 
 /** Spool failures worth retrying: the disk (full, I/O), not bad arguments or a closed spool. */
@@ -154,6 +125,9 @@ export class ConstrainedLink implements RelayLink {
 
   async start(handlers: LinkHandlers): Promise<void> {
     this.handlers = handlers;
+    // Records that fail their checksum leave the spool first; their senders hear of it once the link runs.
+    const recovery = this.spool.recover(this.name);
+    if (recovery.rebuilt || recovery.regrouped) this.log.warn({ rebuilt: recovery.rebuilt, regrouped: recovery.regrouped }, 'damaged link messages rebuilt from their intact stanzas');
     const groups = this.spool.groups(this.name);
     const grouped = new Set(groups.flatMap((g) => g.ids));
     const role = linkRole(this.opts.localDomains, this.opts.domains, this.opts.role);
@@ -201,6 +175,7 @@ export class ConstrainedLink implements RelayLink {
     for (const e of this.spool.inboundPending(this.name)) this.handOver(e.id, e.stanza);
     this.driver = this.makeDriver();
     await this.driver.start();
+    reportDamaged(recovery.damaged, this.damageSinks());
     this.pump();
     this.expiryTimer = setInterval(() => this.expire(), 5000);
     this.expiryTimer.unref();
@@ -228,7 +203,8 @@ export class ConstrainedLink implements RelayLink {
     const slot: (typeof this.accepting)[number] = { id: this.spool.nextId(this.name), done: false, bytes, el, acceptedAt: Date.now() };
     this.accepting.push(slot);
     try {
-      const id = await this.spool.accept(this.name, bytes, { priority: priorityOf(el), from: el.attr('from'), to: el.attr('to'), acceptedAt: slot.acceptedAt });
+      const h = headOf(el);
+      const id = await this.spool.accept(this.name, bytes, { priority: priorityOf(el), from: h.from, to: h.to, acceptedAt: slot.acceptedAt, kind: h.kind, sid: h.id, type: h.type });
       if (id !== slot.id) throw new Error(`spool id ${id} differs from the expected ${slot.id}`);
       slot.ok = true;
     } catch (err) {
@@ -402,14 +378,21 @@ export class ConstrainedLink implements RelayLink {
   }
 
   private async receiveOnce(id: bigint, stanza: Buffer): Promise<void> {
-    const fresh = await this.spool.receive(this.name, id, stanza);
+    // Stored stanza by stanza (a checksum and a bounce address each), when the message parses.
+    let els: XmlElement[] | undefined;
+    try {
+      els = parseStanzas(stanza, this.opts.maxStanzaBytes);
+    } catch {
+      els = undefined; // handOver reports it
+    }
+    const fresh = await this.spool.receive(this.name, id, stanza, undefined, els && partsOf(stanza, els));
     this.endpoint.confirmDelivered(id);
     this.driver.poke();
     if (!fresh) {
       this.metrics.inc('link_duplicates_dropped_total', { link: this.name });
       return;
     }
-    this.handOver(id, stanza);
+    this.handOver(id, stanza, els);
   }
 
   /**
@@ -418,10 +401,10 @@ export class ConstrainedLink implements RelayLink {
    * stanza only once it is written to the local server or bounced, so a crash
    * or stop before then replays it.
    */
-  private handOver(id: bigint, stanza: Buffer): void {
+  private handOver(id: bigint, stanza: Buffer, parsed?: XmlElement[]): void {
     let els: XmlElement[];
     try {
-      els = parseStanzas(stanza, this.opts.maxStanzaBytes);
+      els = parsed ?? parseStanzas(stanza, this.opts.maxStanzaBytes);
     } catch (err) {
       this.metrics.inc('link_dropped_total', { link: this.name, reason: 'bad_stanza' });
       this.log.error({ err: (err as Error).message, id: String(id) }, 'partner sent a stanza that does not parse');
@@ -441,8 +424,10 @@ export class ConstrainedLink implements RelayLink {
       setImmediate(() => {
         scheduled = false;
         if (left.size === 0 || left.size === els.length) return;
-        const rest = Buffer.concat([...left].sort((x, y) => x - y).map((k) => parts[k]));
-        progress = this.spool.keepInbound(this.name, id, rest).catch((err: Error) => this.log.error({ err: err.message }, 'spool keepInbound failed'));
+        const kept = [...left].sort((x, y) => x - y);
+        const rest = Buffer.concat(kept.map((k) => parts[k]));
+        const restParts = kept.map((k) => ({ length: parts[k].length, head: headOf(els[k]) }));
+        progress = this.spool.keepInbound(this.name, id, rest, restParts).catch((err: Error) => this.log.error({ err: err.message }, 'spool keepInbound failed'));
       });
     };
     // Per local domain, one stanza after the other, each once the previous one is
@@ -496,17 +481,26 @@ export class ConstrainedLink implements RelayLink {
     for (const g of this.spool.groups(this.name)) {
       const times = g.ids.map((id) => this.spool.acceptedAt(this.name, id)).filter((a) => a !== undefined);
       if (!(now - Math.min(...times) > this.opts.heldTimeoutMs) || !this.endpoint.cancel(g.gid)) continue;
-      const members = g.ids.map((id) => this.spool.entry(this.name, id)).filter((e) => e !== undefined);
+      const members = g.ids.map((id) => ({ id, e: this.spool.entry(this.name, id) }));
+      const damaged = members.flatMap((m) => (m.e ? [] : (this.spool.damagedOut(this.name, m.id) ?? [])));
       void this.spool.ackGroup(this.name, g.gid);
-      for (const e of members) {
+      for (const { e } of members) {
+        if (!e) continue;
         try {
           bounce(parseStanza(e.stanza, this.opts.maxStanzaBytes));
         } catch {
           this.metrics.inc('link_dropped_total', { link: this.name, reason: 'bad_spooled' });
         }
       }
+      reportDamaged(damaged, this.damageSinks());
     }
     this.watch.tick(performance.now(), this.up, this.endpoint.stats());
+  }
+
+  /** Where bounces of stanzas lost to spool damage go: local senders via the router, far senders over this link. */
+  private damageSinks(): DamageSinks {
+    const remote = (reply: XmlElement) => void this.send(reply).catch((err: Error) => this.log.error({ err: err.message }, 'the link refused a bounce'));
+    return { link: this.name, log: this.log, metrics: this.metrics, local: (el, err) => this.handlers?.undeliverable(el, err), remote };
   }
 
   status(): LinkStatus {

@@ -5,10 +5,10 @@
  * the two sites' XMPP servers are played by S2SService instances in this process.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { S2SService } from '../../../src/s2s/index.ts';
 import { CertStore } from '../../../src/s2s/tls/index.ts';
@@ -16,38 +16,7 @@ import { generateKeyText } from '../../../src/config/index.ts';
 import { startUdpEmulator } from '../../../src/emulator/index.ts';
 import { x, type XmlElement } from '../../../src/xml/element.ts';
 import { freeTcpPort, freeUdpPort } from '../../helpers/ports.ts';
-
-const ROOT = resolve(import.meta.dirname, '../../..');
-
-function startRelay(file: string, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '-c', file], {
-    cwd: ROOT,
-    env: { ...process.env, SATRELAY_LOG_JSON: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => writeFileSync(logFile, d, { flag: 'a' }));
-  return child;
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-    const text = await res.text();
-    let sum = 0;
-    for (const line of text.split('\n')) if (line.startsWith(name + '{') || line.startsWith(name + ' ')) sum += Number(line.split(' ').pop());
-    return sum;
-  } catch {
-    return -1;
-  }
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { metric, startRelay, untilAsync as until } from '../../helpers/relay-proc.ts';
 
 for (const victim of ['sender', 'receiver'] as const) {
   test.serial(`kill -9 of the ${victim} relay mid-transfer: nothing lost, nothing doubled`, async (t) => {

@@ -1,0 +1,58 @@
+/**
+ * Link messages as stanzas: parsing a message (one stanza or several packed
+ * back to back), its priority class, and the per-stanza parts and heads the
+ * spool keeps beside the bytes (checksum and bounce address per stanza).
+ */
+import type { PartInfo, StanzaHead } from '../../spool/index.ts';
+import { StreamParser } from '../../xml/index.ts';
+import type { XmlElement } from '../../xml/element.ts';
+import { NS } from '../../xmpp/ns.ts';
+
+/** Presence is the low class; messages and iq go first. */
+export function priorityOf(el: XmlElement): 'high' | 'low' {
+  return el.local === 'presence' ? 'low' : 'high';
+}
+
+/** Parses one stanza's bytes (as the core delivers them) into an element. */
+export function parseStanza(bytes: Buffer, maxStanzaBytes: number): XmlElement {
+  const all = parseStanzas(bytes, maxStanzaBytes);
+  if (all.length === 0) throw new Error('no complete stanza in a delivered message');
+  return all[0];
+}
+
+/**
+ * Parses a link message: one stanza, or several written one after the other
+ * (the sender packs queued stanzas into one message, so one deflate flush
+ * covers them all). Throws if any part is not a complete stanza.
+ */
+export function parseStanzas(bytes: Buffer, maxStanzaBytes: number): XmlElement[] {
+  const got: XmlElement[] = [];
+  let error: Error | undefined;
+  const p = new StreamParser(
+    { stanza: (el) => got.push(el), error: (err) => (error ??= err) },
+    { implicitStream: { defaultNs: NS.SERVER }, maxStanzaBytes },
+  );
+  p.write(bytes);
+  if (error) throw error;
+  if (got.length === 0) throw new Error('no complete stanza in a delivered message');
+  if (p.bytesInStanza > 0) throw new Error('a delivered message ends inside a stanza');
+  return got;
+}
+
+/** What a bounce needs of a stanza, kept beside its bytes in the spool. */
+export function headOf(el: XmlElement): StanzaHead {
+  const h: StanzaHead = { kind: el.local };
+  for (const k of ['id', 'from', 'to', 'type'] as const) {
+    const v = el.attr(k);
+    if (v !== undefined) h[k] = v;
+  }
+  return h;
+}
+
+/** The stanzas of a link message as spool parts, when their bytes make up the message exactly; else one part. */
+export function partsOf(bytes: Buffer, els: XmlElement[]): PartInfo[] | undefined {
+  const raws = els.map((el) => el.raw);
+  if (raws.some((r) => r === undefined) || !Buffer.concat(raws as Buffer[]).equals(bytes)) return undefined;
+  return els.map((el, i) => ({ length: raws[i]!.length, head: headOf(el) }));
+}
+
