@@ -9,6 +9,7 @@ import { createLogger } from '../src/obs/log.ts';
 import { runBench, BenchError, DEFAULT_STANZAS, type BaselineKind, type BenchResult, type Figures } from './run.ts';
 import { WORKLOADS } from './workloads.ts';
 import { OPTIMIZERS, parseOptimizeChoice } from './optimize-choice.ts';
+import { parseOutageArg, type OutageSpec } from './outage.ts';
 
 const USAGE = `usage: satrelay bench --profile NAME --workload NAME [options]
   --profile NAME        link profile (profiles/NAME.yaml) or a path
@@ -18,6 +19,9 @@ const USAGE = `usage: satrelay bench --profile NAME --workload NAME [options]
   --baseline KIND       builtin (plain S2S over the same bearer, default) | prosody | none
   --optimize WHICH      the relays' traffic optimizers: on (default), off, or a comma list of
                         those left on (${OPTIMIZERS.join(', ')})
+  --outage START_S:DURATION_S  cut the bearer both ways START_S s after the burst starts, for
+                        DURATION_S s; the figures gain resume_ms (bearer back -> next stanza
+                        delivered), outage_probe_bytes and outage_bytes
   --json                print one JSON object on stdout
   --tmp-dir DIR         where the relays' spools live (default the OS temp dir; a tmpfs
                         such as /dev/shm takes disk fsync out of the figures)
@@ -36,6 +40,7 @@ export async function benchCommand(args: string[]): Promise<number> {
         seed: { type: 'string' },
         baseline: { type: 'string' },
         optimize: { type: 'string' },
+        outage: { type: 'string' },
         json: { type: 'boolean' },
         'tmp-dir': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
@@ -71,13 +76,20 @@ export async function benchCommand(args: string[]): Promise<number> {
     return fail((err as Error).message);
   }
 
+  let outage: OutageSpec | undefined;
+  try {
+    outage = typeof v.outage === 'string' ? parseOutageArg(v.outage) : undefined;
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
   // The relays' own logs: SATRELAY_BENCH_RELAY_LOG=debug (stderr); silent by default.
   const relayLevel = process.env.SATRELAY_BENCH_RELAY_LOG;
   const relayLog = relayLevel ? createLogger({ level: relayLevel, name: 'relay', pretty: false, destination: 2 }) : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);
@@ -109,6 +121,10 @@ export function formatTable(r: BenchResult): string {
     ['lost / dup / reordered', (f) => `${f.lost} / ${f.duplicated} / ${f.reordered}`, ''],
     ['bounced / answered near', (f) => `${f.errors} / ${f.answered_near}`, ''],
   ];
+  if (r.outage) {
+    rows.push(['resume after the outage', (f) => (f.outage ? ms(f.resume_ms) : '-'), '']);
+    rows.push(['bytes sent while dark', (f) => (f.outage ? `${num(f.outage_bytes)} B (probes ${num(f.outage_probe_bytes)} B)` : '-'), '']);
+  }
   const w0 = Math.max(...rows.map((x) => x[0].length));
   const cells = rows.map(([label, f, rat]) => [label.padEnd(w0), f(r), b ? f(b) : '-', rat]);
   const w1 = Math.max('relay pair'.length, ...cells.map((c) => c[1].length));
