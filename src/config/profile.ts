@@ -147,7 +147,7 @@ export interface TuningProfile {
   compression_level: number;
   /** how long a partly filled frame waits for more stanzas, ms (default min(100, frame time / 2), at least 5) */
   coalesce_delay_ms: number;
-  /** probe cadence in an outage while something waits, ms (default 1.5 x RTT + 1 s - 2 frame times, at least 500): see probeBytesPerHour */
+  /** probe cadence in an outage while something waits, ms (default 1.5 x RTT + 1 s - the line time of 2 frames and 2 probes, in [500, rto_max_ms]) */
   probe_interval_ms: number;
 }
 
@@ -185,12 +185,13 @@ export function resolveTuning(b: BearerProfile, given: TuningOverrides): TuningP
   const ack_delay_ms = given.ack_delay_ms ?? clamp(Math.round(rtt / 10), 10, 200);
   const rto_min_ms = given.rto_min_ms ?? Math.ceil(rtt + 2 * frameMs + ack_delay_ms);
   const keepalive_s = given.keepalive_s ?? 30;
+  const rto_max_ms = given.rto_max_ms ?? Math.max(60_000, 4 * rto_min_ms);
   return {
     frame_bytes,
     window_frames,
     max_frames_in_flight: given.max_frames_in_flight ?? window_frames,
     rto_min_ms,
-    rto_max_ms: given.rto_max_ms ?? Math.max(60_000, 4 * rto_min_ms),
+    rto_max_ms,
     ack_delay_ms,
     keepalive_s,
     link_down_after_s: given.link_down_after_s ?? Math.ceil(3 * keepalive_s + rtt / 1000),
@@ -198,7 +199,7 @@ export function resolveTuning(b: BearerProfile, given: TuningOverrides): TuningP
     coalesce_delay_ms: given.coalesce_delay_ms ?? clamp(Math.round(frameMs / 2), 5, 100),
     // The first stanza after an outage crosses within probe_interval_ms + a probe, its ACK and two frames
     // of data (resumeBoundMs): within 3 RTT + 1 s (link/core/outage.ts has the same formula).
-    probe_interval_ms: given.probe_interval_ms ?? Math.max(500, Math.round(1.5 * rtt + 1000 - 2 * frameMs - (2 * PROBE_FRAME_BYTES * 8000) / b.rate_bps)),
+    probe_interval_ms: given.probe_interval_ms ?? Math.min(rto_max_ms, Math.max(500, Math.round(1.5 * rtt + 1000 - 2 * frameMs - (2 * PROBE_FRAME_BYTES * 8000) / b.rate_bps))),
   };
 }
 
