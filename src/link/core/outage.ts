@@ -2,8 +2,8 @@
  * Outage probing (docs/link-protocol.md §6.1), sans-IO like the endpoint.
  *
  * Probes: while frames are unacknowledged and the partner has been silent
- * for `intervalMs`, the end sends a probe, a PING-only frame of about 25
- * bytes that the ARQ does not track, and again every `intervalMs`. The
+ * for `intervalMs`, the end sends a probe, a PING frame of 23-32 bytes
+ * that the ARQ does not track, and again every `intervalMs`. The
  * cadence never backs off, so the first stanza after the bearer returns
  * crosses within about intervalMs + 1.5 RTT, not a backed-off RTO. When the
  * partner acknowledges a probe, every frame sent before it and not
@@ -20,6 +20,12 @@
  * Frames given up in the hold are kept: a late ACK still shows that the
  * partner got them, so their bytes are not sent twice.
  */
+import type { Metrics } from '../../obs/metrics.ts';
+import type { Logger } from '../../obs/log.ts';
+import { LinkError } from './errors.ts';
+
+/** A probe frame at most: header (8 B below 2^21 frames), PING, an ACK block of one range, tag. */
+export const PROBE_BYTES = 32;
 
 /**
  * Default probe cadence: the first stanza then crosses within 3 RTT + 1 s of
@@ -29,10 +35,6 @@
 export function defaultProbeIntervalMs(rttMs: number, frameMs: number, probeMs: number): number {
   return Math.max(500, Math.round(1.5 * rttMs + 1000 - 2 * frameMs - 2 * probeMs));
 }
-
-import type { Metrics } from '../../obs/metrics.ts';
-import { LinkError } from './errors.ts';
-import type { Logger } from '../../obs/log.ts';
 
 export interface OutageStats {
   /** Holds ended, probe frames sent, bytes of probes and of every frame sent in a hold. */
@@ -79,6 +81,7 @@ export class OutageProbe<F extends { seq: number }> {
   private credit = 0;
   private heardOnce = false;
   private holdProbes = 0;
+  private holdBytes = 0;
   /** A driver's hint: probe at this time (bearerUp). */
   private nudgeAt: number | undefined;
   private readonly dark = new Map<number, F>();
@@ -90,7 +93,7 @@ export class OutageProbe<F extends { seq: number }> {
 
   constructor(t: ProbeTuning, frameMs: number, private readonly host: OutageHost<F>) {
     if (t.probeIntervalMs !== undefined && !(t.probeIntervalMs > 0)) throw new LinkError('LINK_BAD_OPTIONS', 'probeIntervalMs');
-    const probeMs = t.rateBps ? (32 * 8000) / t.rateBps : 0;
+    const probeMs = t.rateBps ? (PROBE_BYTES * 8000) / t.rateBps : 0;
     this.intervalMs = t.probeIntervalMs ?? Math.min(t.rtoMaxMs, defaultProbeIntervalMs(t.rttEstimateMs ?? 1000, frameMs, probeMs));
     this.idleMs = t.keepaliveS > 0 ? t.keepaliveS * 1000 : t.rtoMaxMs;
   }
@@ -111,6 +114,7 @@ export class OutageProbe<F extends { seq: number }> {
     this.credit = 1;
     this.heardOnce = false;
     this.holdProbes = 0;
+    this.holdBytes = 0;
   }
 
   /** Frames in flight allowed after a timeout: one while a data credit is left, none otherwise. */
@@ -164,7 +168,10 @@ export class OutageProbe<F extends { seq: number }> {
     this.dark.clear();
     this.stats.outages++;
     this.host.metrics.inc('link_outages_total', this.host.labels);
-    this.host.log.debug({ lastedMs: Math.round(lastedMs), probes: this.holdProbes }, 'partner acknowledged after a timeout: sending resumes');
+    // A hold that needed probes was an outage an operator wants to see; a lone timeout is not.
+    const fields = { lastedMs: Math.round(lastedMs), probes: this.holdProbes, bytes: this.holdBytes };
+    if (this.holdProbes > 0) this.host.log.info(fields, 'partner answered after an outage: sending resumes');
+    else this.host.log.debug(fields, 'partner answered after a timeout: sending resumes');
     this.host.resume();
   }
 
@@ -179,6 +186,7 @@ export class OutageProbe<F extends { seq: number }> {
     }
     if (probe || this.since !== undefined) {
       this.stats.bytes += bytes;
+      if (this.since !== undefined) this.holdBytes += bytes;
       this.host.metrics.inc('link_probe_bytes_total', this.host.labels, bytes);
     }
     if (this.since !== undefined && tracked && this.credit > 0) this.credit--;
