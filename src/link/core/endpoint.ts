@@ -47,7 +47,7 @@ export interface LinkTuning {
   coalesceDelayMs?: number;
   /** The link is declared down after this long without an authentic frame from the partner, s (default 3 x keepaliveS). */
   linkDownAfterS?: number;
-  /** Probe cadence during an outage while something is outstanding, ms (outage.ts; default 1.5 x rttEstimateMs + 1 s - 2 frame times). */
+  /** Probe cadence in an outage while stanzas wait, ms (outage.ts: default 1.5 x rttEstimateMs + 1 s - line time of 2 frames and 2 probes). */
   probeIntervalMs?: number;
 }
 
@@ -376,7 +376,8 @@ export class LinkEndpoint {
 
   /** Outage probes (outage.ts): when the next is due; what ACKs and frames heard mean for frames in flight. */
   private probeAt(): number | undefined {
-    const waiting = this.outage.active && (this.hasData() || !this.msgAckPending.isEmpty() || this.resetRequest !== undefined);
+    // Stanzas to deliver (or a broken inbound stream) probe at the short cadence; owed MSGACKs can wait for the partner's.
+    const waiting = this.outage.active && (this.hasData() || this.resetRequest !== undefined);
     return this.outage.probeAt(this.lastRecvAt, this.sent.values().next().value?.time, waiting);
   }
   private recover(now: number): void {

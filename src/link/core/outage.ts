@@ -12,8 +12,8 @@
  *
  * Hold: a retransmission timeout (RFC 6298 §5) that finds nothing
  * acknowledged starts a presumed outage. The end resends one frame of data,
- * then holds its data back and only probes (every keepalive when nothing is
- * outstanding). It ends when the partner acknowledges a frame sent since
+ * then holds its data back and only probes (every keepalive when no stanza
+ * waits: owed acknowledgements wait for the partner's probe). It ends when the partner acknowledges a frame sent since
  * (a probe included) or any tracked frame: everything outstanding goes at
  * once. Hearing the partner after a silence earns one data frame at once
  * (once per outage), so an end with data answers a partner's probe with it.
@@ -87,7 +87,7 @@ export class OutageProbe<F extends { seq: number }> {
   private readonly dark = new Map<number, F>();
   readonly stats: OutageStats = { outages: 0, probes: 0, bytes: 0 };
 
-  /** Probe cadence while something is outstanding, and in a hold with nothing outstanding (the keepalive), ms. */
+  /** Probe cadence while stanzas wait, and in a hold without (the keepalive), ms. */
   readonly intervalMs: number;
   private readonly idleMs: number;
 
@@ -121,10 +121,11 @@ export class OutageProbe<F extends { seq: number }> {
   window(): number { return this.since === undefined || this.credit > 0 ? 1 : 0; }
 
   /**
-   * When the next probe is due. In a hold: every intervalMs (idleMs with
-   * nothing outstanding). Otherwise only with `oldestInFlight` (the send time
-   * of the oldest unacknowledged frame): intervalMs after the partner was
-   * last heard, that frame went out, or the last probe.
+   * When the next probe is due. In a hold: every intervalMs while stanzas
+   * wait (`outstanding`), else every idleMs. Otherwise only with
+   * `oldestInFlight` (the send time of the oldest unacknowledged frame):
+   * intervalMs after the partner was last heard, that frame went out, or the
+   * last probe.
    */
   probeAt(lastRecvAt: number, oldestInFlight: number | undefined, outstanding: boolean): number | undefined {
     if (this.nudgeAt !== undefined && (this.since !== undefined || oldestInFlight !== undefined)) return this.nudgeAt;

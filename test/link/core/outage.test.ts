@@ -12,12 +12,17 @@ import { EmuPair } from './emu-pair.ts';
 import { Pair, rng, seededBytes } from './pair.ts';
 import { chatCorpus } from './corpus.ts';
 
-/** Chat from a (about `seconds` of the bearer) and replies from b: both ends have data in flight when the outage comes. */
-function loadBurst(p: EmuPair, seconds: number): { a: number; b: number } {
+/**
+ * Chat from a (about `seconds` of the bearer) and replies from b: long ones
+ * (b is still sending when the outage comes, a fifth into a's burst) or a few
+ * short ones (b only acknowledges by then).
+ */
+function loadBurst(p: EmuPair, seconds: number, bothWays: boolean): { a: number; b: number } {
   const n = Math.max(120, Math.min(2000, Math.round((p.profile.bearer.rate_bps / 8) * seconds / 60)));
   for (const s of chatCorpus(n, p.seed)) p.a.submit(s, s.subarray(0, 9).toString() === '<presence' ? 'low' : 'high');
-  const replies = Math.ceil(n / 4);
-  for (let i = 0; i < replies; i++) p.b.submit(`<message type="chat" from="bob@b.example/x" to="alice@a.example" id="r${i}"><body>reply ${i}</body></message>`);
+  const replies = Math.ceil(bothWays ? n / 2 : n / 8);
+  const body = (i: number) => (bothWays ? `reply ${i}: ${chatCorpus(1, p.seed * 1000 + i)[0].toString('base64').slice(0, 200)}` : `reply ${i}`);
+  for (let i = 0; i < replies; i++) p.b.submit(`<message type="chat" from="bob@b.example/x" to="alice@a.example" id="r${i}"><body>${body(i)}</body></message>`);
   return { a: n, b: replies };
 }
 
@@ -29,9 +34,9 @@ interface OutageRun { resumeMs: number; bytes: { a: number; b: number } }
  * what each end offered to the bearer meanwhile (undefined: nothing was left
  * to deliver after it). Checks exactly-once delivery of everything.
  */
-function outageMidBurst(t: ExecutionContext, p: EmuPair, durationMs: number): OutageRun | undefined {
+function outageMidBurst(t: ExecutionContext, p: EmuPair, durationMs: number, bothWays = true): OutageRun | undefined {
   const what = `${p.profile.name} seed ${p.seed}`;
-  const sent = loadBurst(p, 10);
+  const sent = loadBurst(p, 10, bothWays);
   t.true(p.driveUntil(() => p.b.received.length >= sent.a / 5), `${what}: the burst did not start`);
   const end = p.now + durationMs;
   p.outage(p.now, durationMs);
@@ -56,10 +61,10 @@ for (const name of listProfiles()) {
     const probe = ref.tuning.probeIntervalMs!;
     const target = 3 * ref.rttMs + 1000;
     const resumes: number[] = [];
-    // The return falls at every eighth of the probe cadence; outages of 30 s to 90 s.
+    // The return falls at every eighth of the probe cadence; outages of 30 s to 90 s; b sending too, or only a.
     for (let k = 0; k < 8; k++) {
       const p = new EmuPair({ profile: name, seed: 300 + k, loss: false });
-      const run = outageMidBurst(t, p, 30_000 + (k % 4) * 20_000 + (k * probe) / 8);
+      const run = outageMidBurst(t, p, 30_000 + (k % 4) * 20_000 + (k * probe) / 8, k % 2 === 0);
       if (!run) continue;
       resumes.push(Math.round(run.resumeMs));
       t.true(run.resumeMs <= target, `${name} seed ${p.seed}: resumed ${Math.round(run.resumeMs)} ms after the bearer returned (target ${target})`);
