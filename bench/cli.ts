@@ -13,6 +13,7 @@ import { runBench, BenchError, DEFAULT_STANZAS, type BaselineKind, type BenchRes
 import { WORKLOADS } from './workloads.ts';
 import { OPTIMIZERS, parseOptimizeChoice } from './optimize-choice.ts';
 import { chartSvg } from './svg.ts';
+import { parseOutageArg, type OutageSpec } from './outage.ts';
 
 export const BENCH: CommandSpec = {
   name: 'bench',
@@ -25,6 +26,7 @@ export const BENCH: CommandSpec = {
     seed: { type: 'string', value: 'S', help: 'emulator and workload seed (default 1)' },
     baseline: { type: 'string', value: 'KIND', help: 'builtin (plain S2S over the same bearer, default) | prosody | none' },
     optimize: { type: 'string', value: 'WHICH', help: `the relays' optimizers: on (default), off, or a comma list of those left on (${OPTIMIZERS.join(', ')})` },
+    outage: { type: 'string', value: 'START_S:DURATION_S', help: 'cut the bearer both ways START_S s after the burst starts, for DURATION_S s (adds resume_ms, outage_probe_bytes, outage_bytes)' },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
@@ -52,13 +54,20 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>)
   }
   const outDir = typeof v.out === 'string' ? v.out : undefined;
 
+  let outage: OutageSpec | undefined;
+  try {
+    outage = typeof v.outage === 'string' ? parseOutageArg(v.outage) : undefined;
+  } catch (err) {
+    throw new UsageError(`--outage: ${(err as Error).message}`);
+  }
+
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
   // The relays' own logs: SATRELAY_BENCH_RELAY_LOG=debug (stderr); silent by default.
   const relayLevel = process.env.SATRELAY_BENCH_RELAY_LOG;
   const relayLog = relayLevel ? createLogger({ level: relayLevel, name: 'relay', pretty: false, destination: 2 }) : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);
@@ -97,6 +106,10 @@ export function formatTable(r: BenchResult): string {
     ['lost / dup / reordered', (f) => `${f.lost} / ${f.duplicated} / ${f.reordered}`, ''],
     ['bounced / answered near', (f) => `${f.errors} / ${f.answered_near}`, ''],
   ];
+  if (r.outage) {
+    rows.push(['resume after the outage', (f) => (f.outage ? ms(f.resume_ms) : '-'), '']);
+    rows.push(['bytes sent while dark', (f) => (f.outage ? `${num(f.outage_bytes)} B (probes ${num(f.outage_probe_bytes)} B)` : '-'), '']);
+  }
   const w0 = Math.max(...rows.map((x) => x[0].length));
   const cells = rows.map(([label, f, rat]) => [label.padEnd(w0), f(r), b ? f(b) : '-', rat]);
   const w1 = Math.max('relay pair'.length, ...cells.map((c) => c[1].length));

@@ -22,13 +22,14 @@ import { parseSiteConfig, generateKeyText } from '../src/config/index.ts';
 import { buildRelay } from '../src/relay/from-config.ts';
 import type { Relay } from '../src/relay/relay.ts';
 import type { ConstrainedLink } from '../src/link/constrained/link.ts';
-import { loadBearerParams, startUdpEmulator, startTcpEmulator, type BearerParams, type DirStats } from '../src/emulator/index.ts';
+import { loadBearerParams, startUdpEmulator, startTcpEmulator, type BearerParams, type DirStats, type EmulatorControl } from '../src/emulator/index.ts';
 import type { XmlElement } from '../src/xml/element.ts';
 import { silentLogger, type Logger } from '../src/obs/log.ts';
 import { Metrics } from '../src/obs/metrics.ts';
 import { optimizeYaml } from './optimize-choice.ts';
 import { freeUdpPort } from './ports.ts';
 import { makeWorkload, replyFor, type BenchStanza, type Side } from './workloads.ts';
+import { OutageRun, type OutageFigures, type OutageSpec } from './outage.ts';
 
 export type BaselineKind = 'builtin' | 'prosody' | 'none';
 
@@ -50,7 +51,7 @@ export interface Latency {
 }
 
 /** Figures of one path (relay pair or baseline). Times in ms, rates in bit/s, sizes in bytes. */
-export interface Figures {
+export interface Figures extends Partial<OutageFigures> {
   stanzas: number;
   delivered: number;
   lost: number;
@@ -121,6 +122,8 @@ export interface BenchOptions {
   patience?: number;
   /** Where the relays' data dirs (spool: fsync per commit) and certs go (default the OS temp dir). */
   tmpDir?: string;
+  /** Cut the bearer both ways during the burst (bench/outage.ts). */
+  outage?: OutageSpec;
 }
 
 export const DEFAULT_STANZAS = 200;
@@ -141,6 +144,8 @@ export interface World {
   onUndeliverable: (side: Side, el: XmlElement, condition: string) => void;
   emulatorStats(): { ab: DirStats; ba: DirStats };
   emulatorSummary(): string;
+  /** Runtime faults on the emulated bearer (absent for the Prosody baseline). */
+  control?: EmulatorControl;
   relays?: Record<Side, Relay>;
   dir: string;
   stop(): Promise<void>;
@@ -256,6 +261,7 @@ export async function startRelayWorld(o: { profile: string; seed: number; relayL
     cleanup.push(() => emu.close());
     world.emulatorStats = () => emu.stats();
     world.emulatorSummary = () => emu.summary();
+    world.control = emu.control;
     const relays = {} as Record<Side, Relay>;
     for (const side of ['a', 'b'] as const) {
       const other: Side = side === 'a' ? 'b' : 'a';
@@ -321,6 +327,7 @@ export async function startBaselineWorld(o: { profile: string; seed: number; dir
     cleanup.push(() => emu.close());
     world.emulatorStats = () => emu.stats();
     world.emulatorSummary = () => emu.summary();
+    world.control = emu.control;
     for (const d of DOMAINS.b) pa.setRoute(d, `127.0.0.1:${emu.addresses[0].port}`);
     for (const d of DOMAINS.a) pb.setRoute(d, `127.0.0.1:${emu.addresses[1].port}`);
     return world;
@@ -492,7 +499,7 @@ function sumStats(s: { ab: DirStats; ba: DirStats }, f: (d: DirStats) => number)
 }
 
 /** Drives one world through the workload; returns its figures. */
-export async function measure(world: World, stanzas: BenchStanza[], params: BearerParams, o: { log?: Logger; patience?: number } = {}): Promise<Figures> {
+export async function measure(world: World, stanzas: BenchStanza[], params: BearerParams, o: { log?: Logger; patience?: number; outage?: OutageSpec } = {}): Promise<Figures> {
   const log = o.log ?? silentLogger;
   const patience = o.patience ?? 1;
   const tr = new Tracker(world, stanzas);
@@ -516,7 +523,9 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
   const cpu0 = process.cpuUsage();
   const waves = [...new Set(rest.map((t) => t.s.wave ?? 1))].sort((a, b) => a - b);
   const restBytes = rest.reduce((a, t) => a + t.s.bytes, 0) + rest.filter((t) => t.s.kind === 'iq').length * 1500;
-  const deadline = patience * (60_000 + 30 * rtt * waves.length + 3 * secsFor(restBytes + 20_000));
+  const outage = o.outage ? new OutageRun(world, o.outage, log) : undefined;
+  outage?.arm();
+  const deadline = patience * (60_000 + 30 * rtt * waves.length + 3 * secsFor(restBytes + 20_000)) + (outage?.durationMs ?? 0);
   const progress = setInterval(() => {
     const n = all.filter((t) => t.arrivedAt !== undefined).length;
     log.info({ path: world.kind, delivered: n, of: all.length, elapsed_s: round((performance.now() - t1) / 1000) }, 'progress');
@@ -584,6 +593,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
       reordered: sumStats(after, (d) => d.reordered),
     },
   };
+  if (outage) Object.assign(fig, outage.figures(all.flatMap((t) => [t.arrivedAt ?? -Infinity, t.response?.arrivedAt ?? -Infinity])));
   if (tr.unexpected) log.warn({ path: world.kind, unexpected: tr.unexpected }, 'stanzas arrived that the workload did not send');
   log.info({ path: world.kind, delivered: fig.delivered, lost: fig.lost, transfer_ms: fig.transfer_ms, end_ms: round(tEnd - t0) }, 'done');
   return fig;
@@ -617,13 +627,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const notes: string[] = [
     'bearer bytes are what the endpoints offered to the emulator (no IP/UDP/TCP headers unless the profile sets overhead_bytes); TCP SYN/FIN cost 40 B each',
   ];
+  if (o.outage) notes.push(`outage: the bearer is cut both ways ${o.outage.startS} s after the burst starts, for ${o.outage.durationS} s (not on the Prosody baseline); resume_ms runs from its return to the next delivery`);
   if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
   const relayWorld = await startRelayWorld({ profile: o.profile, seed, relayLog: o.relayLog, params, tmpDir: o.tmpDir, optimize: o.optimize });
   let relay: Figures;
   try {
-    relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience });
+    relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
     relayExtras(relayWorld, relay);
   } finally {
     await relayWorld.stop();
@@ -636,7 +647,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const again = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
     const baseWorld = await startBaselineWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir });
     try {
-      baseline = await measure(baseWorld, again, params, { log, patience: o.patience });
+      baseline = await measure(baseWorld, again, params, { log, patience: o.patience, outage: o.outage });
     } finally {
       await baseWorld.stop();
     }
@@ -647,7 +658,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const again = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
     const world = await startProsodyWorld({ seed, params, tmpDir: o.tmpDir });
     try {
-      baseline = await measure(world, again, params, { log, patience: o.patience });
+      baseline = await measure(world, again, params, { log, patience: o.patience, outage: o.outage });
     } finally {
       await world.stop();
     }

@@ -24,6 +24,8 @@ import { makeWorkload, replyFor, type BenchStanza, type Side } from '../workload
 import { Ledger, type LedgerVerdict } from './ledger.ts';
 import { FaultSchedule, describeFault, FAULT_KINDS, type Fault, type FaultKind } from './faults.ts';
 import { RelayProcess, type Incarnation, type Sample } from './relays.ts';
+import { ResumeWatch, formatResumes, type OutageResume } from './resume.ts';
+import { bearerRttMs, loadProfile } from '../../src/config/index.ts';
 
 export interface SoakOptions {
   durationMs: number;
@@ -76,6 +78,9 @@ export interface SoakResult {
   faults: { injected: Record<string, number>; skipped: string[]; log: Array<{ at: number; fault: string }> };
   relays: RelayReport[];
   emulator: { ab: DirStats; ba: DirStats };
+  /** per bearer outage: resume after its return, bytes spent while dark (resume.ts); target 3 RTT + 1 s, ms */
+  outages: OutageResume[];
+  resumeTargetMs: number;
   /** stanzas not injected because their side's server was down at the time. */
   notInjectedServerDown: number;
   drained: boolean;
@@ -120,6 +125,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const dir = mkdtempSync(join(tmpdir(), 'satrelay-soak-'));
   const { world, cleanup } = worldWithCleanup('relay', dir, false);
   const ledger = new Ledger();
+  const resume = new ResumeWatch();
   const injected: Record<string, number> = {};
   const skipped: string[] = [];
   const faultLog: Array<{ at: number; fault: string }> = [];
@@ -139,6 +145,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     world.onStanza = (side, el) => {
       const { entry, firstDelivery } = ledger.arrived(side, el);
       if (!entry || !firstDelivery) return;
+      resume.arrived(clock());
       const reply = replyFor(el);
       if (reply && serverUp[side]) {
         ledger.sent(side, reply, clock());
@@ -246,10 +253,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       log(`[${(clock() / 1000).toFixed(0).padStart(5)} s] fault: ${describeFault(f)}`);
       const relay = relays[f.side];
       switch (f.kind) {
-        case 'outage':
+        case 'outage': {
+          const probeBytes = async () => sumOf(await Promise.all([relays.a.metric('satrelay_link_probe_bytes_total'), relays.b.metric('satrelay_link_probe_bytes_total')]));
+          const bearerBytes = () => { const s = emu!.stats(); return s.ab.bytes_sent + s.ba.bytes_sent; };
+          const p0 = await probeBytes();
+          const cut = resume.cut(clock(), f.durationMs, p0, bearerBytes());
           emu!.control.outage(f.durationMs);
           await sleep(f.durationMs);
+          resume.restored(cut, await probeBytes(), bearerBytes());
           break;
+        }
         case 'loss-burst':
           emu!.control.setLoss({ model: 'bernoulli', p: f.lossP ?? 0.6 });
           await sleep(f.durationMs);
@@ -350,6 +363,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       faults: { injected, skipped, log: faultLog },
       relays: reports,
       emulator: emu.stats(),
+      outages: resume.outages,
+      resumeTargetMs: 3 * bearerRttMs(loadProfile(o.profile).bearer) + 1000,
       notInjectedServerDown: notInjected,
       drained,
       drainMs: Math.round(clock() - drainStart),
@@ -424,6 +439,7 @@ export function formatSoakSummary(r: SoakResult): string {
     `  not injected (server down) ${r.notInjectedServerDown}`,
     '',
     `  faults injected: ${Object.entries(r.faults.injected).sort().map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
+    ...formatResumes(r.outages, r.resumeTargetMs),
     ...r.faults.skipped.map((s) => `  skipped: ${s}`),
     '',
     '  relay  restarts crashes  start                middle               end                  worst growth (judged incarnations)',
@@ -437,6 +453,11 @@ export function formatSoakSummary(r: SoakResult): string {
   for (const [what, list] of Object.entries(v.examples)) lines.push(`  e.g. ${what}:`, ...list.map((l) => `    ${l}`));
   lines.push(r.ok ? 'RESULT: PASS' : `RESULT: FAIL\n${r.failures.map((f) => `  - ${f}`).join('\n')}\n  logs and configs kept in ${r.dir}`);
   return lines.join('\n');
+}
+
+/** Both relays' values of a metric; undefined if either did not answer. */
+function sumOf(xs: Array<number | undefined>): number | undefined {
+  return xs.some((x) => x === undefined) ? undefined : xs.reduce<number>((a, x) => a + x!, 0);
 }
 
 export { FAULT_KINDS };

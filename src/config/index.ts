@@ -28,6 +28,8 @@ export {
   listProfiles,
   resolveTuning,
   bearerRttMs,
+  probeBytesPerHour,
+  resumeBoundMs,
   PROFILES_DIR,
   type BearerProfile,
   type TuningProfile,

@@ -83,6 +83,7 @@ export const tuningSchema = z
     link_down_after_s: num().positive().optional(),
     compression_level: z.number().int().min(0).max(9).optional(),
     coalesce_delay_ms: num().min(0).optional(),
+    probe_interval_ms: num().positive().optional(),
   })
   .strict();
 
@@ -146,6 +147,8 @@ export interface TuningProfile {
   compression_level: number;
   /** how long a partly filled frame waits for more stanzas, ms (default min(100, frame time / 2), at least 5) */
   coalesce_delay_ms: number;
+  /** probe cadence in an outage while something waits, ms (default 1.5 x RTT + 1 s - the line time of 2 frames and 2 probes, in [500, rto_max_ms]) */
+  probe_interval_ms: number;
 }
 
 export type TuningOverrides = Partial<TuningProfile>;
@@ -161,6 +164,9 @@ export interface ProfileConfig {
 }
 
 // ---- computed tuning -----------------------------------------------------------------
+
+/** Bytes of one outage probe at most: header (8 B below 2^21 frames), PING, an ACK block of one range, tag. */
+export const PROBE_FRAME_BYTES = 32;
 
 /** Round-trip time of the bearer in ms: two one-way delays, worst-case jitter, two turnarounds if half duplex. */
 export function bearerRttMs(b: BearerProfile): number {
@@ -179,18 +185,33 @@ export function resolveTuning(b: BearerProfile, given: TuningOverrides): TuningP
   const ack_delay_ms = given.ack_delay_ms ?? clamp(Math.round(rtt / 10), 10, 200);
   const rto_min_ms = given.rto_min_ms ?? Math.ceil(rtt + 2 * frameMs + ack_delay_ms);
   const keepalive_s = given.keepalive_s ?? 30;
+  const rto_max_ms = given.rto_max_ms ?? Math.max(60_000, 4 * rto_min_ms);
   return {
     frame_bytes,
     window_frames,
     max_frames_in_flight: given.max_frames_in_flight ?? window_frames,
     rto_min_ms,
-    rto_max_ms: given.rto_max_ms ?? Math.max(60_000, 4 * rto_min_ms),
+    rto_max_ms,
     ack_delay_ms,
     keepalive_s,
     link_down_after_s: given.link_down_after_s ?? Math.ceil(3 * keepalive_s + rtt / 1000),
     compression_level: given.compression_level ?? (b.rate_bps < 100_000 ? 9 : 6),
     coalesce_delay_ms: given.coalesce_delay_ms ?? clamp(Math.round(frameMs / 2), 5, 100),
+    // The first stanza after an outage crosses within probe_interval_ms + a probe, its ACK and two frames
+    // of data (resumeBoundMs): within 3 RTT + 1 s (link/core/outage.ts has the same formula).
+    probe_interval_ms: given.probe_interval_ms ?? Math.min(rto_max_ms, Math.max(500, Math.round(1.5 * rtt + 1000 - 2 * frameMs - (2 * PROBE_FRAME_BYTES * 8000) / b.rate_bps))),
   };
+}
+
+
+/** Longest wait from the bearer's return to the first stanza across: a probe interval, a probe, its ACK and two frames of data. */
+export function resumeBoundMs(b: BearerProfile, t: Pick<TuningProfile, 'probe_interval_ms' | 'frame_bytes'>): number {
+  return Math.round(t.probe_interval_ms + 1.5 * bearerRttMs(b) + (2 * (t.frame_bytes + PROBE_FRAME_BYTES) * 8000) / b.rate_bps);
+}
+
+/** Bytes one end spends on probes per hour of outage while it has something to send. */
+export function probeBytesPerHour(t: Pick<TuningProfile, 'probe_interval_ms'>): number {
+  return Math.ceil(3_600_000 / t.probe_interval_ms) * PROBE_FRAME_BYTES;
 }
 
 /** Checks a resolved tuning against its bearer; `at` maps a tuning key to where an issue is reported. */
@@ -200,6 +221,9 @@ export function checkTuning(b: BearerProfile, t: TuningProfile, at: (key: keyof 
     at('max_frames_in_flight', `expected at most window_frames (${t.window_frames}), got ${t.max_frames_in_flight}`);
   }
   if (t.rto_min_ms > t.rto_max_ms) at('rto_min_ms', `expected at most rto_max_ms (${t.rto_max_ms}), got ${t.rto_min_ms}`);
+  if (t.probe_interval_ms > t.rto_max_ms) {
+    at('probe_interval_ms', `expected at most rto_max_ms (${t.rto_max_ms}), got ${t.probe_interval_ms}`);
+  }
   if (t.link_down_after_s <= t.keepalive_s) {
     at('link_down_after_s', `expected more than keepalive_s (${t.keepalive_s}), got ${t.link_down_after_s}`);
   }

@@ -3,7 +3,7 @@
  * paths absolute) and a short comment saying what it means. Parsing the output
  * gives the same SiteConfig back. Leaf values are written as JSON (valid YAML).
  */
-import { bearerRttMs } from './profile.ts';
+import { bearerRttMs, probeBytesPerHour, resumeBoundMs } from './profile.ts';
 import type { LinkConfig, SiteConfig } from './site.ts';
 import { LIMITS_HELP } from './limits.ts';
 
@@ -53,6 +53,7 @@ const HELP: Record<string, string> = {
   'links[].tuning.link_down_after_s': 'link declared down (status, link_up 0) after this long without a frame from the partner, s',
   'links[].tuning.compression_level': 'deflate level 0-9',
   'links[].tuning.coalesce_delay_ms': 'how long a partly filled frame waits for more stanzas, ms',
+  'links[].tuning.probe_interval_ms': 'probe cadence while the bearer is out and something waits, ms',
   optimize: 'what the relay does to traffic',
   'optimize.presence': 'coalesce (last state wins while queued) | fold (strip to show/status) | off',
   'optimize.disco_cache': 'answer repeated disco#info / caps queries on the near side',
@@ -195,6 +196,8 @@ function linkPreamble(l: LinkConfig, indent: string): string[] {
     `${indent}# link ${json(l.name)}: profile ${p.name} (${p.file})`,
     `${indent}#   bearer: ${b.rate_bps} bit/s, ${b.delay_ms} ms one-way, RTT ~${bearerRttMs(b)} ms, ${loss}, mtu ${b.mtu}, ${b.duplex} duplex` +
       (b.outages.length ? `, ${b.outages.length} outage rule(s)` : ''),
+    `${indent}#   outage: a probe every ${l.tuning.probe_interval_ms} ms while stanzas wait (<= ${Math.round(probeBytesPerHour(l.tuning) / 1024)} KiB per hour per end);` +
+      ` first stanza within ~${(resumeBoundMs(b, l.tuning) / 1000).toFixed(1)} s of the bearer's return`,
     `${indent}#   key id: ${l.keyId ?? (l.key_file ? 'not read' : 'none')}`,
   ];
 }

@@ -81,6 +81,7 @@ export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
     maxStanzaBytes: cfg.limits.max_stanza_bytes,
     coalesceDelayMs: t.coalesce_delay_ms,
     linkDownAfterS: t.link_down_after_s,
+    probeIntervalMs: t.probe_interval_ms,
   };
 }
 

@@ -47,4 +47,9 @@ test('soak (short): every fault kind once; zero lost, zero duplicated, every ref
   t.true(result.drained, 'the pair drained');
   t.deepEqual(result.relays.map((r) => r.crashes), [0, 0], 'no relay exited by itself');
   t.deepEqual(result.failures, []);
+  // The outage is reported with when sending resumed and what was spent while dark.
+  t.is(result.outages.length, 1);
+  t.is(result.outages[0].durationMs, 4000);
+  t.is(typeof result.outages[0].resumeMs, 'number', 'a stanza crossed after the bearer returned');
+  t.true(result.outages[0].probeBytes! > 0, 'the relays probed while dark');
 });

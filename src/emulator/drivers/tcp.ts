@@ -12,7 +12,7 @@ import { silentLogger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { Direction } from '../engine.ts';
 import { parseHostPort, type HostPort } from './address.ts';
-import { RealtimeRunner, type DriverOptions, type EmulatorHandle } from './runner.ts';
+import { RealtimeRunner, type DriverOptions, type EmulatorControl, type EmulatorHandle } from './runner.ts';
 
 /** One more listener on the same bearer; `reverse` carries its client -> target bytes in direction 'ba'. */
 export interface TcpProxyPair {
@@ -38,6 +38,8 @@ export interface TcpEmulatorHandle extends EmulatorHandle {
   readonly addresses: AddressInfo[];
   /** Connections currently open. */
   connections(): number;
+  /** Runtime faults (outages hold the stream's bytes). */
+  readonly control: EmulatorControl;
 }
 
 const SEGMENT = 40; // IPv4 + TCP header, the size of a bare SYN/FIN/RST
@@ -170,6 +172,7 @@ export async function startTcpEmulator(opts: TcpEmulatorOptions): Promise<TcpEmu
     address: servers[0].address() as AddressInfo,
     addresses: servers.map((s) => s.address() as AddressInfo),
     connections: () => conns.size,
+    control: runner.control,
     stats: () => runner.stats(),
     summary: () => runner.summary(),
     close: () =>

@@ -184,7 +184,7 @@ export class ConstrainedLink implements RelayLink {
 
   private makeDriver(): LinkDriver {
     const base = { name: this.name, metrics: this.metrics, logger: this.log };
-    const hooks = { onEvents: () => this.drainEvents(), onSent: () => this.pump(), onTransport: (up: boolean) => this.log.info({ up }, `link ${this.name}: transport ${transportWhere(this.opts.transport, up)}`) };
+    const hooks = { onEvents: () => this.drainEvents(), onSent: () => this.pump(), onTransport: (up: boolean) => this.onTransport(up) };
     const t = this.opts.transport;
     switch (t.kind) {
       case 'udp':
@@ -194,6 +194,12 @@ export class ConstrainedLink implements RelayLink {
       case 'serial':
         return new SerialLinkDriver(this.endpoint, { ...base, device: t.device, baud: t.baud }, hooks);
     }
+  }
+
+  /** The transport came up (a TCP connection made, a port opened): the core probes at once (outage.ts). */
+  private onTransport(up: boolean): void {
+    this.log.info({ up }, `link ${this.name}: transport ${transportWhere(this.opts.transport, up)}`);
+    if (up) this.endpoint.bearerUp(performance.now());
   }
 
   async send(el: XmlElement): Promise<void> {

@@ -47,7 +47,11 @@ export class SessionStore {
   static begin(file: string | undefined, psk: Buffer, env: { random: (n: number) => Buffer; nowMs: number }, log: Logger): { store: SessionStore; state: SessionState; fresh?: FreshReason } {
     const key = createHash('sha256').update('satrelay-link-state\0').update(psk).digest('hex').slice(0, 16);
     const { prev, fresh } = readRecord(file, key, log);
-    const local = Math.max(prev ? prev.local + 1 : 0, clockSession(env.nowMs) ?? (prev ? 0 : 1 + (env.random(4).readUInt32BE(0) >>> 1)));
+    // Without a file, runs of this process under one key still count up (two starts within a second).
+    const last = file ? undefined : lastInProcess.get(key);
+    const below = prev?.local ?? last;
+    const local = Math.max(below !== undefined ? below + 1 : 0, clockSession(env.nowMs) ?? (below !== undefined ? 0 : 1 + (env.random(4).readUInt32BE(0) >>> 1)));
+    if (!file) lastInProcess.set(key, local);
     if (local > MAX_SESSION) throw new SessionStoreError(file ?? 'link state', 'session numbers used up under this key: make a new key (satrelay keygen) for both ends');
     const keep = prev?.key === key;
     const store = new SessionStore(file, key, { format: 1, key, local, peer: keep ? prev.peer : 0, peerV2: keep ? prev.peerV2 : false });
@@ -92,6 +96,9 @@ export class SessionStore {
     }
   }
 }
+
+/** Sessions taken without a file (tests, benchmarks), per key fingerprint. */
+const lastInProcess = new Map<string, number>();
 
 /** 2020-01-01 in seconds: a clock before it is taken as unset. */
 const CLOCK_FLOOR_S = 1_577_836_800;

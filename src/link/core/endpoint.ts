@@ -20,6 +20,7 @@ import { StreamDeflater, StreamInflater, buildDictionary } from './compress.ts';
 import { BigRangeSet, RangeSet } from './ranges.ts';
 import { RttEstimator } from './rtt.ts';
 import { LinkSessions, type PeerChange, type SessionState } from './session.ts';
+import { OutageProbe } from './outage.ts';
 import { U64_MAX, Writer, varintSize, bigVarintSize } from './varint.ts';
 import {
   B_FLOOR, B_PING, B_RESET, B_STREAM, MAX_ACK_RANGES, MAX_MSGACK_RANGES, MAX_META_BYTES, MAX_SEQ,
@@ -47,6 +48,8 @@ export interface LinkTuning {
   coalesceDelayMs?: number;
   /** The link is declared down after this long without an authentic frame from the partner, s (default 3 x keepaliveS). */
   linkDownAfterS?: number;
+  /** Probe cadence in an outage while stanzas wait, ms (outage.ts: default 1.5 x rttEstimateMs + 1 s - line time of 2 frames and 2 probes). */
+  probeIntervalMs?: number;
 }
 
 export interface LinkOptions {
@@ -93,6 +96,8 @@ export interface LinkStats {
   stanzaBytesIn: number; compressedBytesOut: number;
   /** Stanza bytes compressed so far (compressedBytesOut / stanzaBytesOut: the ratio achieved). */
   stanzaBytesOut: number;
+  /** Outages ended (outage.ts), probes sent, bytes of probes and of every frame sent in an outage. */
+  outages: number; outageProbes: number; outageBytes: number;
 }
 
 export const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
@@ -150,6 +155,7 @@ export class LinkEndpoint {
   private probeOnly = false;
   private readonly rtt: RttEstimator;
   private pingPending = true; // the first frame announces the session
+  private readonly outage: OutageProbe<SentFrame>;
   /** When pollTransmit first saw the oldest message still waiting (coalescing clock). */
   private firstWaitAt: number | undefined;
 
@@ -209,6 +215,8 @@ export class LinkEndpoint {
     this.epoch = this.sessions.own[2];
     this.deflater = new StreamDeflater(this.t.compressionLevel, this.dict);
     this.rtt = new RttEstimator(tu.rtoMinMs, tu.rtoMaxMs, tu.rttEstimateMs, tu.ackDelayMs);
+    this.outage = new OutageProbe<SentFrame>(tu, frameMs, { metrics: this.metrics, labels: this.lbl, log: this.log,
+      lose: (fs) => { for (const f of fs) this.onFrameLost(f); }, resume: () => { this.probeOnly = false; this.rtt.backoff = 0; } });
     this.lastRecvAt = now;
     this.deadAfterMs = tu.linkDownAfterS !== undefined ? tu.linkDownAfterS * 1000 : tu.keepaliveS > 0 ? 3 * tu.keepaliveS * 1000 : 3 * tu.rtoMaxMs;
     this.deliveredUpTo = opts.resume?.deliveredUpTo ?? -1n;
@@ -276,6 +284,7 @@ export class LinkEndpoint {
       waiting: this.high.length + this.low.length,
       epoch: this.epoch, peerEpoch: this.sessions.cur?.heard ? this.sessions.cur.id : undefined, txGeneration: this.txGen,
       peerSession: this.sessions.floor, staleSession: this.sessions.lastStale, wireVersion: this.sessions.tx,
+      outages: this.outage.stats.outages, outageProbes: this.outage.stats.probes, outageBytes: this.outage.stats.bytes,
     };
   }
 
@@ -287,6 +296,7 @@ export class LinkEndpoint {
     if (rto !== undefined) t = Math.min(t, rto);
     const ping = this.pingAt();
     if (ping !== undefined) t = Math.min(t, ping);
+    t = Math.min(t, this.probeAt() ?? Infinity);
     if (this.up) t = Math.min(t, this.lastRecvAt + this.deadAfterMs);
     const dataAt = this.dataAt();
     if (dataAt !== undefined && this.windowOpen() && this.hasData()) t = Math.min(t, dataAt);
@@ -326,6 +336,7 @@ export class LinkEndpoint {
   }
 
   handleTimeout(now: number): void {
+    this.recover(now);
     const rto = this.rtoAt();
     if (rto !== undefined && now >= rto) this.onRto(now);
     const ping = this.pingAt();
@@ -346,8 +357,8 @@ export class LinkEndpoint {
   }
 
   private pingAt(): number | undefined {
-    if (this.t.keepaliveS <= 0 || this.pingPending || this.ackElicitingInFlight > 0) return undefined;
-    // Idle keepalive (costs bytes: only when nothing else flows).
+    if (this.t.keepaliveS <= 0 || this.pingPending || this.ackElicitingInFlight > 0 || this.outage.active) return undefined;
+    // Idle keepalive (costs bytes: only when nothing else flows; in an outage the probes stand in).
     return Math.max(this.lastRecvAt, this.lastAckElicitingSentAt) + this.t.keepaliveS * 1000;
   }
 
@@ -362,9 +373,24 @@ export class LinkEndpoint {
     // RFC 6298 §5.4-5.6: retransmit, back off; one probe frame in flight until an ACK arrives.
     this.rtt.onTimeout();
     this.probeOnly = true;
-    for (const f of [...this.sent.values()]) this.onFrameLost(f);
+    const lost = [...this.sent.values()];
+    for (const f of lost) this.onFrameLost(f);
+    this.outage.begin(now, this.seq, this.lastRecvAt, lost); // a presumed outage: probed, not backed off (outage.ts)
     this.log.debug({ rtoMs: this.rtt.rto(), now }, 'rto');
   }
+
+  /** Outage probes (outage.ts): when the next is due; what ACKs and frames heard mean for frames in flight. */
+  private probeAt(): number | undefined {
+    // Stanzas to deliver (or a broken inbound stream) probe at the short cadence; owed MSGACKs can wait for the partner's.
+    const waiting = this.outage.active && (this.hasData() || this.resetRequest !== undefined);
+    return this.outage.probeAt(this.lastRecvAt, this.sent.values().next().value?.time, waiting);
+  }
+  private recover(now: number): void {
+    this.outage.recover(now, { lastRecvAt: this.lastRecvAt, silenceMs: this.rtt.baseRto(), largestAcked: this.largestAckedSent, trackedAcked: !this.probeOnly }, this.sent.values());
+  }
+
+  /** A driver's hint that the bearer is back (a TCP connection made): probe at once what is unacknowledged. */
+  bearerUp(now: number): void { this.outage.probeNow(now); }
 
   // ------------------------------------------------------------------ receive
 
@@ -478,6 +504,7 @@ export class LinkEndpoint {
         this.onFrameAcked(f);
       }
     }
+    for (const f of this.outage.takeDark(ranges)) this.onFrameAcked(f, false); // given up in an outage, yet arrived
     const largest = ranges[0][1];
     if (largest > this.largestAckedSent) this.largestAckedSent = largest;
     if (newlyLargest && newlyLargest.seq === largest && newlyLargest.ackEliciting) {
@@ -493,11 +520,11 @@ export class LinkEndpoint {
     }
   }
 
-  private onFrameAcked(f: SentFrame): void {
-    this.sent.delete(f.seq);
-    if (f.ackEliciting) this.ackElicitingInFlight--;
+  /** tracked false: a frame already declared lost (it left the in-flight count then). */
+  private onFrameAcked(f: SentFrame, tracked = true): void {
+    if (tracked && this.sent.delete(f.seq) && f.ackEliciting) this.ackElicitingInFlight--;
     for (const s of f.segs) {
-      if (s.gen !== this.txGen || s.msg.gen !== s.gen) continue;
+      if (s.gen !== this.txGen || s.msg.gen !== s.gen || !s.msg.comp) continue;
       s.msg.acked.add(s.lo, s.hi);
       s.msg.need.remove(s.lo, s.hi);
       const len = s.msg.comp!.length;
@@ -668,11 +695,12 @@ export class LinkEndpoint {
   }
 
   private windowOpen(): boolean {
-    return this.ackElicitingInFlight < (this.probeOnly ? 1 : this.currentWindow());
+    return this.ackElicitingInFlight < (this.probeOnly ? this.outage.window() : this.currentWindow());
   }
 
   pollTransmit(now: number): Buffer | undefined {
     this.nowHint = Math.max(this.nowHint, now);
+    this.recover(now);
     const ackDue = this.ackPending && this.ackDueAt !== undefined && this.ackDueAt <= now;
     const msgAckDue = !this.msgAckPending.isEmpty() && this.msgAckDueAt !== undefined && this.msgAckDueAt <= now && this.windowOpen();
     if (this.high.length + this.low.length === 0) this.firstWaitAt = undefined;
@@ -681,11 +709,12 @@ export class LinkEndpoint {
     const dataReady = this.windowOpen() && this.hasData() && (dataAt === undefined || dataAt <= now);
     const resetDue = this.resetRequest !== undefined && !this.resetInFlight && this.windowOpen();
     const pingDue = this.pingPending && this.windowOpen();
+    const probeDue = (this.probeAt() ?? Infinity) <= now;
     if (this.msgAckPending.isEmpty()) this.msgAckDueAt = undefined;
     if (this.seq > MAX_SEQ) return undefined; // 2^48 frames: a new session is needed (restart)
-    const probe = this.sessions.probeFrame(now, (this.t.keepaliveS || 30) * 1000, this.seq);
-    if (probe) { this.seq++; this.st.framesSent++; this.st.bytesSent += probe.length; return probe; }
-    if (!ackDue && !msgAckDue && !dataReady && !resetDue && !pingDue) return undefined;
+    const versionProbe = this.sessions.probeFrame(now, (this.t.keepaliveS || 30) * 1000, this.seq);
+    if (versionProbe) { this.seq++; this.st.framesSent++; this.st.bytesSent += versionProbe.length; return versionProbe; }
+    if (!ackDue && !msgAckDue && !dataReady && !resetDue && !pingDue && !probeDue) return undefined;
 
     const seq = this.seq++;
     const v = this.sessions.tx;
@@ -728,8 +757,9 @@ export class LinkEndpoint {
     }
     // 5. data (retransmissions first, then the stream head, then high before low)
     if (this.windowOpen()) this.fillData(body, this.maxFrame - TAG_BYTES - hdrLen, f);
-    // 6. PING if nothing else asks for an ACK
-    if (this.pingPending && !f.ackEliciting) { body.u8(B_PING); f.ackEliciting = true; }
+    // 6. PING if nothing else asks for an ACK; an outage probe is a PING the ARQ does not track
+    const probe = probeDue && !f.ackEliciting && !this.pingPending;
+    if ((this.pingPending || probe) && !f.ackEliciting) { body.u8(B_PING); f.ackEliciting = !probe; }
     this.pingPending = false;
 
     const frame = this.sessions.seal(v, seq, w.finish(), bind, body.finish());
@@ -740,6 +770,7 @@ export class LinkEndpoint {
     f.time = this.txFreeAt;
     this.sent.set(seq, f);
     if (f.ackEliciting) { this.ackElicitingInFlight++; this.lastAckElicitingSentAt = f.time; } else this.sent.delete(seq);
+    this.outage.onSent(now, seq, frame.length, f.ackEliciting, probe);
     if (f.segs.some((s) => s.retx)) { this.st.retransmits++; this.metrics.inc('link_retransmits_total', this.lbl); }
     this.st.framesSent++;
     this.st.bytesSent += frame.length;

@@ -2,7 +2,8 @@
  * link/core — the satrelay bearer protocol between two relays, sans-IO.
  *
  * Does: framing to the MTU, selective-repeat ARQ with SACK sized to the
- *   bandwidth-delay product, RFC 6298 RTO, message-layer deflate with a preset
+ *   bandwidth-delay product, RFC 6298 RTO and outage probes (outage.ts: the
+ *   first stanza crosses within 3 RTT + 1 s of the bearer's return), message-layer deflate with a preset
  *   dictionary and resync, priority scheduling, ChaCha20-Poly1305 with a
  *   pre-shared key, session numbers that only grow (the host stores them) and a
  *   replay window. Wire spec: docs/link-protocol.md.

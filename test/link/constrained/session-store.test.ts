@@ -72,3 +72,11 @@ test('a session that cannot be stored is not used: a clear error', (t) => {
   const err = t.throws(() => SessionStore.begin(join(dir, 'not-a-dir', 'shore.json'), KEY, at(0), log), { instanceOf: SessionStoreError });
   t.regex(err!.message, /cannot (store|read) the link (session|state)/);
 });
+
+test('without a file, two runs within one second still take growing sessions', (t) => {
+  const { log } = setup(t);
+  const key = createHash('sha256').update('no file').digest();
+  const runs = [0, 0, 0].map(() => SessionStore.begin(undefined, key, at(5), log).state.local);
+  t.true(runs[0] >= at(5).nowMs / 1000);
+  t.deepEqual(runs, [runs[0], runs[0] + 1, runs[0] + 2]);
+});
