@@ -32,8 +32,7 @@ import { domainOf } from '../xmpp/jid.ts';
 import { NS } from '../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { HookContext, StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { HookContext, StanzaHook } from '../xmpp/hooks.ts';
 import { JsonFileStore } from './store.ts';
 
 export const CAPS_MARKER_NS = 'urn:satrelay:caps:0';
@@ -124,14 +123,14 @@ export class CapsStripHook implements StanzaHook {
     return this.acked.get(link)?.has(h) ?? false;
   }
 
-  outbound(stanza: XmlElement, link: RelayLink): XmlElement {
+  outbound(stanza: XmlElement, { link }: HookContext): XmlElement {
     if (!this.strip || stanza.local !== 'presence') return stanza;
     const c = stanza.getChild('c', NS.CAPS);
     if (!c) return stanza;
     const h = capsMarkerHash(c);
-    const set = this.acked.get(link.name);
+    const set = this.acked.get(link);
     if (!set?.has(h)) {
-      this.metrics.inc('optimize_caps_strip_total', { link: link.name, result: 'full' });
+      this.metrics.inc('optimize_caps_strip_total', { link, result: 'full' });
       return stanza;
     }
     set.delete(h);
@@ -140,22 +139,22 @@ export class CapsStripHook implements StanzaHook {
     const i = stanza.children.indexOf(c);
     out.children[i] = new XmlElement('c', { xmlns: CAPS_MARKER_NS, h }, [], CAPS_MARKER_NS);
     out.touch();
-    this.metrics.inc('optimize_caps_strip_total', { link: link.name, result: 'stripped' });
+    this.metrics.inc('optimize_caps_strip_total', { link, result: 'stripped' });
     return out;
   }
 
-  inbound(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement[] {
+  inbound(stanza: XmlElement, ctx: HookContext): XmlElement[] {
     if (stanza.local === 'iq' && stanza.attr('type') === 'result') {
       const body = stanza.getChild('caps', CAPS_MARKER_NS);
       if (!body) return [stanza];
-      this.onAcks(body, link.name);
+      this.onAcks(body, ctx.link);
       return [];
     }
     if (stanza.local !== 'presence') return [stanza];
     const marker = stanza.getChild('c', CAPS_MARKER_NS);
-    if (marker) return [this.restoreMarker(stanza, marker, link, ctx)];
+    if (marker) return [this.restoreMarker(stanza, marker, ctx)];
     const c = stanza.getChild('c', NS.CAPS);
-    if (c) this.learnFull(stanza, c, link, ctx);
+    if (c) this.learnFull(stanza, c, ctx);
     return [stanza];
   }
 
@@ -175,7 +174,8 @@ export class CapsStripHook implements StanzaHook {
     await this.store?.close();
   }
 
-  private restoreMarker(stanza: XmlElement, marker: XmlElement, link: RelayLink, ctx: HookContext): XmlElement {
+  private restoreMarker(stanza: XmlElement, marker: XmlElement, ctx: HookContext): XmlElement {
+    const link = ctx.link;
     const h = marker.attr('h') ?? '';
     const xml = this.known.get(h);
     const out = stanza.clone();
@@ -183,30 +183,31 @@ export class CapsStripHook implements StanzaHook {
     if (xml === undefined) {
       out.children.splice(i, 1);
       out.touch();
-      this.metrics.inc('optimize_caps_restore_total', { link: link.name, result: 'unknown' });
-      this.log.warn({ link: link.name, h, from: stanza.attr('from') }, 'unknown caps marker: delivered without caps, asking the partner to resend it');
-      this.queue(link.name, stanza, ctx, 'forget', h);
+      this.metrics.inc('optimize_caps_restore_total', { link, result: 'unknown' });
+      this.log.warn({ link, h, from: stanza.attr('from') }, 'unknown caps marker: delivered without caps, asking the partner to resend it');
+      this.queue(link, stanza, ctx, 'forget', h);
       return out;
     }
     this.known.delete(h);
     this.known.set(h, xml);
     out.children[i] = parseXml(xml);
     out.touch();
-    this.metrics.inc('optimize_caps_restore_total', { link: link.name, result: 'restored' });
+    this.metrics.inc('optimize_caps_restore_total', { link, result: 'restored' });
     return out;
   }
 
-  private learnFull(stanza: XmlElement, c: XmlElement, link: RelayLink, ctx: HookContext): void {
+  private learnFull(stanza: XmlElement, c: XmlElement, ctx: HookContext): void {
+    const link = ctx.link;
     const h = capsMarkerHash(c);
     const had = this.known.has(h);
     if (had) this.known.delete(h);
     this.known.set(h, serialize(c));
     while (this.known.size > this.maxKnown) this.known.delete(this.known.keys().next().value!);
     if (!had) this.persist();
-    const ak = `${link.name}\u0000${h}`;
+    const ak = `${link}\u0000${h}`;
     const last = this.ackedAt.get(ak);
     if (last && this.now() - last.at < Math.min(this.reackMs * 2 ** (last.n - 1), 86_400_000)) return;
-    this.queue(link.name, stanza, ctx, 'ack', h);
+    this.queue(link, stanza, ctx, 'ack', h);
   }
 
   private queue(link: string, stanza: XmlElement, ctx: HookContext, kind: 'ack' | 'forget', h: string): void {

@@ -28,8 +28,7 @@ import { serialize } from '../xml/serialize.ts';
 import { NS } from '../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { HookContext, StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { HookContext, StanzaHook } from '../xmpp/hooks.ts';
 import { CAPS_HASHES, verifyCapsVer } from './caps-hash.ts';
 import { JsonFileStore } from './store.ts';
 import { PresenceSeen } from './presence-seen.ts';
@@ -135,7 +134,7 @@ export class DiscoCacheHook implements StanzaHook {
     return this.caps.has(nodeVer);
   }
 
-  outbound(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement | 'consumed' {
+  outbound(stanza: XmlElement, ctx: HookContext): XmlElement | 'consumed' {
     if (stanza.local === 'presence') this.seen.note(stanza);
     if (stanza.attr('type') !== 'get') return stanza;
     const query = discoQuery(stanza);
@@ -179,16 +178,16 @@ export class DiscoCacheHook implements StanzaHook {
     // XEP-0030 §3.1: the result comes from the queried JID, same id.
     ctx.replyLocal(new XmlElement('iq', { from: to, to: from, id, type: 'result' }, [answer], stanza.ns));
     this.metrics.inc('optimize_cache_hits_total', { kind });
-    this.log.debug({ link: link.name, to, node, kind }, 'answered disco#info from the cache');
+    this.log.debug({ link: ctx.link, to, node, kind }, 'answered disco#info from the cache');
     return 'consumed';
   }
 
-  inbound(stanza: XmlElement, link: RelayLink): XmlElement[] {
+  inbound(stanza: XmlElement, ctx: HookContext): XmlElement[] {
     if (stanza.local === 'presence') {
       this.notePresence(stanza);
       this.seen.note(stanza);
     }
-    else if (stanza.attr('type') === 'result') this.learn(stanza, link);
+    else if (stanza.attr('type') === 'result') this.learn(stanza, ctx.link);
     else if (stanza.attr('type') === 'error' && stanza.local === 'iq') {
       const id = stanza.attr('id');
       this.pending.delete(`${id}\u0000${stanza.attr('to')}\u0000${stanza.attr('from')}`);
@@ -217,7 +216,7 @@ export class DiscoCacheHook implements StanzaHook {
     while (this.announced.size > this.maxEntries) this.announced.delete(this.announced.keys().next().value!);
   }
 
-  private learn(stanza: XmlElement, link: RelayLink): void {
+  private learn(stanza: XmlElement, link: string): void {
     const query = discoQuery(stanza);
     const from = stanza.attr('from');
     if (!query || !from) return;
@@ -232,7 +231,7 @@ export class DiscoCacheHook implements StanzaHook {
       const hash = verifyCapsVer(query, ver, announced ? [announced] : ['sha-1', 'sha-256', 'sha-512']);
       if (!hash) {
         this.metrics.inc('optimize_caps_verify_total', { result: 'mismatch' });
-        this.log.warn({ link: link.name, from, node }, 'disco#info result does not match its caps ver; not cached');
+        this.log.warn({ link, from, node }, 'disco#info result does not match its caps ver; not cached');
         return;
       }
       this.metrics.inc('optimize_caps_verify_total', { result: 'ok' });

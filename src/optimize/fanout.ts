@@ -16,8 +16,7 @@ import { StanzaError } from '../xmpp/errors.ts';
 import { domainOf, parseJid } from '../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { HookContext, StanzaHook } from '../xmpp/hooks.ts';
 
 export const FANOUT_NS = 'urn:satrelay:fanout:0';
 /** Recipients per folded stanza accepted on expansion (guards memory). */
@@ -88,18 +87,18 @@ export class FanoutExpandHook implements StanzaHook {
     this.log = opts.logger ?? silentLogger;
   }
 
-  inbound(stanza: XmlElement, link: RelayLink): XmlElement[] | StanzaError {
+  inbound(stanza: XmlElement, { link }: HookContext): XmlElement[] | StanzaError {
     if (!hasFanout(stanza)) return [stanza];
     const kind = stanza.local === 'message' ? 'groupchat' : stanza.local;
     try {
       const out = expandFanout(stanza);
-      this.metrics.inc('optimize_expands_total', { kind, link: link.name });
-      this.metrics.inc('optimize_expanded_stanzas_total', { kind, link: link.name }, out.length);
+      this.metrics.inc('optimize_expands_total', { kind, link });
+      this.metrics.inc('optimize_expanded_stanzas_total', { kind, link }, out.length);
       return out;
     } catch (err) {
       if (!(err instanceof StanzaError)) throw err;
-      this.metrics.inc('optimize_expand_refused_total', { kind, link: link.name, condition: err.condition });
-      this.log.warn({ link: link.name, from: stanza.attr('from'), condition: err.condition, text: err.text }, 'refused a fanout stanza');
+      this.metrics.inc('optimize_expand_refused_total', { kind, link, condition: err.condition });
+      this.log.warn({ link, from: stanza.attr('from'), condition: err.condition, text: err.text }, 'refused a fanout stanza');
       return err;
     }
   }

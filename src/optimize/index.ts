@@ -13,8 +13,9 @@
  * - FanoutExpandHook (fanout.ts): expands folded stanzas from the partner.
  * Takes: XmlElement stanzas (router hooks) and QueuedStanza items (queue).
  * Gives: edited / answered / expanded stanzas; the queue gives TakenItems.
- * Must not import: s2s/, link/, spool/, config/ (the relay wires those); only
- * types from relay/.
+ * Hooks follow the contract of xmpp/hooks.ts and see a link only by name.
+ * Must not import: relay/, link/, s2s/, policy/, spool/, config/ (the relay
+ * wires those).
  *
  * Hook order (buildOptimizeHooks): outbound disco-cache (answers before
  * anything crosses) -> presence-fold -> caps-strip (fold keeps <c/>, strip
@@ -26,7 +27,7 @@
 import { mkdirSync } from 'node:fs';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { StanzaHook } from '../relay/router.ts';
+import type { StanzaHook } from '../xmpp/hooks.ts';
 import { DiscoCacheHook } from './disco-cache.ts';
 import { CapsStripHook } from './caps-strip.ts';
 import { PresenceFoldHook } from './presence-fold.ts';

@@ -12,8 +12,7 @@ import { serialize } from '../xml/serialize.ts';
 import { NS } from '../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { HookContext, StanzaHook } from '../xmpp/hooks.ts';
 import { CAPS_MARKER_NS } from './caps-strip.ts';
 
 export const MUC_NS = 'http://jabber.org/protocol/muc';
@@ -58,13 +57,13 @@ export class PresenceFoldHook implements StanzaHook {
     this.log = opts.logger ?? silentLogger;
   }
 
-  outbound(stanza: XmlElement, link: RelayLink): XmlElement {
+  outbound(stanza: XmlElement, { link }: HookContext): XmlElement {
     const out = foldPresence(stanza, this.keepStatus);
     if (out === stanza) return stanza;
     const saved = Buffer.byteLength(serialize(stanza)) - Buffer.byteLength(serialize(out));
-    this.metrics.inc('optimize_presence_folded_total', { link: link.name });
-    this.metrics.inc('optimize_presence_fold_bytes_saved_total', { link: link.name }, Math.max(0, saved));
-    this.log.debug({ link: link.name, from: stanza.attr('from'), saved }, 'folded presence');
+    this.metrics.inc('optimize_presence_folded_total', { link });
+    this.metrics.inc('optimize_presence_fold_bytes_saved_total', { link }, Math.max(0, saved));
+    this.log.debug({ link, from: stanza.attr('from'), saved }, 'folded presence');
     return out;
   }
 }

@@ -4,8 +4,7 @@ import { domainMatches, domainOf } from '../xmpp/jid.ts';
 import { NS } from '../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { HookContext, StanzaHook } from '../xmpp/hooks.ts';
 
 /** Low-value payloads that may be dropped on constrained links (XEP-0365). */
 export type DropClass = 'chatstates' | 'xhtml';
@@ -39,16 +38,16 @@ export class PolicyHook implements StanzaHook {
     this.metrics = opts.metrics ?? new Metrics();
   }
 
-  outbound(stanza: XmlElement, link: RelayLink): XmlElement | 'consumed' | StanzaError {
-    return this.apply(stanza, link, 'to_link');
+  outbound(stanza: XmlElement, ctx: HookContext): XmlElement | 'consumed' | StanzaError {
+    return this.apply(stanza, ctx.link, 'to_link');
   }
 
-  inbound(stanza: XmlElement, link: RelayLink): XmlElement[] | StanzaError {
-    const r = this.apply(stanza, link, 'from_link');
+  inbound(stanza: XmlElement, ctx: HookContext): XmlElement[] | StanzaError {
+    const r = this.apply(stanza, ctx.link, 'from_link');
     return r === 'consumed' ? [] : r instanceof StanzaError ? r : [r];
   }
 
-  private apply(stanza: XmlElement, link: RelayLink, direction: string): XmlElement | 'consumed' | StanzaError {
+  private apply(stanza: XmlElement, link: string, direction: string): XmlElement | 'consumed' | StanzaError {
     for (const attr of ['from', 'to']) {
       const d = domainOf(stanza.attr(attr));
       if (d && (!domainMatches(d, this.settings.allow) || domainMatches(d, this.settings.block))) {
@@ -65,15 +64,15 @@ export class PolicyHook implements StanzaHook {
     const rest = stanza.elements().filter((c) => !this.dropNs.has(c.ns));
     // A message that only carries droppable payload (a bare chat state) goes entirely.
     const meaningful = rest.some((c) => !['thread', 'origin-id', 'stanza-id', 'no-store', 'no-permanent-store', 'store'].includes(c.local));
-    for (const c of droppable) this.metrics.inc('policy_drops_total', { link: link.name, direction, reason: c.local === 'html' ? 'xhtml' : 'chatstates' });
+    for (const c of droppable) this.metrics.inc('policy_drops_total', { link, direction, reason: c.local === 'html' ? 'xhtml' : 'chatstates' });
     if (!meaningful) {
-      this.log.info({ link: link.name, direction, from: stanza.attr('from'), to: stanza.attr('to'), id: stanza.attr('id'), reason: 'payload_only' }, 'policy dropped a stanza');
-      this.metrics.inc('drops_total', { reason: 'policy_payload', link: link.name });
+      this.log.info({ link, direction, from: stanza.attr('from'), to: stanza.attr('to'), id: stanza.attr('id'), reason: 'payload_only' }, 'policy dropped a stanza');
+      this.metrics.inc('drops_total', { reason: 'policy_payload', link });
       return 'consumed';
     }
     const edited = stanza.clone();
     for (const c of edited.elements()) if (this.dropNs.has(c.ns)) edited.removeChild(c);
-    this.log.info({ link: link.name, direction, id: stanza.attr('id'), stripped: droppable.map((c) => c.local) }, 'policy stripped payload');
+    this.log.info({ link, direction, id: stanza.attr('id'), stripped: droppable.map((c) => c.local) }, 'policy stripped payload');
     return edited;
   }
 
@@ -87,9 +86,9 @@ export class PolicyHook implements StanzaHook {
     return undefined;
   }
 
-  private refuse(stanza: XmlElement, link: RelayLink, direction: string, reason: string, err: StanzaError): StanzaError {
-    this.metrics.inc('drops_total', { reason: `policy_${reason}`, link: link.name });
-    this.log.info({ link: link.name, direction, from: stanza.attr('from'), to: stanza.attr('to'), id: stanza.attr('id'), reason }, 'policy refused a stanza');
+  private refuse(stanza: XmlElement, link: string, direction: string, reason: string, err: StanzaError): StanzaError {
+    this.metrics.inc('drops_total', { reason: `policy_${reason}`, link });
+    this.log.info({ link, direction, from: stanza.attr('from'), to: stanza.attr('to'), id: stanza.attr('id'), reason }, 'policy refused a stanza');
     return err;
   }
 }

@@ -10,25 +10,9 @@ import { domainMatches, domainOf } from '../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import type { RelayLink } from './link.ts';
+import type { HookContext, OutboundVerdict, StanzaHook } from '../xmpp/hooks.ts';
 
-/** A stage that may edit, answer or drop a stanza on its way (optimizers, policy). */
-export interface StanzaHook {
-  readonly name: string;
-  /**
-   * Returns the stanza to pass on (possibly edited), or a verdict: 'consumed'
-   * (answered or folded on purpose, counted by the hook) or a StanzaError to
-   * bounce to the sender.
-   */
-  outbound?(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement | 'consumed' | StanzaError | Promise<XmlElement | 'consumed' | StanzaError>;
-  inbound?(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement[] | StanzaError;
-}
-
-export interface HookContext {
-  /** Delivers a stanza to the local servers (e.g. a disco#info answer from a cache). */
-  replyLocal(stanza: XmlElement): void;
-  /** Sends a stanza to the far side over this link. */
-  replyRemote(stanza: XmlElement): void;
-}
+export type { StanzaHook, HookContext } from '../xmpp/hooks.ts';
 
 export interface LocalSide {
   /**
@@ -85,10 +69,11 @@ export class Router {
     const link = to ? this.linkFor(to) : undefined;
     this.metrics.inc('stanzas_in_total', { direction: 'to_link', kind: stanza.local });
     if (!link) return this.refuseLocal(stanza, new StanzaError('remote-server-not-found', `no link serves ${to}`));
-    let out: XmlElement | 'consumed' | StanzaError = stanza;
+    let out: OutboundVerdict = stanza;
+    const ctx = this.hookContext(link);
     for (const hook of this.hooks) {
       if (!hook.outbound) continue;
-      out = await hook.outbound(out, link, this.hookContext(link));
+      out = await hook.outbound(out, ctx);
       if (out === 'consumed') return;
       if (out instanceof StanzaError) return this.refuseLocal(stanza, out);
     }
@@ -118,11 +103,12 @@ export class Router {
       return this.refuseRemote(link, stanza, new StanzaError('remote-server-not-found', `${to ?? 'no domain'} is not served here`));
     }
     let stanzas: XmlElement[] = [stanza];
+    const ctx = this.hookContext(link);
     for (const hook of this.hooks) {
       if (!hook.inbound) continue;
       const next: XmlElement[] = [];
       for (const s of stanzas) {
-        const r = hook.inbound(s, link, this.hookContext(link));
+        const r = hook.inbound(s, ctx);
         if (r instanceof StanzaError) this.refuseRemote(link, s, r);
         else next.push(...r);
       }
@@ -141,8 +127,10 @@ export class Router {
     );
   }
 
+  /** What a hook sees of the link: its name, and replies through the router. */
   private hookContext(link: RelayLink): HookContext {
     return {
+      link: link.name,
       replyLocal: (el) => this.toLocal(el),
       replyRemote: (el) => {
         link.send(el).catch((e: Error) => this.log.warn({ err: e.message, link: link.name }, 'link refused a hook reply'));

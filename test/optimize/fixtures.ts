@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { XmlElement } from '../../src/xml/element.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import type { RelayLink } from '../../src/relay/link.ts';
-import type { HookContext } from '../../src/relay/router.ts';
+import type { HookContext } from '../../src/xmpp/hooks.ts';
 
 export const DISCO = 'http://jabber.org/protocol/disco#info';
 export const CAPS = 'http://jabber.org/protocol/caps';
@@ -119,10 +119,11 @@ export const fakeLink = (name = 'shore', domains: string[] = ['b.example', '*.b.
     status: () => ({ name, transport: 'test', up: true, queued: 0, inFlight: 0, sent: 0, received: 0 }),
   }) as RelayLink;
 
-export function recordingCtx(): HookContext & { local: XmlElement[]; remote: XmlElement[] } {
+/** A hook context for the link named `link`, recording what the hook answers each way. */
+export function recordingCtx(link = 'shore'): HookContext & { local: XmlElement[]; remote: XmlElement[] } {
   const local: XmlElement[] = [];
   const remote: XmlElement[] = [];
-  return { local, remote, replyLocal: (el) => local.push(el), replyRemote: (el) => remote.push(el) };
+  return { link, local, remote, replyLocal: (el) => local.push(el), replyRemote: (el) => remote.push(el) };
 }
 
 /** Serialized form with every cached raw dropped (fresh serialization, comparable across parse/edit). */

@@ -2,15 +2,15 @@ import test from 'ava';
 import { PresenceFoldHook, foldPresence } from '../../src/optimize/index.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
 import { parseXml } from '../../src/xml/index.ts';
-import { capsXml, canon, fakeLink, gajim, mucOccupantPresence, richPresence, CAPS } from './fixtures.ts';
+import { capsXml, canon, gajim, recordingCtx, mucOccupantPresence, richPresence, CAPS } from './fixtures.ts';
 
-const link = fakeLink();
+const link = 'shore';
 
 test('an available presence keeps show, status, priority and caps; vcard-update, idle, nick, signed go', (t) => {
   const metrics = new Metrics();
   const hook = new PresenceFoldHook({ metrics });
   const p = richPresence('alice@a.example/gajim.X1', 'bob@b.example');
-  const out = hook.outbound(p, link);
+  const out = hook.outbound(p, recordingCtx(link));
   t.not(out, p);
   t.deepEqual(out.elements().map((c) => `${c.local} ${c.ns}`), ['show jabber:server', 'status jabber:server', 'priority jabber:server', `c ${CAPS}`]);
   t.is(out.getChildText('show'), 'away');
@@ -33,7 +33,7 @@ test('unavailable, subscription types, probes and errors pass untouched (same ob
   const hook = new PresenceFoldHook();
   for (const type of ['unavailable', 'subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'probe', 'error']) {
     const p = parseXml(`<presence xmlns='jabber:server' from='alice@a.example' to='bob@b.example' type='${type}'><nick xmlns='http://jabber.org/protocol/nick'>Alice</nick><status>bye</status></presence>`);
-    t.is(hook.outbound(p, link), p, type);
+    t.is(hook.outbound(p, recordingCtx(link)), p, type);
   }
 });
 
@@ -51,6 +51,6 @@ test('MUC occupant presence keeps muc#user items and occupant-id; a MUC join kee
 test('a presence with nothing to drop is passed as is and not counted', (t) => {
   const metrics = new Metrics();
   const p = parseXml(`<presence xmlns='jabber:server' from='alice@a.example/c' to='bob@b.example'><show>dnd</show></presence>`);
-  t.is(new PresenceFoldHook({ metrics }).outbound(p, link), p);
+  t.is(new PresenceFoldHook({ metrics }).outbound(p, recordingCtx(link)), p);
   t.is(metrics.get('optimize_presence_folded_total'), 0);
 });

@@ -4,7 +4,7 @@ import { Metrics } from '../../src/obs/metrics.ts';
 import { StanzaError } from '../../src/xmpp/errors.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
-import { canon, chat, fakeLink, groupchat, mucOccupantPresence, richPresence } from './fixtures.ts';
+import { canon, chat, groupchat, recordingCtx, mucOccupantPresence, richPresence } from './fixtures.ts';
 
 let nextId = 1n;
 const item = (el: XmlElement, at = 0): QueuedStanza => ({
@@ -144,12 +144,12 @@ test('foldCopies/expandFanout round trip and the inbound hook', (t) => {
   const copies = ['bob@b.example/1', 'carol@b.example', 'dave@b.example/x'].map((to) => mucOccupantPresence('ops@conference.a.example', 'kay', to));
   const folded = foldCopies(copies);
   const metrics = new Metrics();
-  const r = new FanoutExpandHook({ metrics }).inbound(parseXml(folded.toString()), fakeLink('ship', ['a.example', '*.a.example']));
+  const r = new FanoutExpandHook({ metrics }).inbound(parseXml(folded.toString()), recordingCtx('ship'));
   t.false(r instanceof StanzaError);
   t.deepEqual((r as XmlElement[]).map(canon), copies.map(canon));
   t.is(metrics.get('optimize_expanded_stanzas_total'), 3);
   const plain = chat('a@a.example/1', 'b@b.example', 3);
-  t.deepEqual(new FanoutExpandHook().inbound(plain, fakeLink()), [plain]);
+  t.deepEqual(new FanoutExpandHook().inbound(plain, recordingCtx()), [plain]);
 });
 
 test('a fanout with a recipient outside the first to-domain is refused with bad-request', (t) => {
@@ -159,12 +159,12 @@ test('a fanout with a recipient outside the first to-domain is refused with bad-
     `<message xmlns='jabber:server' from='ops@conference.a.example/kay' to='bob@b.example' type='groupchat'><body>x</body>` +
       `<fanout xmlns='${FANOUT_NS}'><to>carol@b.example</to><to>mallory@evil.example</to></fanout></message>`,
   );
-  const r = hook.inbound(bad, fakeLink());
+  const r = hook.inbound(bad, recordingCtx());
   t.true(r instanceof StanzaError);
   t.is((r as StanzaError).condition, 'bad-request');
   t.is(metrics.get('optimize_expand_refused_total', { condition: 'bad-request' }), 1);
   const junk = parseXml(`<presence xmlns='jabber:server' from='a@a.example/1' to='b@b.example'><fanout xmlns='${FANOUT_NS}'><to>not a jid@@</to></fanout></presence>`);
-  t.true(hook.inbound(junk, fakeLink()) instanceof StanzaError);
+  t.true(hook.inbound(junk, recordingCtx()) instanceof StanzaError);
   const empty = parseXml(`<presence xmlns='jabber:server' from='a@a.example/1' to='b@b.example'><fanout xmlns='${FANOUT_NS}'/></presence>`);
-  t.is((hook.inbound(empty, fakeLink()) as StanzaError).condition, 'bad-request');
+  t.is((hook.inbound(empty, recordingCtx()) as StanzaError).condition, 'bad-request');
 });

@@ -3,9 +3,9 @@ import { PolicyHook, type PolicySettings } from '../../src/policy/index.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import { StanzaError } from '../../src/xmpp/errors.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
-import type { RelayLink } from '../../src/relay/link.ts';
+import type { HookContext } from '../../src/xmpp/hooks.ts';
 
-const link = { name: 'shore', domains: ['b.example'] } as unknown as RelayLink;
+const ctx: HookContext = { link: 'shore', replyLocal: () => undefined, replyRemote: () => undefined };
 const base: PolicySettings = { allow: ['*'], block: [], blockNamespaces: [], drop: [] };
 const hook = (s: Partial<PolicySettings>, metrics = new Metrics()) => new PolicyHook({ ...base, ...s }, { metrics });
 
@@ -14,35 +14,35 @@ const chat = (extra = '') =>
 
 test('everything passes untouched with the default policy', (t) => {
   const s = chat(`<active xmlns='http://jabber.org/protocol/chatstates'/>`);
-  t.is(hook({}).outbound(s, link), s);
+  t.is(hook({}).outbound(s, ctx), s);
 });
 
 test('blocked domain and a domain outside allow are refused with not-allowed', (t) => {
   const m = new Metrics();
-  const r1 = hook({ block: ['b.example'] }, m).outbound(chat(), link);
+  const r1 = hook({ block: ['b.example'] }, m).outbound(chat(), ctx);
   t.true(r1 instanceof StanzaError);
   t.is((r1 as StanzaError).condition, 'not-allowed');
-  const r2 = hook({ allow: ['*.example.org'] }).outbound(chat(), link);
+  const r2 = hook({ allow: ['*.example.org'] }).outbound(chat(), ctx);
   t.is((r2 as StanzaError).condition, 'not-allowed');
   t.is(m.get('drops_total', { reason: 'policy_domain_blocked' }), 1);
 });
 
 test('blocked namespaces (by alias or URI, at any depth) are refused with policy-violation', (t) => {
   const jingle = parseXml(`<iq xmlns='jabber:server' type='set' id='j1' from='alice@a.example/x' to='bob@b.example/y'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s'/></iq>`);
-  const r = hook({ blockNamespaces: ['jingle'] }).outbound(jingle, link);
+  const r = hook({ blockNamespaces: ['jingle'] }).outbound(jingle, ctx);
   t.is((r as StanzaError).condition, 'policy-violation');
   const si = parseXml(`<iq xmlns='jabber:server' type='set' id='f1' to='bob@b.example/y'><query xmlns='urn:example'><si xmlns='http://jabber.org/protocol/si'/></query></iq>`);
-  t.true(hook({ blockNamespaces: ['file-transfer'] }).outbound(si, link) instanceof StanzaError);
-  t.is(hook({ blockNamespaces: ['urn:other'] }).outbound(si, link), si);
+  t.true(hook({ blockNamespaces: ['file-transfer'] }).outbound(si, ctx) instanceof StanzaError);
+  t.is(hook({ blockNamespaces: ['urn:other'] }).outbound(si, ctx), si);
 });
 
 test('a bare chat state is consumed; a chat state beside a body is stripped', (t) => {
   const m = new Metrics();
   const h = hook({ drop: ['chatstates'] }, m);
   const bare = parseXml(`<message xmlns='jabber:server' from='alice@a.example/p' to='bob@b.example' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/><origin-id xmlns='urn:xmpp:sid:0' id='x'/></message>`);
-  t.is(h.outbound(bare, link), 'consumed');
+  t.is(h.outbound(bare, ctx), 'consumed');
   const withBody = chat(`<active xmlns='http://jabber.org/protocol/chatstates'/>`);
-  const out = h.outbound(withBody, link) as ReturnType<typeof parseXml>;
+  const out = h.outbound(withBody, ctx) as ReturnType<typeof parseXml>;
   t.is(out.getChild('active'), undefined);
   t.is(out.getChildText('body'), 'hi');
   t.is(out.raw, undefined, 'edited stanza is re-serialized');
@@ -52,7 +52,7 @@ test('a bare chat state is consumed; a chat state beside a body is stripped', (t
 
 test('XHTML-IM is stripped and the plain body kept; inbound applies the same rules', (t) => {
   const s = chat(`<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'><p>hi</p></body></html>`);
-  const out = hook({ drop: ['xhtml'] }).inbound(s, link);
+  const out = hook({ drop: ['xhtml'] }).inbound(s, ctx);
   t.true(Array.isArray(out));
   const [el] = out as ReturnType<typeof parseXml>[];
   t.is(el.getChild('html'), undefined);

@@ -12,8 +12,7 @@ import { x, type XmlElement } from '../../xml/element.ts';
 import { StanzaError } from '../../xmpp/errors.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
-import type { HookContext, StanzaHook } from '../../relay/router.ts';
-import type { RelayLink } from '../../relay/link.ts';
+import type { HookContext, StanzaHook } from '../../xmpp/hooks.ts';
 import { buildCatalog, markingFor } from './catalog.ts';
 import { decide, mapLabel, specToEss, type ClearanceSettings, type EquivalenceEntry } from './clearance.ts';
 import { LabelError } from './ess.ts';
@@ -61,30 +60,31 @@ export class LabelHook implements StanzaHook {
     this.metrics = opts.metrics ?? new Metrics();
   }
 
-  outbound(stanza: XmlElement, link: RelayLink, ctx: HookContext): XmlElement | 'consumed' | StanzaError {
-    const ls = this.settings.links[link.name];
+  outbound(stanza: XmlElement, ctx: HookContext): XmlElement | 'consumed' | StanzaError {
+    const link = ctx.link;
+    const ls = this.settings.links[link];
     if (ls?.clearance && this.catalog(stanza, link, ls.clearance, ctx)) return 'consumed';
     return this.apply(stanza, link, 'to_link', ls?.clearance ?? null, ls?.equivalence ?? []);
   }
 
-  inbound(stanza: XmlElement, link: RelayLink): XmlElement[] | StanzaError {
-    const r = this.apply(stanza, link, 'from_link', this.settings.local, this.settings.links[link.name]?.equivalence ?? []);
+  inbound(stanza: XmlElement, { link }: HookContext): XmlElement[] | StanzaError {
+    const r = this.apply(stanza, link, 'from_link', this.settings.local, this.settings.links[link]?.equivalence ?? []);
     return r instanceof StanzaError ? r : [r];
   }
 
   /** XEP-0258 §4: <iq type='get'><catalog to='remote'/></iq> addressed to a domain on this link. */
-  private catalog(stanza: XmlElement, link: RelayLink, c: ClearanceSettings, ctx: HookContext): boolean {
+  private catalog(stanza: XmlElement, link: string, c: ClearanceSettings, ctx: HookContext): boolean {
     const req = stanza.local === 'iq' && stanza.attr('type') === 'get' ? stanza.getChild('catalog', NS_CATALOG) : undefined;
     if (!req) return false;
     const target = req.attr('to') ?? stanza.attr('to') ?? '';
-    const reply = x('iq', { type: 'result', id: stanza.attr('id'), from: stanza.attr('to'), to: stanza.attr('from') }, buildCatalog(c, target, link.name));
+    const reply = x('iq', { type: 'result', id: stanza.attr('id'), from: stanza.attr('to'), to: stanza.attr('from') }, buildCatalog(c, target, link));
     ctx.replyLocal(reply);
-    this.metrics.inc('label_catalog_answers_total', { link: link.name });
-    this.log.info({ link: link.name, from: stanza.attr('from'), to: target, id: stanza.attr('id') }, 'answered a security label catalog request from the link clearance');
+    this.metrics.inc('label_catalog_answers_total', { link });
+    this.log.info({ link, from: stanza.attr('from'), to: target, id: stanza.attr('id') }, 'answered a security label catalog request from the link clearance');
     return true;
   }
 
-  private apply(stanza: XmlElement, link: RelayLink, direction: Direction, clearance: ClearanceSettings | null, table: EquivalenceEntry[]): XmlElement | StanzaError {
+  private apply(stanza: XmlElement, link: string, direction: Direction, clearance: ClearanceSettings | null, table: EquivalenceEntry[]): XmlElement | StanzaError {
     if (!clearance && table.length === 0) return stanza;
     const found = findLabels(stanza);
     if (found.length === 0) return this.unlabeled(stanza, link, direction, clearance);
@@ -106,7 +106,7 @@ export class LabelHook implements StanzaHook {
           replaceAt(edited, stanza, f.parent, f.el, fresh);
           const before = describeLabel(sl.label, sl.marking);
           sl = parseSecurityLabel(fresh);
-          this.metrics.inc('label_mappings_total', { link: link.name, direction });
+          this.metrics.inc('label_mappings_total', { link, direction });
           this.log.info({ ...who(stanza, link, direction), label: before, mapped_to: describeLabel(sl.label, sl.marking), rule: 'equivalence' }, 'security label mapped to the partner policy');
         }
         if (clearance) {
@@ -114,7 +114,7 @@ export class LabelHook implements StanzaHook {
           if (!d.ok) throw new Refusal(d.rule, new StanzaError(d.condition, `security label refused: ${d.reason}`), describeLabel(sl.label, sl.marking));
         }
       }
-      this.metrics.inc('labels_passed_total', { link: link.name, direction });
+      this.metrics.inc('labels_passed_total', { link, direction });
       return edited ?? stanza;
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
@@ -134,7 +134,7 @@ export class LabelHook implements StanzaHook {
   }
 
   /** A stanza without a label: pass, refuse, or give it the default label (messages with a body or subject only). */
-  private unlabeled(stanza: XmlElement, link: RelayLink, direction: Direction, c: ClearanceSettings | null): XmlElement | StanzaError {
+  private unlabeled(stanza: XmlElement, link: string, direction: Direction, c: ClearanceSettings | null): XmlElement | StanzaError {
     const content = stanza.local === 'message' && stanza.attr('type') !== 'error' && (stanza.getChild('body') || stanza.getChild('subject'));
     if (!c || !content || c.unlabeled === 'pass') return stanza;
     const d = decide(c, undefined);
@@ -143,20 +143,20 @@ export class LabelHook implements StanzaHook {
     const edited = stanza.clone();
     const sl = buildSecurityLabel(specToEss(spec), { text: markingFor(c, spec), fg: spec.fgcolor, bg: spec.bgcolor });
     edited.append(sl);
-    this.metrics.inc('label_defaults_total', { link: link.name, direction });
+    this.metrics.inc('label_defaults_total', { link, direction });
     this.log.info({ ...who(stanza, link, direction), label: describeLabel(parseSecurityLabel(sl).label, { text: markingFor(c, spec) }), rule: 'unlabeled' }, 'default security label applied to an unlabeled stanza');
     return edited;
   }
 
-  private refuse(stanza: XmlElement, link: RelayLink, direction: Direction, r: Refusal): StanzaError {
-    this.metrics.inc('label_refusals_total', { link: link.name, direction, rule: r.rule });
+  private refuse(stanza: XmlElement, link: string, direction: Direction, r: Refusal): StanzaError {
+    this.metrics.inc('label_refusals_total', { link, direction, rule: r.rule });
     this.log.info({ ...who(stanza, link, direction), label: r.label, rule: r.rule, reason: r.err.text }, 'security label refused a stanza');
     return r.err;
   }
 }
 
-function who(stanza: XmlElement, link: RelayLink, direction: Direction): Record<string, string | undefined> {
-  return { link: link.name, direction, from: stanza.attr('from'), to: stanza.attr('to'), id: stanza.attr('id') };
+function who(stanza: XmlElement, link: string, direction: Direction): Record<string, string | undefined> {
+  return { link, direction, from: stanza.attr('from'), to: stanza.attr('to'), id: stanza.attr('id') };
 }
 
 /** Replaces `old` (a child of `parent` in the original tree) in the clone `copy` of `original`. */
