@@ -31,10 +31,17 @@
  * tree (TAB/LF/CR escaped in attributes, CR in text; xmlns added for an element
  * whose ns differs from its scope).
  *
- * Must not import: s2s/, link/, optimize/, relay/ or anything doing I/O.
+ * Stream errors (stream-error.ts, RFC 6120 §4.9) and the stream namespaces
+ * (ns.ts) live here because the parser raises and checks them; xmpp/
+ * re-exports them.
+ *
+ * Must not import: xmpp/ (it imports xml/), s2s/, link/, optimize/, policy/,
+ * relay/, spool/, config/, or anything doing I/O; only a Metrics type from obs/.
  */
 export { StreamParser, parseXml } from './parser.ts';
 export type { StreamParserOptions, StreamHandlers } from './parser.ts';
 export { serialize, toWire, escapeTextExact, escapeAttrExact } from './serialize.ts';
 export { XmlElement, x, serializeElement, escapeText, escapeAttr } from './element.ts';
 export type { XmlNode } from './element.ts';
+export { StreamError, type StreamErrorCondition } from './stream-error.ts';
+export { STREAM_NS } from './ns.ts';

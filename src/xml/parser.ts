@@ -10,9 +10,8 @@
 import { SaxesParser } from 'saxes';
 import type { SaxesTagNS, SaxesAttributeNS } from 'saxes';
 import { XmlElement, escapeAttr } from './element.ts';
-import { StreamError } from '../xmpp/errors.ts';
-import type { StreamErrorCondition } from '../xmpp/errors.ts';
-import { NS } from '../xmpp/ns.ts';
+import { StreamError, type StreamErrorCondition } from './stream-error.ts';
+import { STREAM_NS } from './ns.ts';
 import { completeLength, firstInvalid } from './utf8.ts';
 import type { Metrics } from '../obs/metrics.ts';
 
@@ -351,7 +350,7 @@ export class StreamParser {
       if (this.implicit) return;
       for (const k in list) attrs[k] = list[k].value;
       // RFC 6120 §4.8.1: the stream element is <stream> in the streams namespace
-      if (tag.local !== 'stream' || tag.uri !== NS.STREAM) {
+      if (tag.local !== 'stream' || tag.uri !== STREAM_NS.STREAM) {
         this.fail('invalid-namespace', `stream element ${tag.name} in ${tag.uri}`);
         return;
       }

@@ -1,18 +1,12 @@
 /**
- * XMPP errors with their condition elements (RFC 6120 §4.9 stream errors,
- * §8.3 stanza errors). Tests check `condition`, never message text.
+ * XMPP errors with their condition elements (RFC 6120 §8.3 stanza errors;
+ * §4.9 stream errors live in xml/stream-error.ts, where the parser raises
+ * them, and are re-exported here). Tests check `condition`, never message text.
  */
 import { XmlElement, x } from '../xml/element.ts';
 import { NS } from './ns.ts';
 
-export type StreamErrorCondition =
-  | 'bad-format' | 'bad-namespace-prefix' | 'conflict' | 'connection-timeout' | 'host-gone'
-  | 'host-unknown' | 'improper-addressing' | 'internal-server-error' | 'invalid-from'
-  | 'invalid-namespace' | 'invalid-xml' | 'not-authorized' | 'not-well-formed'
-  | 'policy-violation' | 'remote-connection-failed' | 'reset' | 'resource-constraint'
-  | 'restricted-xml' | 'see-other-host' | 'system-shutdown' | 'undefined-condition'
-  | 'unsupported-encoding' | 'unsupported-feature' | 'unsupported-stanza-type'
-  | 'unsupported-version';
+export { StreamError, type StreamErrorCondition } from '../xml/stream-error.ts';
 
 export type StanzaErrorCondition =
   | 'bad-request' | 'conflict' | 'feature-not-implemented' | 'forbidden' | 'gone'
@@ -23,31 +17,6 @@ export type StanzaErrorCondition =
   | 'subscription-required' | 'undefined-condition' | 'unexpected-request';
 
 export type StanzaErrorType = 'auth' | 'cancel' | 'continue' | 'modify' | 'wait';
-
-export class StreamError extends Error {
-  readonly code: string;
-  constructor(readonly condition: StreamErrorCondition, readonly text?: string) {
-    super(text ? `${condition}: ${text}` : condition);
-    this.name = 'StreamError';
-    this.code = `XMPP_STREAM_${condition.toUpperCase().replace(/-/g, '_')}`;
-  }
-
-  /** <stream:error> element; the stream prefix must be declared by the stream header. */
-  toElement(): XmlElement {
-    return x(
-      'stream:error',
-      {},
-      x(this.condition, { xmlns: NS.STREAMS_ERR }),
-      this.text ? x('text', { xmlns: NS.STREAMS_ERR }, this.text) : undefined,
-    );
-  }
-
-  static fromElement(el: XmlElement): StreamError {
-    const cond = el.elements().find((c) => c.ns === NS.STREAMS_ERR && c.local !== 'text');
-    const text = el.getChildText('text', NS.STREAMS_ERR);
-    return new StreamError((cond?.local ?? 'undefined-condition') as StreamErrorCondition, text);
-  }
-}
 
 /** Default error type per condition (RFC 6120 §8.3.3). */
 const DEFAULT_TYPE: Partial<Record<StanzaErrorCondition, StanzaErrorType>> = {

@@ -1,11 +1,12 @@
-/** Namespaces used across the relay (RFC 6120, XEPs named beside each). */
+import { STREAM_NS } from '../xml/ns.ts';
+
+/** Namespaces used across the relay (RFC 6120, XEPs named beside each); the stream's own come from xml/ns.ts. */
 export const NS = {
-  STREAM: 'http://etherx.jabber.org/streams',
+  ...STREAM_NS,
   SERVER: 'jabber:server',
   CLIENT: 'jabber:client',
   TLS: 'urn:ietf:params:xml:ns:xmpp-tls',
   SASL: 'urn:ietf:params:xml:ns:xmpp-sasl',
-  STREAMS_ERR: 'urn:ietf:params:xml:ns:xmpp-streams',
   STANZAS_ERR: 'urn:ietf:params:xml:ns:xmpp-stanzas',
   DIALBACK: 'jabber:server:dialback', // XEP-0220
   DIALBACK_FEATURE: 'urn:xmpp:features:dialback',
@@ -17,5 +18,4 @@ export const NS = {
   CAPS: 'http://jabber.org/protocol/caps', // XEP-0115
   CHATSTATES: 'http://jabber.org/protocol/chatstates', // XEP-0085
   XHTML_IM: 'http://jabber.org/protocol/xhtml-im', // XEP-0071
-  XML: 'http://www.w3.org/XML/1998/namespace',
 } as const;
