@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { LinkEndpoint, type LinkOptions, type LinkTuning } from '../src/link/core/index.ts';
 import { Metrics } from '../src/obs/metrics.ts';
 import { createLogger } from '../src/obs/log.ts';
-import { freeUdpPort } from './ports.ts';
+import { freeUdpPort } from '../src/sim/ports.ts';
 
 const KEY = createHash('sha256').update('forged-frames bench').digest();
 const TUNING: LinkTuning = { mtu: 508, rateBps: 64_000, rttEstimateMs: 600, rtoMinMs: 300, rtoMaxMs: 60_000, ackDelayMs: 50, keepaliveS: 30, compressionLevel: 6 };

@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runIfMain } from './entry.ts';
 import { runJob, type Row } from './run-all.ts';
-import { OPTIMIZERS } from './optimize-choice.ts';
-import type { WorkloadName } from './workloads.ts';
+import { OPTIMIZERS, type WorkloadName } from '../src/sim/index.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CHOICES = ['off', ...OPTIMIZERS, 'on'] as const;

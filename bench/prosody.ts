@@ -15,8 +15,7 @@ import { ProsodyServer, prosodyAvailable, freePort } from '../test/helpers/proso
 import { XmppClient } from '../test/helpers/xmpp-client.ts';
 import { startTcpEmulator, type BearerParams } from '../src/emulator/index.ts';
 import { serializeElement, XmlElement } from '../src/xml/element.ts';
-import { BenchError, worldWithCleanup, type World } from './run.ts';
-import type { Side } from './workloads.ts';
+import { BenchError, streamParams, worldWithCleanup, type ExtraBaseline, type Side, type World } from '../src/sim/index.ts';
 
 const USERS: Record<Side, { jid: string; password: string }> = {
   a: { jid: 'alice@a.example', password: 'bench-a' },
@@ -42,7 +41,7 @@ export async function startProsodyWorld(o: { seed: number; params: BearerParams;
   try {
     const ip = { a: '127.0.0.2', b: '127.0.0.3' };
     const s2s = { a: await freePort(ip.a), b: await freePort(ip.b) };
-    const { ber: _ber, ...params } = o.params; // a TCP stream carries no bit errors (see run.ts streamParams)
+    const params = streamParams(o.params); // a TCP stream carries no bit errors
     const emu = await startTcpEmulator({
       params,
       seed: o.seed,
@@ -107,3 +106,12 @@ export async function startProsodyWorld(o: { seed: number; params: BearerParams;
     throw new BenchError('BENCH_SETUP_FAILED', `prosody baseline setup: ${(err as Error).message}`);
   }
 }
+
+/** `--baseline prosody` for bench/cli.ts. */
+export const PROSODY_BASELINE: ExtraBaseline = {
+  kind: 'prosody',
+  title: 'Prosody S2S',
+  check: checkProsodyWorkload,
+  start: startProsodyWorld,
+  note: 'baseline: two Prosody 0.12 servers, S2S TLS required; messages injected by one client per side (c2s is local), each addressed to the one user on the other side',
+};

@@ -17,9 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runIfMain } from './entry.ts';
 import { listProfiles } from '../src/config/index.ts';
-import type { BenchResult } from './run.ts';
-import { WORKLOADS, type WorkloadName } from './workloads.ts';
-import { chartSvg } from './svg.ts';
+import { WORKLOADS, chartSvg, type BenchResult, type WorkloadName } from '../src/sim/index.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 

@@ -10,7 +10,7 @@
  *                is down (so the spool must grow), then is freed
  */
 import { Rng } from '../../src/emulator/index.ts';
-import type { Side } from '../workloads.ts';
+import type { Side } from '../../src/sim/index.ts';
 
 export const FAULT_KINDS = ['outage', 'loss-burst', 'kill-relay', 'server-restart', 'disk-full'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];

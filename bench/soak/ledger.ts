@@ -15,7 +15,7 @@
  * to the relay failed: relay down), or a relay (by condition).
  */
 import type { XmlElement } from '../../src/xml/element.ts';
-import type { Side } from '../workloads.ts';
+import type { Side } from '../../src/sim/index.ts';
 
 export type EntryKind = 'message' | 'presence' | 'iq' | 'result';
 

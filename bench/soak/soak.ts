@@ -13,14 +13,12 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { freeTcpPort, freeUdpPort } from '../ports.ts';
 import { tryMountTmpfs, fillDisk } from './disk.ts';
 import { generateKeyText } from '../../src/config/index.ts';
 import { loadBearerParams, startUdpEmulator, type UdpEmulatorHandle, type DirStats } from '../../src/emulator/index.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
-import { DOMAINS, siteYaml, startPeer, worldWithCleanup, type World } from '../run.ts';
-import { makeWorkload, replyFor, type BenchStanza, type Side } from '../workloads.ts';
+import { DOMAINS, siteYaml, startPeer, worldWithCleanup, makeWorkload, replyFor, freeTcpPort, freeUdpPort, type World, type BenchStanza, type Side } from '../../src/sim/index.ts';
 import { Ledger, type LedgerVerdict } from './ledger.ts';
 import { FaultSchedule, describeFault, FAULT_KINDS, type Fault, type FaultKind } from './faults.ts';
 import { RelayProcess, type Incarnation, type Sample } from './relays.ts';

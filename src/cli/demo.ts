@@ -16,8 +16,8 @@ import type { Metrics } from '../obs/metrics.ts';
 import type { XmlElement } from '../xml/element.ts';
 import type { ConstrainedLink } from '../link/constrained/link.ts';
 import { loadBearerParams, type DirStats } from '../emulator/index.ts';
-import { startRelayWorld, type World } from '../../bench/run.ts';
-import { makeWorkload, replyFor, type BenchStanza, type Side } from '../../bench/workloads.ts';
+import { startRelayWorld, type World } from '../sim/world.ts';
+import { makeWorkload, replyFor, type BenchStanza, type Side } from '../sim/workloads.ts';
 import { numberOption, runCommand, UsageError, type CommandSpec, type Values } from './args.ts';
 import { comparisonLine, explainStall, storedPlainS2S } from './demo-text.ts';
 

@@ -13,7 +13,7 @@ export const commands: Record<string, () => Promise<Command>> = {
   keygen: async () => (await import('./keygen.ts')).keygenCommand,
   status: async () => (await import('./status.ts')).statusCommand,
   emulate: async () => (await import('./emulate.ts')).emulateCommand,
-  bench: async () => (await import('../../bench/cli.ts')).benchCommand,
+  bench: async () => (await import('./bench.ts')).benchCommand,
   demo: async () => (await import('./demo.ts')).demoCommand,
   spool: async () => (await import('./spool.ts')).spoolCommand,
 };

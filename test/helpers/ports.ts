@@ -1,1 +1,1 @@
-export { freeTcpPort, freeUdpPort } from '../../bench/ports.ts';
+export { freeTcpPort, freeUdpPort } from '../../src/sim/ports.ts';

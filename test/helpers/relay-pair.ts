@@ -13,7 +13,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DOMAINS, siteYaml, startPeer, worldWithCleanup, type World } from '../../bench/run.ts';
+import { DOMAINS, siteYaml, startPeer, worldWithCleanup, type World } from '../../src/sim/index.ts';
 import { generateKeyText, parseSiteConfig } from '../../src/config/index.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
 import { buildRelay } from '../../src/relay/from-config.ts';

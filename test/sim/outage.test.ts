@@ -5,8 +5,7 @@
  * for shape and delivery, never as timings.
  */
 import test from 'ava';
-import { runBench } from '../../bench/run.ts';
-import { parseOutageArg } from '../../bench/outage.ts';
+import { runBench, parseOutageArg } from '../../src/sim/index.ts';
 import { runSatrelay } from '../helpers/cli.ts';
 
 test('a bench run with an outage delivers everything once and reports when sending resumed', async (t) => {

@@ -9,10 +9,10 @@
  *                       was already released when it went dark included)
  */
 import { performance } from 'node:perf_hooks';
-import type { EmulatorControl, DirStats } from '../src/emulator/index.ts';
-import type { ConstrainedLink } from '../src/link/constrained/link.ts';
-import type { Relay } from '../src/relay/relay.ts';
-import type { Logger } from '../src/obs/log.ts';
+import type { EmulatorControl, DirStats } from '../emulator/index.ts';
+import type { ConstrainedLink } from '../link/constrained/link.ts';
+import type { Relay } from '../relay/relay.ts';
+import type { Logger } from '../obs/log.ts';
 
 export interface OutageSpec {
   startS: number;

@@ -5,8 +5,9 @@
  * values (1-2-5 steps); the goodput panel marks the bearer rate and says why
  * the relay's goodput can exceed it. No packages.
  */
-import type { BenchResult, Figures } from './run.ts';
-import { niceTicks } from '../src/obs/ticks.ts';
+import type { BenchResult } from './bench.ts';
+import type { Figures } from './measure.ts';
+import { niceTicks } from '../obs/ticks.ts';
 
 export { niceTicks };
 

@@ -7,10 +7,10 @@
  * as a MUC service sends them, and differ in `to`). An iq get expects an
  * answer from the far side: `replyFor()` builds it (the far "client").
  */
-import { x, type XmlElement } from '../src/xml/element.ts';
-import { Rng } from '../src/emulator/index.ts';
-import { computeCapsVer } from '../src/optimize/index.ts';
-import { buildSecurityLabel, specToEss } from '../src/policy/labels/index.ts';
+import { x, type XmlElement } from '../xml/element.ts';
+import { Rng } from '../emulator/index.ts';
+import { computeCapsVer } from '../optimize/index.ts';
+import { buildSecurityLabel, specToEss } from '../policy/labels/index.ts';
 
 export const WORKLOADS = ['chat', 'presence-storm', 'muc', 'disco', 'mixed', 'labelled-chat'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseOptimizeChoice, optimizeYaml } from '../../bench/optimize-choice.ts';
+import { parseOptimizeChoice, optimizeYaml } from '../../src/sim/optimize-choice.ts';
 import { parseSiteConfig } from '../../src/config/index.ts';
 
 const site = (extra: string): string => `site: ship

@@ -5,8 +5,7 @@
  * delivery (nothing lost or duplicated), never as timings.
  */
 import test, { type ExecutionContext } from 'ava';
-import { runBench, type BenchResult, type Figures } from '../../bench/run.ts';
-import { makeWorkload, replyFor, WORKLOADS } from '../../bench/workloads.ts';
+import { runBench, makeWorkload, replyFor, startBaselineWorld, BenchError, WORKLOADS, type BenchResult, type ExtraBaseline, type Figures } from '../../src/sim/index.ts';
 import { XmlElement } from '../../src/xml/element.ts';
 import { parseXml } from '../../src/xml/parser.ts';
 import { verifyCapsVer } from '../../src/optimize/index.ts';
@@ -113,7 +112,7 @@ test.serial('satrelay bench --json --out DIR: mixed on lan prints exactly one JS
 });
 
 test('chart ticks fall on round values (1, 2 or 5 times a power of ten)', async (t) => {
-  const { niceTicks } = await import('../../bench/svg.ts');
+  const { niceTicks } = await import('../../src/sim/chart.ts');
   t.deepEqual(niceTicks(17_500), [0, 5000, 10_000, 15_000, 20_000]);
   t.deepEqual(niceTicks(1030), [0, 500, 1000, 1500]);
   t.deepEqual(niceTicks(0.93), [0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -131,8 +130,43 @@ test('satrelay bench refuses bad arguments with a usage message', async (t) => {
   t.regex(err, /unknown workload "nope"/);
 });
 
+test('the shipped satrelay bench offers builtin and none; the Prosody baseline is pointed to the checkout script', async (t) => {
+  const prosody = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'chat', '--baseline', 'prosody'], t);
+  t.is(prosody.code, 2);
+  t.regex(prosody.err, /--baseline must be builtin or none \(the Prosody baseline runs from a checkout: npx tsx bench\/cli\.ts/);
+  const bogus = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'chat', '--baseline', 'bogus'], t);
+  t.is(bogus.code, 2);
+  t.regex(bogus.err, /--baseline must be builtin or none$/m);
+});
+
+test.serial('runBench with a caller-supplied baseline: it is checked first, measured like the built-in one, and named in the result', async (t) => {
+  t.timeout(60_000);
+  const started: number[] = [];
+  const mine: ExtraBaseline = {
+    kind: 'mine',
+    title: 'my S2S',
+    check: (w) => {
+      if (w !== 'chat') throw new BenchError('BENCH_UNSUPPORTED', `mine supports chat only (got ${w})`);
+    },
+    start: async (o) => {
+      started.push(o.seed);
+      return startBaselineWorld({ profile: 'lan', seed: o.seed, params: o.params, tmpDir: o.tmpDir });
+    },
+    note: 'baseline: mine, the built-in peers under another name',
+  };
+  const refused = await t.throwsAsync(runBench({ profile: 'lan', workload: 'muc', stanzas: 5, baseline: mine }));
+  t.is((refused as BenchError).code, 'BENCH_UNSUPPORTED');
+  t.deepEqual(started, [], 'refused before any world started');
+  const r = await runBench({ profile: 'lan', workload: 'chat', stanzas: 20, seed: 3, baseline: mine });
+  t.deepEqual(started, [3]);
+  t.is(r.baseline_kind, 'mine');
+  t.true(r.notes.includes(mine.note));
+  checkFigures(t, r.baseline!, 'baseline', 20);
+  t.is(r.xml_bytes, r.baseline!.xml_bytes);
+});
+
 test('the per-profile SVG chart is well-formed XML with a relay and a baseline bar per workload and panel', async (t) => {
-  const { chartSvg } = await import('../../bench/svg.ts');
+  const { chartSvg } = await import('../../src/sim/chart.ts');
   const { XMLValidator } = await import('fast-xml-parser');
   const fig = (first: number, bps: number, goodput: number) => ({
     stanzas: 10, delivered: 10, lost: 0, duplicated: 0, reordered: 0, errors: 0, answered_near: 0, responses: { sent: 0, received: 0 },

@@ -1,0 +1,153 @@
+/**
+ * One benchmark run: a workload through the relay pair, then through plain
+ * S2S (the baseline), over the same emulated bearer (same profile, same
+ * seed), in real time.
+ *
+ *   relay:    peer a.example <-S2S/TLS-> relay A ~UDP emulator~ relay B <-S2S/TLS-> peer b.example
+ *   baseline: peer a.example <-S2S/TLS over a TCP emulator (both directions, one bearer)-> peer b.example
+ *
+ * The baseline is the built-in one (baseline.ts), none, or one the caller
+ * brings (an ExtraBaseline: bench/prosody.ts runs two real Prosody servers).
+ */
+import type { ConstrainedLink } from '../link/constrained/link.ts';
+import { loadBearerParams, type BearerParams } from '../emulator/index.ts';
+import { silentLogger, type Logger } from '../obs/log.ts';
+import { makeWorkload } from './workloads.ts';
+import type { OutageSpec } from './outage.ts';
+import { BenchError, startRelayWorld, type World } from './world.ts';
+import { startBaselineWorld } from './baseline.ts';
+import { measure, round, type Figures } from './measure.ts';
+
+/** A baseline path besides the built-in one, brought by the caller (bench/prosody.ts: two real Prosody servers). */
+export interface ExtraBaseline {
+  /** Its name for --baseline and in the result's baseline_kind. */
+  kind: string;
+  /** Its column in the table. */
+  title: string;
+  /** Throws a BenchError when this run cannot have it (workload, missing server). */
+  check(workload: string): void;
+  start(o: { seed: number; params: BearerParams; tmpDir?: string }): Promise<World>;
+  /** How its figures were taken (one line of the result's notes). */
+  note: string;
+}
+
+/** 'builtin' (baseline.ts), 'none', or the caller's own. */
+export type BaselineChoice = 'builtin' | 'none' | ExtraBaseline;
+
+export interface BenchResult extends Figures {
+  profile: string;
+  workload: string;
+  seed: number;
+  bearer: { rate_bps: number; delay_ms: number; loss: string; duplex: string };
+  /** 'builtin', 'none' or an ExtraBaseline's kind. */
+  baseline_kind: string;
+  /** the relays' traffic optimizers: on, off, or the comma list left on (optimize-choice.ts) */
+  optimize: string;
+  baseline: Figures | null;
+  /** baseline / relay (first stanza, bytes per stanza) and relay / baseline (goodput); null without a baseline. */
+  ratios: { first_stanza: number | null; bytes_per_stanza: number | null; goodput: number | null } | null;
+  /** notes on how the figures were taken (emulator limits). */
+  notes: string[];
+  started_at: string;
+  duration_s: number;
+}
+
+export interface BenchOptions {
+  profile: string;
+  workload: string;
+  stanzas?: number;
+  seed?: number;
+  baseline?: BaselineChoice;
+  /** 'off': the relays run with presence coalescing, disco cache and fan-out folding switched off (default 'on'). */
+  optimize?: string;
+  /** progress lines (info). */
+  log?: Logger;
+  /** the relays' own logs (default silent). */
+  relayLog?: Logger;
+  /** Deadline multiplier (default 1). */
+  patience?: number;
+  /** Where the relays' data dirs (spool: fsync per commit) and certs go (default the OS temp dir). */
+  tmpDir?: string;
+  /** Cut the bearer both ways during the burst (outage.ts). */
+  outage?: OutageSpec;
+}
+
+export const DEFAULT_STANZAS = 200;
+
+function relayExtras(world: World, fig: Figures): void {
+  if (!world.relays) return;
+  const stats = (['a', 'b'] as const).map((s) => (world.relays![s].links[0] as ConstrainedLink).stats());
+  fig.header_bytes = stats.reduce((a, s) => a + s.headerBytes, 0);
+  fig.retransmits = stats.reduce((a, s) => a + s.retransmits, 0);
+  const inB = stats.reduce((a, s) => a + s.stanzaBytesIn, 0);
+  const outB = stats.reduce((a, s) => a + s.compressedBytesOut, 0);
+  fig.compression_ratio = outB > 0 ? round(inB / outB, 2) : 0;
+}
+
+function describeLoss(p: BearerParams): string {
+  if (!p.loss) return 'none';
+  if (p.loss.model === 'bernoulli') return `bernoulli ${p.loss.p}`;
+  return `gilbert-elliott p_gb=${p.loss.p_gb} p_bg=${p.loss.p_bg}`;
+}
+
+/** One benchmark: relay pair, then the baseline, over the same bearer (profile, seed). */
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  const log = o.log ?? silentLogger;
+  const seed = o.seed ?? 1;
+  const choice = o.baseline ?? 'builtin';
+  const extra = typeof choice === 'object' ? choice : undefined;
+  extra?.check(o.workload);
+  const started = new Date();
+  const params = loadBearerParams(o.profile);
+  const stanzas = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
+  const notes: string[] = [
+    'bearer bytes are what the endpoints offered to the emulator (no IP/UDP/TCP headers unless the profile sets overhead_bytes); TCP SYN/FIN cost 40 B each',
+  ];
+  if (o.outage) notes.push(`outage: the bearer is cut both ways ${o.outage.startS} s after the burst starts, for ${o.outage.durationS} s (not on the Prosody baseline); resume_ms runs from its return to the next delivery`);
+  if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
+
+  log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
+  const relayWorld = await startRelayWorld({ profile: o.profile, seed, relayLog: o.relayLog, params, tmpDir: o.tmpDir, optimize: o.optimize });
+  let relay: Figures;
+  try {
+    relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
+    relayExtras(relayWorld, relay);
+  } finally {
+    await relayWorld.stop();
+  }
+
+  let baseline: Figures | null = null;
+  if (choice !== 'none') {
+    log.info({ profile: o.profile, workload: o.workload }, `baseline: ${extra ? extra.title : 'plain S2S'}`);
+    // Fresh stanza objects (same content): trackers keep per-run state on them.
+    const again = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
+    const world = extra ? await extra.start({ seed, params, tmpDir: o.tmpDir }) : await startBaselineWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir });
+    try {
+      baseline = await measure(world, again, params, { log, patience: o.patience, outage: o.outage });
+    } finally {
+      await world.stop();
+    }
+    if (extra) notes.push(extra.note);
+  }
+  const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a && b ? round(a / b, 2) : null);
+  return {
+    profile: o.profile,
+    workload: o.workload,
+    seed,
+    bearer: { rate_bps: params.rate_bps, delay_ms: params.delay_ms, loss: describeLoss(params), duplex: params.duplex ?? 'full' },
+    ...relay,
+    baseline_kind: typeof choice === 'object' ? choice.kind : choice,
+    optimize: o.optimize ?? 'on',
+    baseline,
+    ratios: baseline
+      ? {
+          first_stanza: ratio(baseline.first_stanza_ms, relay.first_stanza_ms),
+          bytes_per_stanza: ratio(baseline.bytes_per_stanza, relay.bytes_per_stanza),
+          goodput: ratio(relay.goodput_bps, baseline.goodput_bps),
+        }
+      : null,
+    notes,
+    started_at: started.toISOString(),
+    duration_s: round((Date.now() - started.getTime()) / 1000),
+  };
+}
