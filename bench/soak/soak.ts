@@ -1,6 +1,6 @@
 /**
  * The soak and fault run: two relays as processes over the UDP emulator, the
- * two sites' XMPP servers played by S2SService peers (bench/run.ts), the
+ * two sites' XMPP servers played by S2SService peers (src/sim/world.ts), the
  * mixed workload at a steady rate, and faults on a seeded schedule (or a
  * forced list). Every injected stanza goes in the ledger; at the end (faults
  * over, pair drained) each has exactly one outcome. Relay RSS and fd counts

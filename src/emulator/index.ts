@@ -15,8 +15,8 @@
  *  - cli.ts     emulateSettings: what `satrelay emulate` runs (cli/emulate.ts parses it).
  *  - profile.ts loadBearerParams(name|path): reads `bearer:` from profiles/*.yaml.
  *
- * Must not import: link/, s2s/, relay/, optimize/, policy/ (the emulator sits
- * under the relay, never inside it). Only obs/ and node built-ins, yaml.
+ * Must not import: link/, s2s/, relay/, optimize/, policy/, sim/, cli/ (it
+ * serves cli/ and sim/; the relay never uses it). Only the bottom rows (obs/).
  */
 export { LinkEmulator, validateParams, emptyDirStats, DIRECTIONS } from './engine.ts';
 export type { BearerParams, Direction, DirStats, Delivery, LossModel, Outage, SendKind } from './engine.ts';

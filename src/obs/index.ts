@@ -2,7 +2,9 @@
  * obs/ — what a running relay shows: pino logs (one JSON line per event,
  * pretty only on a terminal), a prom-client registry per relay, and the HTTP
  * endpoint with / (status page), /metrics and /status, and the metric catalog.
- * Must not import other satrelay folders.
+ * Takes: log events, metric updates, a status snapshot function. Gives:
+ * Logger, Metrics, the HTTP server. The bottom row: must not import other
+ * satrelay folders.
  */
 export { createLogger, silentLogger, type Logger } from './log.ts';
 export { Metrics } from './metrics.ts';

@@ -3,7 +3,8 @@
  * servers) and the links to partner relays, and its assembly from a site file.
  * Takes: a validated SiteConfig. Gives: a Relay (start, stop, status, metrics).
  * The router bounces whatever it cannot carry (RFC 6120 §8.3); hooks (policy,
- * optimizers) attach in order. Must not import: cli/, bench/.
+ * optimizers) attach in order. May import s2s/, link/, optimize/, policy/
+ * and the rows below. Must not import: cli/, sim/, emulator/, bench/, test/.
  */
 export { Relay, type RelaySettings, type RelayStatus } from './relay.ts';
 export { Router, RelayStoppingError, type StanzaHook, type HookContext, type LocalSide } from './router.ts';

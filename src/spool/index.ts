@@ -9,7 +9,8 @@
  *   Every record carries checksums (records.ts): damaged ones are never handed
  *   out as data, recover() names them for a bounce. A spool lmdb cannot read
  *   safely is moved aside at open (check.ts); inspectSpool() reports offline.
- * Must not import: link/, s2s/, optimize/ (it stores opaque bytes).
+ * Must not import: link/, s2s/, optimize/ (it stores opaque bytes), nor
+ * relay/, config/ or anything above; only obs/ (and the rows below it).
  */
 export { Spool } from './spool.ts';
 export type { OutboundMeta, InboundMeta, SpoolEntry, SpoolOptions, SpoolStats, Priority, StanzaHead, PartInfo, DamagedStanza, Recovery } from './spool.ts';
