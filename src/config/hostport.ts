@@ -1,6 +1,5 @@
 /** `host:port` strings: IPv4, DNS names and bracketed IPv6 (`[::1]:5269`). */
 import { isIP } from 'node:net';
-import { z } from 'zod';
 
 export class HostPortError extends Error {
   readonly code = 'CONFIG_BAD_HOSTPORT' as const;
@@ -57,24 +56,3 @@ export function parseHostPort(s: string, defaultPort?: number): { host: string; 
 export function formatHostPort(hp: { host: string; port: number }): string {
   return isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
-
-/** zod: "host:port" (port 0 allowed: the OS picks, unless needPort), canonicalised; ipOnly: the host must be an address. */
-export const hostPortSchema = (opts: { defaultPort?: number; needPort?: boolean; ipOnly?: boolean } = {}) =>
-  z.string().transform((s, ctx) => {
-    try {
-      const hp = parseHostPort(s, opts.defaultPort);
-      if (opts.needPort && hp.port === 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a port 1-65535, got 0` });
-        return z.NEVER;
-      }
-      if (opts.ipOnly && isIP(hp.host) === 0) {
-        ctx.addIssue({ code: 'custom', message: `expected an IP address (it is not looked up by name), got ${JSON.stringify(s)}` });
-        return z.NEVER;
-      }
-      return formatHostPort(hp);
-    } catch (err) {
-      if (!(err instanceof HostPortError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-      return z.NEVER;
-    }
-  });
