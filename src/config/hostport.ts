@@ -1,5 +1,15 @@
-/** `host:port` strings: IPv4, DNS names and bracketed IPv6 (`[::1]:5269`). */
+/**
+ * `host:port` strings: IPv4, DNS names and bracketed IPv6 (`[::1]:5269`).
+ * The one parser of the project: site files, S2S listeners, link drivers and
+ * the emulator all read addresses here. Imports nothing from src/: any layer
+ * may import it.
+ */
 import { isIP } from 'node:net';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
 
 export class HostPortError extends Error {
   readonly code = 'CONFIG_BAD_HOSTPORT' as const;
@@ -16,7 +26,7 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:
  * the port is required. Throws HostPortError whose message says what was expected.
  * The host is returned without brackets.
  */
-export function parseHostPort(s: string, defaultPort?: number): { host: string; port: number } {
+export function parseHostPort(s: string, defaultPort?: number): HostPort {
   if (typeof s !== 'string' || s.length === 0) throw new HostPortError('expected "host:port", got an empty string');
   let host: string;
   let portText: string | undefined;
@@ -52,7 +62,21 @@ export function parseHostPort(s: string, defaultPort?: number): { host: string; 
   return { host, port };
 }
 
+/**
+ * parseHostPort for modules with their own error type: a HostPortError
+ * becomes `fail(message)`; an address already parsed passes through.
+ */
+export function readHostPort(s: string | HostPort, fail: (message: string) => Error): HostPort {
+  if (typeof s === 'object' && s !== null) return s;
+  try {
+    return parseHostPort(s);
+  } catch (err) {
+    if (err instanceof HostPortError) throw fail(err.message);
+    throw err;
+  }
+}
+
 /** Canonical text form: `host:port`, IPv6 in brackets. */
-export function formatHostPort(hp: { host: string; port: number }): string {
+export function formatHostPort(hp: HostPort): string {
   return isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
