@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import { StreamError } from '../xmpp/errors.ts';
 import { newId, streamHeader } from './stream.ts';
+import { s2sAdmission } from '../config/defaults.ts';
 
 export interface AdmissionLimits {
   /** Unauthenticated inbound connections at once, all addresses together. */
@@ -17,7 +18,8 @@ export interface AdmissionLimits {
   maxPendingPerAddress: number;
 }
 
-export const DEFAULT_ADMISSION: AdmissionLimits = { maxPending: 128, maxPendingPerAddress: 16 };
+/** s2s.max_pending and max_pending_per_address of the site file (config/defaults.ts). */
+export const DEFAULT_ADMISSION: AdmissionLimits = s2sAdmission();
 
 /** Held by a connection until it authenticates or closes; release() is idempotent. */
 export interface Slot {

@@ -7,6 +7,7 @@ import type { CertStore } from './tls/index.ts';
 import type { TrustPolicy } from './trust/policy.ts';
 import type { StreamEnv } from './stream.ts';
 import type { AdmissionLimits } from './admission.ts';
+import { s2sTimeoutsMs } from '../config/defaults.ts';
 
 export interface S2SOptions {
   /** 'host:port' for inbound streams from local servers; port 0 allowed (tests). */
@@ -49,7 +50,8 @@ export interface Timeouts {
   queueMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, authMs: 30_000, idleMs: 600_000, queueMs: 60_000 };
+/** The site file's defaults (config/defaults.ts): s2s.*_timeout_s and limits.held_stanza_timeout_s. */
+export const DEFAULT_TIMEOUTS: Timeouts = s2sTimeoutsMs();
 
 /** What sessions need from the service. */
 export interface S2SContext extends StreamEnv {
