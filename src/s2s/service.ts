@@ -14,6 +14,7 @@ import type { S2SStream } from './stream.ts';
 import { TrustPolicy, type PeerCert } from './trust/policy.ts';
 import { Admission, DEFAULT_ADMISSION, refuseConnection, type PendingSummary, type Slot } from './admission.ts';
 import { RateLimitedLog } from '../obs/log-limit.ts';
+import { systemRuntime } from './runtime.ts';
 import { readHostPort, type HostPort } from '../config/hostport.ts';
 
 export class S2SError extends Error {
@@ -75,6 +76,7 @@ export class S2SService {
       opts,
       trust: opts.trust ?? new TrustPolicy({ rules: [], dnssec: { servers: [], trusted: false } }, { tlsRequired: opts.tls.require }),
       maxStanzaBytes: opts.maxStanzaBytes,
+      runtime: opts.runtime ?? systemRuntime,
       timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
       queueLimit: opts.queueLimit ?? 1000,
       isLocal,
@@ -160,7 +162,7 @@ export class S2SService {
       const { pending, limits } = this.admission.summary();
       this.refusals.hit({ reason: slot, address, pending, limit: slot === 'total' ? limits.maxPending : limits.maxPendingPerAddress });
       // No stream can be opened before TLS on a Direct TLS port: just closed.
-      return directTls ? void sock.destroy() : refuseConnection(sock, slot);
+      return directTls ? void sock.destroy() : refuseConnection(sock, slot, this.ctx.runtime);
     }
     if (!directTls) return this.accept(sock, slot);
     const key = peerKey(sock);
