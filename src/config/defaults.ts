@@ -1,9 +1,10 @@
 /**
  * The one place each default of the site file lives, in the site file's
  * units (the schema fills them in; `satrelay check` prints them). Modules
- * below config/ take these values from their callers and invent none; the
- * `*Ms` helpers give the same values in the units those modules take, for
- * callers without a site file (benchmarks, tests).
+ * outside config/ invent none: where an option is not given (benchmarks,
+ * tests, no site file) they fall back to these values, through the `*Ms`
+ * helpers in the units they take (s2s/options.ts, s2s/admission.ts,
+ * link/xep0361/link.ts, relay/relay.ts).
  *
  * Imports nothing: any layer may read it.
  */

@@ -6,7 +6,8 @@
  * values computed from the bearer); the result is fully filled, paths absolute.
  * Also: `host:port` parsing (hostport.ts, a leaf any layer may import) and
  * pre-shared link key files. defaults.ts is the one source of every site
- * default; lower layers take the values from their callers.
+ * default: the schema fills them in, and modules used without a site file
+ * (S2S service, xep0361 link, the relay's local hold time) fall back to it.
  *
  * Files: site.ts (load), site-schema.ts, site-checks.ts, site-files.ts,
  * site-types.ts, defaults.ts, hostport.ts, profile.ts, trust.ts, clearance.ts,
