@@ -1,6 +1,15 @@
-/** `host:port` strings: IPv4, DNS names and bracketed IPv6 (`[::1]:5269`). */
+/**
+ * `host:port` strings: IPv4, DNS names and bracketed IPv6 (`[::1]:5269`).
+ * The one parser of the project: site files, S2S listeners, link drivers and
+ * the emulator all read addresses here. Imports nothing from src/: any layer
+ * may import it.
+ */
 import { isIP } from 'node:net';
-import { z } from 'zod';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
 
 export class HostPortError extends Error {
   readonly code = 'CONFIG_BAD_HOSTPORT' as const;
@@ -17,7 +26,7 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:
  * the port is required. Throws HostPortError whose message says what was expected.
  * The host is returned without brackets.
  */
-export function parseHostPort(s: string, defaultPort?: number): { host: string; port: number } {
+export function parseHostPort(s: string, defaultPort?: number): HostPort {
   if (typeof s !== 'string' || s.length === 0) throw new HostPortError('expected "host:port", got an empty string');
   let host: string;
   let portText: string | undefined;
@@ -53,28 +62,21 @@ export function parseHostPort(s: string, defaultPort?: number): { host: string; 
   return { host, port };
 }
 
-/** Canonical text form: `host:port`, IPv6 in brackets. */
-export function formatHostPort(hp: { host: string; port: number }): string {
-  return isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+/**
+ * parseHostPort for modules with their own error type: a HostPortError
+ * becomes `fail(message)`; an address already parsed passes through.
+ */
+export function readHostPort(s: string | HostPort, fail: (message: string) => Error): HostPort {
+  if (typeof s === 'object' && s !== null) return s;
+  try {
+    return parseHostPort(s);
+  } catch (err) {
+    if (err instanceof HostPortError) throw fail(err.message);
+    throw err;
+  }
 }
 
-/** zod: "host:port" (port 0 allowed: the OS picks, unless needPort), canonicalised; ipOnly: the host must be an address. */
-export const hostPortSchema = (opts: { defaultPort?: number; needPort?: boolean; ipOnly?: boolean } = {}) =>
-  z.string().transform((s, ctx) => {
-    try {
-      const hp = parseHostPort(s, opts.defaultPort);
-      if (opts.needPort && hp.port === 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a port 1-65535, got 0` });
-        return z.NEVER;
-      }
-      if (opts.ipOnly && isIP(hp.host) === 0) {
-        ctx.addIssue({ code: 'custom', message: `expected an IP address (it is not looked up by name), got ${JSON.stringify(s)}` });
-        return z.NEVER;
-      }
-      return formatHostPort(hp);
-    } catch (err) {
-      if (!(err instanceof HostPortError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-      return z.NEVER;
-    }
-  });
+/** Canonical text form: `host:port`, IPv6 in brackets. */
+export function formatHostPort(hp: HostPort): string {
+  return isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}

@@ -4,22 +4,23 @@
  * site.ts stays small; site.ts spreads these keys into its schema.
  */
 import { z } from 'zod';
+import { SITE_DEFAULTS as D } from './defaults.ts';
 
 const posInt = () => z.number().int().positive();
 const posNum = () => z.number().finite().positive();
 
 /** Keys added to `s2s:`. */
 export const s2sLimitKeys = {
-  max_pending: posInt().default(128),
-  max_pending_per_address: posInt().default(16),
+  max_pending: posInt().default(D.s2s.max_pending),
+  max_pending_per_address: posInt().default(D.s2s.max_pending_per_address),
 };
 
 /** Keys added to `metrics:`. */
 export const metricsLimitKeys = {
-  max_connections: posInt().default(32),
-  max_connections_per_address: posInt().default(8),
-  idle_timeout_s: posNum().default(10),
-  request_timeout_s: posNum().default(10),
+  max_connections: posInt().default(D.metrics.max_connections),
+  max_connections_per_address: posInt().default(D.metrics.max_connections_per_address),
+  idle_timeout_s: posNum().default(D.metrics.idle_timeout_s),
+  request_timeout_s: posNum().default(D.metrics.request_timeout_s),
 };
 
 export interface S2SLimitsConfig {

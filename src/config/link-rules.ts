@@ -4,6 +4,7 @@
  * one end of a link only; what needs both ends (two tcp ends that both dial)
  * shows at run time instead (ConnectWatch: a warning and `satrelay status`).
  */
+import { SITE_DEFAULTS } from './defaults.ts';
 import type { ConfigIssue } from './errors.ts';
 import { formatHostPort, parseHostPort } from './hostport.ts';
 import { formatPath, type PathSeg, type YamlSource } from './source.ts';
@@ -50,13 +51,13 @@ export function linkRuleIssues(src: YamlSource): ConfigIssue[] {
     const hp = src.get(path) === undefined && fallback ? parseHostPort(fallback) : addr(src, path);
     if (hp) own[space].push({ path, hp });
   };
-  // defaults count too: local.listen ["0.0.0.0:5269"], metrics.listen "127.0.0.1:9105"
-  if (src.get(['local', 'listen']) === undefined) add('tcp', ['local', 'listen', 0], '0.0.0.0:5269');
+  // defaults count too: local.listen, metrics.listen
+  if (src.get(['local', 'listen']) === undefined) SITE_DEFAULTS.local.listen.forEach((l, i) => add('tcp', ['local', 'listen', i], l));
   for (const key of ['listen', 'direct_tls_listen']) {
     const list = src.get(['local', key]);
     if (Array.isArray(list)) list.forEach((_, i) => add('tcp', ['local', key, i]));
   }
-  add('tcp', ['metrics', 'listen'], '127.0.0.1:9105');
+  add('tcp', ['metrics', 'listen'], SITE_DEFAULTS.metrics.listen);
   links.forEach((_, i) => {
     const t = src.get(['links', i, 'transport']);
     if (t === 'udp') add('udp', ['links', i, 'bind']);

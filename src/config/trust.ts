@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConfigIssue } from './errors.ts';
-import { hostPortSchema } from './hostport.ts';
+import { DNS_PORT, S2S_PORT } from './defaults.ts';
+import { hostPortSchema } from './hostport-schema.ts';
 import type { YamlSource } from './source.ts';
 
 export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
@@ -43,12 +44,12 @@ const tlsa = z.string().transform((s, ctx) => {
   return z.NEVER;
 });
 
-const dnsServer = hostPortSchema({ defaultPort: 53, needPort: true, ipOnly: true });
+const dnsServer = hostPortSchema({ defaultPort: DNS_PORT, needPort: true, ipOnly: true });
 
 const srvRecord = z
   .object({
     target: hostName,
-    port: z.number().int().min(1).max(65535).default(5269),
+    port: z.number().int().min(1).max(65535).default(S2S_PORT),
     priority: z.number().int().min(0).max(65535).default(0),
     weight: z.number().int().min(0).max(65535).default(0),
     direct_tls: z.boolean().default(false),

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SiteConfig, LinkConfig } from '../config/index.ts';
-import { parseHostPort } from '../config/index.ts';
+import { parseHostPort, s2sAdmission, s2sTimeoutsMs } from '../config/index.ts';
 import { Xep0361Link } from '../link/xep0361/link.ts';
 import { ConstrainedLink, type ConstrainedTransport } from '../link/constrained/link.ts';
 import type { LinkTuning } from '../link/core/index.ts';
@@ -47,13 +47,8 @@ export function relaySettings(cfg: SiteConfig): RelaySettings {
     dialbackSecret: persistentSecret(cfg.data_dir, 'dialback.secret'),
     maxStanzaBytes: cfg.limits.max_stanza_bytes,
     metricsListen: cfg.metrics.listen ? parseHostPort(cfg.metrics.listen) : undefined,
-    s2sTimeouts: {
-      connectMs: cfg.s2s.connect_timeout_s * 1000,
-      authMs: cfg.s2s.auth_timeout_s * 1000,
-      idleMs: cfg.s2s.idle_timeout_s * 1000,
-      queueMs: cfg.limits.held_stanza_timeout_s * 1000,
-    },
-    s2sAdmission: { maxPending: cfg.s2s.max_pending, maxPendingPerAddress: cfg.s2s.max_pending_per_address },
+    s2sTimeouts: s2sTimeoutsMs(cfg.s2s, cfg.limits),
+    s2sAdmission: s2sAdmission(cfg.s2s),
     metricsLimits: {
       maxConnections: cfg.metrics.max_connections,
       maxConnectionsPerAddress: cfg.metrics.max_connections_per_address,

@@ -4,6 +4,7 @@
  */
 import { S2SService } from '../s2s/index.ts';
 import { DEFAULT_TIMEOUTS } from '../s2s/options.ts';
+import { heldTimeoutMs } from '../config/defaults.ts';
 import { CertStore } from '../s2s/tls/index.ts';
 import { TrustPolicy, type TrustSettings } from '../s2s/trust/index.ts';
 import { StanzaError } from '../xmpp/errors.ts';
@@ -153,7 +154,7 @@ export class Relay {
   }
 
   private async deliverWithRetries(el: XmlElement): Promise<void> {
-    const deadline = Date.now() + (this.settings.s2sTimeouts?.queueMs ?? 600_000);
+    const deadline = Date.now() + (this.settings.s2sTimeouts?.queueMs ?? heldTimeoutMs());
     let delay = 1000;
     for (let attempt = 0; ; attempt++) {
       if (this.stopping && attempt > 0) throw new RelayStoppingError();

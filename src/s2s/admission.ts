@@ -9,6 +9,8 @@
 import type { Socket } from 'node:net';
 import { StreamError } from '../xmpp/errors.ts';
 import { newId, streamHeader } from './stream.ts';
+import { s2sAdmission } from '../config/defaults.ts';
+import type { S2SRuntime } from './runtime.ts';
 
 export interface AdmissionLimits {
   /** Unauthenticated inbound connections at once, all addresses together. */
@@ -17,7 +19,8 @@ export interface AdmissionLimits {
   maxPendingPerAddress: number;
 }
 
-export const DEFAULT_ADMISSION: AdmissionLimits = { maxPending: 128, maxPendingPerAddress: 16 };
+/** s2s.max_pending and max_pending_per_address of the site file (config/defaults.ts). */
+export const DEFAULT_ADMISSION: AdmissionLimits = s2sAdmission();
 
 /** Held by a connection until it authenticates or closes; release() is idempotent. */
 export interface Slot {
@@ -81,10 +84,10 @@ export class Admission {
  * (RFC 6120 §4.9.1.1: our header first, then the error, then the close tag),
  * and drops it a second later whatever the peer does.
  */
-export function refuseConnection(sock: Socket, why: Refusal): void {
+export function refuseConnection(sock: Socket, why: Refusal, rt: S2SRuntime): void {
   const err = why === 'total' ? new StreamError('resource-constraint', 'too many unauthenticated connections') : new StreamError('policy-violation', 'too many unauthenticated connections from your address');
   sock.on('error', () => undefined);
   sock.on('data', () => undefined); // read and discard: unread input would turn our close into a reset
-  sock.end(streamHeader({ id: newId() }) + err.toElement().toString() + '</stream:stream>');
-  setTimeout(() => sock.destroy(), 1000).unref();
+  sock.end(streamHeader({ id: newId(rt) }) + err.toElement().toString() + '</stream:stream>');
+  rt.after(1000, () => sock.destroy());
 }

@@ -10,18 +10,16 @@ import { TLSSocket } from 'node:tls';
 import { x, type XmlElement } from '../xml/element.ts';
 import { StreamError, StanzaError } from '../xmpp/errors.ts';
 import { NS } from '../xmpp/ns.ts';
-import { domainOf } from '../xmpp/jid.ts';
 import { assessPeer } from './tls/index.ts';
 import { S2SStream, SmReceiver, newId, streamHeader } from './stream.ts';
 import type { S2SContext } from './options.ts';
 import type { Slot } from './admission.ts';
-
-const STANZAS = new Set(['message', 'presence', 'iq']);
+import { checkStanza, type StanzaAuth } from './stanza-check.ts';
 
 export class InboundSession extends S2SStream {
   readonly direction = 'in' as const;
   /** Stream id we gave in our header (dialback keys bind to it, XEP-0220 §2.1.1). */
-  streamId = newId();
+  streamId = newId(this.env.runtime);
   /** Header 'to' / 'from' of the current stream. */
   to?: string;
   from?: string;
@@ -70,7 +68,7 @@ export class InboundSession extends S2SStream {
     // RFC 6120 §4.9.3.6: we must serve the 'to' domain
     if (this.to !== undefined && !this.ctx.isServed(this.to)) return this.close(new StreamError('host-unknown', `not serving ${this.to}`));
     if (this.from !== undefined && !this.ctx.isLocal(this.from)) return this.close(new StreamError('host-unknown', `not accepting streams from ${this.from}`));
-    this.streamId = newId();
+    this.streamId = newId(this.ctx.runtime);
     this.headerSent = true;
     this.send(streamHeader({ from: this.to, to: this.from, id: this.streamId, version: version !== undefined }));
     if (version === undefined) {
@@ -144,7 +142,7 @@ export class InboundSession extends S2SStream {
     this.ctx.metrics.inc('s2s_stanzas_out_total', { kind: el.local });
     // no XEP-0198 acks are requested for this direction: taken once written
     this.ctx.taken(el);
-    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+    this.restartIdle();
   }
 
   /** The peer's certificate verifies (PKIX chain and RFC 6125 identity) for `from`; noted for status. */
@@ -323,7 +321,7 @@ export class InboundSession extends S2SStream {
         this.send(`<failed xmlns='${NS.SM}'><unexpected-request xmlns='${NS.STANZAS_ERR}'/></failed>`);
         return;
       }
-      this.sm = new SmReceiver((h) => this.send(`<a xmlns='${NS.SM}' h='${h}'/>`));
+      this.sm = new SmReceiver((h) => this.send(`<a xmlns='${NS.SM}' h='${h}'/>`), this.ctx.runtime);
       this.send(`<enabled xmlns='${NS.SM}'/>`); // no resumption on s2s
       this.ctx.metrics.inc('s2s_sm_enabled_total', { direction: 'in' });
       return;
@@ -333,28 +331,19 @@ export class InboundSession extends S2SStream {
     // <a/>: stanzas we send (bidi) are taken once written, nothing to release
   }
 
+  /** What this stream authenticated: pairs by dialback, or the stream's 'from' by SASL EXTERNAL (any served 'to'). */
+  private readonly stanzaAuth: StanzaAuth = {
+    authenticated: () => this.authed.size > 0,
+    hasFrom: (from) => this.authed.has(from),
+    mayReach: (from, to) => this.auth === 'sasl-external' || !!this.authed.get(from)?.has(to),
+    isServed: (to) => this.ctx.isServed(to),
+  };
+
   /** RFC 6120 §8, §4.9.3: stanza checks, then hand it over. */
   private stanza(el: XmlElement): void {
-    if (this.authed.size === 0) return this.close(new StreamError('not-authorized', 'stanza before authentication'));
-    if (el.ns !== NS.SERVER || !STANZAS.has(el.local)) return this.close(new StreamError('unsupported-stanza-type', `${el.name} in ${el.ns}`));
-    const fromAttr = el.attr('from');
-    const toAttr = el.attr('to');
-    if (!fromAttr || !toAttr) return this.close(new StreamError('improper-addressing', 'stanza without from/to'));
-    const from = domainOf(fromAttr);
-    const to = domainOf(toAttr);
-    if (!from || !this.authed.has(from)) return this.close(new StreamError('invalid-from', `${fromAttr} not authenticated on this stream`));
-    if (!to || !this.ctx.isServed(to)) return this.close(new StreamError('host-unknown', `not serving ${toAttr}`));
-    if (!this.authed.get(from)!.has(to) && this.auth !== 'sasl-external') {
-      return this.close(new StreamError('invalid-from', `${from} not authenticated for ${to}`));
-    }
-    this.ctx.metrics.inc('s2s_stanzas_in_total', { kind: el.local });
-    this.stanzasIn++;
-    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
-    const sm = this.sm;
-    const seq = sm ? sm.next() : -1;
-    this.ctx.handOver(el, { from, to }, () => {
-      if (sm && !this.closed) sm.markHandled(seq);
-    }, this.log);
+    const route = checkStanza(el, this.stanzaAuth);
+    if (route instanceof StreamError) return this.close(route);
+    this.handIn(el, route, this.sm);
   }
 
   protected override smReceiver(): SmReceiver | undefined {
@@ -364,6 +353,6 @@ export class InboundSession extends S2SStream {
   protected override onAuthed(): void {
     this.slot?.release();
     this.clearTimer('auth');
-    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+    this.restartIdle();
   }
 }

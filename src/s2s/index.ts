@@ -14,11 +14,14 @@
  * the originating domain (receiving role).
  *
  * Files: service.ts (listeners, session table, roles wiring), inbound.ts,
- * outbound.ts, stream.ts (states, the one close path), options.ts; tls/, dns/
- * and dialback-key.ts are leaf helpers.
+ * outbound.ts, stream.ts (states, the one close path), stanza-check.ts (the
+ * RFC 6120 §8 checks both directions apply), runtime.ts (clock, timers,
+ * randomness), options.ts; tls/, dns/ and dialback-key.ts are leaf helpers.
  *
  * Takes: S2SOptions (listen addresses, local domain patterns, served-domain
- * predicate, routes, CertStore, dialback secret, limits, callbacks).
+ * predicate, routes, CertStore, dialback secret, limits, callbacks, and an
+ * S2SRuntime: sessions read time, set timers and draw random ids only
+ * through it, so tests run timeouts and hold times in simulated time).
  * Gives: S2SService (start, addresses, deliver, sessions, stop); onStanza for
  * each checked inbound stanza; onUndeliverable for each outbound stanza that
  * could not be delivered (remote-server-not-found / remote-server-timeout /
@@ -45,8 +48,11 @@
  * so a dialback-only pair still opens a second (stanza-free) connection.
  * Counts s2s_bidi_total{direction}; SessionInfo.bidi and .stanzas show it.
  *
- * Must not import: link/, optimize/, relay/, config/ (the relay wires them).
+ * Must not import: link/, optimize/, relay/ (the relay wires them); from
+ * config/ only its leaves hostport.ts (the one host:port parser) and
+ * defaults.ts (the one source of each default).
  */
+export { systemRuntime, type S2SRuntime, type RuntimeTimer } from './runtime.ts';
 export { S2SService, S2SError, type SessionInfo } from './service.ts';
 export type { S2SOptions, Timeouts } from './options.ts';
 export type { SessionState } from './stream.ts';

@@ -7,6 +7,8 @@ import type { CertStore } from './tls/index.ts';
 import type { TrustPolicy } from './trust/policy.ts';
 import type { StreamEnv } from './stream.ts';
 import type { AdmissionLimits } from './admission.ts';
+import type { S2SRuntime } from './runtime.ts';
+import { s2sTimeoutsMs } from '../config/defaults.ts';
 
 export interface S2SOptions {
   /** 'host:port' for inbound streams from local servers; port 0 allowed (tests). */
@@ -36,6 +38,8 @@ export interface S2SOptions {
   queueLimit?: number;
   logger?: Logger;
   metrics?: Metrics;
+  /** Clock, timers and randomness of the sessions (default systemRuntime; tests: simulated time). */
+  runtime?: S2SRuntime;
   /** An authenticated inbound stanza from a local server, already checked; resolving means "taken". */
   onStanza(stanza: XmlElement, ctx: { from: string; to: string }): Promise<void> | void;
   /** An outbound stanza could not be delivered: the relay core bounces it over the link. */
@@ -49,7 +53,8 @@ export interface Timeouts {
   queueMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, authMs: 30_000, idleMs: 600_000, queueMs: 60_000 };
+/** The site file's defaults (config/defaults.ts): s2s.*_timeout_s and limits.held_stanza_timeout_s. */
+export const DEFAULT_TIMEOUTS: Timeouts = s2sTimeoutsMs();
 
 /** What sessions need from the service. */
 export interface S2SContext extends StreamEnv {
@@ -65,11 +70,6 @@ export interface S2SContext extends StreamEnv {
   checkOwnKey(receiving: string, originating: string, streamId: string, key: string): boolean;
   /** Sends a stanza from a served domain to a local one (bounces of refused inbound stanzas). */
   deliver(stanza: XmlElement): void;
-  /**
-   * Hands a checked stanza from a local server to onStanza; a refusal bounces
-   * it to its sender (RFC 6120 §8.3). `handled` runs once either way.
-   */
-  handOver(stanza: XmlElement, route: { from: string; to: string }, handled: () => void, log: Logger): void;
   /** XEP-0288: a live bidi inbound stream from `local` already covers (or is authenticating) the pair served `from` -> `local`. */
   reverseBidi(from: string, local: string): boolean;
   /** The local server has the stanza: written to an authenticated stream, or acked under XEP-0198. */

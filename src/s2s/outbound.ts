@@ -11,14 +11,12 @@ import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'n
 import { x, type XmlElement } from '../xml/element.ts';
 import { StreamError, StanzaError } from '../xmpp/errors.ts';
 import { NS } from '../xmpp/ns.ts';
-import { domainOf } from '../xmpp/jid.ts';
 import { verifyPeerIdentity } from './tls/index.ts';
 import { dialbackKey } from './dialback-key.ts';
 import { S2SStream, SmReceiver, streamHeader } from './stream.ts';
 import type { S2SContext } from './options.ts';
 import type { ConnectTarget } from './trust/policy.ts';
-
-const STANZAS = new Set(['message', 'presence', 'iq']);
+import { checkStanza, isStanza, type StanzaAuth } from './stanza-check.ts';
 
 interface PendingVerify {
   id: string;
@@ -83,7 +81,7 @@ export class OutboundSession extends S2SStream {
       this.ctx.onUndeliverable(el, new StanzaError('resource-constraint', 'S2S send queue full'));
       return;
     }
-    this.queue.push({ el, at: Date.now() });
+    this.queue.push({ el, at: this.ctx.runtime.now() });
     if (this.queue.length === 1) this.armQueueTimer();
   }
 
@@ -91,9 +89,9 @@ export class OutboundSession extends S2SStream {
   private armQueueTimer(): void {
     const oldest = this.queue[0];
     if (!oldest) return;
-    const due = Math.max(0, oldest.at + this.ctx.timeouts.queueMs - Date.now());
+    const due = Math.max(0, oldest.at + this.ctx.timeouts.queueMs - this.ctx.runtime.now());
     this.timer('queue', due, () => {
-      const now = Date.now();
+      const now = this.ctx.runtime.now();
       this.bounceQueue(new StanzaError('remote-server-timeout', 'not delivered in time'), (q) => now - q.at >= this.ctx.timeouts.queueMs);
       this.armQueueTimer();
     });
@@ -111,7 +109,7 @@ export class OutboundSession extends S2SStream {
     } else {
       this.ctx.taken(el);
     }
-    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+    this.restartIdle();
   }
 
   /** Receiving role: ask this (local) authoritative server about a key (XEP-0220 §2.1.2). */
@@ -243,7 +241,7 @@ export class OutboundSession extends S2SStream {
     if (el.ns === NS.DIALBACK && el.local === 'result') return this.dbResult(el);
     if (el.ns === NS.DIALBACK && el.local === 'verify') return this.dbVerifyReply(el);
     if (el.ns === NS.SM) return this.smElement(el);
-    if (this.bidi && el.ns === NS.SERVER && STANZAS.has(el.local)) return this.peerStanza(el);
+    if (this.bidi && isStanza(el)) return this.peerStanza(el);
     // Nothing else is expected on an outbound stream.
     this.close(new StreamError('unsupported-stanza-type', `${el.name} on an outbound stream`));
   }
@@ -294,29 +292,20 @@ export class OutboundSession extends S2SStream {
     this.log.info({ from: this.from, to: this.to }, 'outbound stream is bidirectional (XEP-0288)');
   }
 
-  /**
-   * XEP-0288 §2.2/§3: a stanza from the local server on our bidi stream. Only
-   * the reverse of our authenticated pair: from the peer domain (this.to) to
-   * the served domain we authenticated as (this.from); checks as RFC 6120 §8.
-   */
+  /** XEP-0288 §2.2/§3: on our bidi stream, once authenticated, only the reverse of our pair: the peer domain (this.to) to the served domain we authenticated as (this.from). */
+  private readonly stanzaAuth: StanzaAuth = {
+    authenticated: () => this.state === 'authed',
+    hasFrom: (from) => from === this.to,
+    mayReach: (_from, to) => to === this.from,
+    isServed: (to) => this.ctx.isServed(to),
+  };
+
+  /** A stanza from the local server on our bidi stream: checked as inbound ones (RFC 6120 §8), then handed over. */
   private peerStanza(el: XmlElement): void {
-    if (this.state !== 'authed') return this.close(new StreamError('not-authorized', 'stanza before authentication'));
-    const fromAttr = el.attr('from');
-    const toAttr = el.attr('to');
-    if (!fromAttr || !toAttr) return this.close(new StreamError('improper-addressing', 'stanza without from/to'));
-    const from = domainOf(fromAttr);
-    const to = domainOf(toAttr);
-    if (from !== this.to) return this.close(new StreamError('invalid-from', `${fromAttr} not authenticated on this stream`));
-    if (!to || !this.ctx.isServed(to)) return this.close(new StreamError('host-unknown', `not serving ${toAttr}`));
-    if (to !== this.from) return this.close(new StreamError('invalid-from', `${from} not authenticated for ${to}`));
-    this.ctx.metrics.inc('s2s_stanzas_in_total', { kind: el.local });
-    this.stanzasIn++;
-    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+    const route = checkStanza(el, this.stanzaAuth);
+    if (route instanceof StreamError) return this.close(route);
     const sm = this.smIn;
-    const seq = sm ? sm.next() : -1;
-    this.ctx.handOver(el, { from, to }, () => {
-      if (sm && !this.closed && this.smIn === sm) sm.markHandled(seq);
-    }, this.log);
+    this.handIn(el, route, sm, () => this.smIn === sm);
   }
 
   protected override smReceiver(): SmReceiver | undefined {
@@ -405,7 +394,7 @@ export class OutboundSession extends S2SStream {
     const sm = this.sm;
     if (!sm?.enabled || sm.rPending || sm.unacked.length === 0) return;
     sm.rPending = true;
-    setImmediate(() => {
+    this.ctx.runtime.soon(() => {
       if (this.closed || this.sm !== sm) return;
       sm.rPending = false;
       this.send(`<r xmlns='${NS.SM}'/>`);
@@ -422,7 +411,7 @@ export class OutboundSession extends S2SStream {
     if (!sm) return;
     if (el.local === 'enabled') {
       sm.enabled = true;
-      if (this.bidi) this.smIn = new SmReceiver((h) => this.send(`<a xmlns='${NS.SM}' h='${h}'/>`));
+      if (this.bidi) this.smIn = new SmReceiver((h) => this.send(`<a xmlns='${NS.SM}' h='${h}'/>`), this.ctx.runtime);
       this.ctx.metrics.inc('s2s_sm_enabled_total', { direction: 'out' });
       return this.requestAck();
     }
@@ -456,7 +445,7 @@ export class OutboundSession extends S2SStream {
     const q = this.queue;
     this.queue = [];
     for (const s of q) this.write(s.el);
-    this.timer('idle', this.ctx.timeouts.idleMs, () => this.close(null));
+    this.restartIdle();
   }
 
   protected override onPeerClose(): void {

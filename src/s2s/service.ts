@@ -14,6 +14,8 @@ import type { S2SStream } from './stream.ts';
 import { TrustPolicy, type PeerCert } from './trust/policy.ts';
 import { Admission, DEFAULT_ADMISSION, refuseConnection, type PendingSummary, type Slot } from './admission.ts';
 import { RateLimitedLog } from '../obs/log-limit.ts';
+import { systemRuntime } from './runtime.ts';
+import { readHostPort, type HostPort } from '../config/hostport.ts';
 
 export class S2SError extends Error {
   constructor(
@@ -28,12 +30,8 @@ export class S2SError extends Error {
 /** A connection's remote address and port: the same for a TLS socket and the TCP socket under it. */
 const peerKey = (sock: Socket): string => `${sock.remoteAddress}|${sock.remotePort}`;
 
-function parseListen(s: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new S2SError('S2S_BAD_LISTEN', `expected "host:port", got ${JSON.stringify(s)}`);
-  return { host: m[1] ?? m[2], port };
-}
+/** A listener address; S2SError S2S_BAD_LISTEN when it is not "host:port". */
+export const parseListen = (s: string): HostPort => readHostPort(s, (message) => new S2SError('S2S_BAD_LISTEN', `listen address: ${message}`));
 
 export interface SessionInfo {
   id: string;
@@ -78,6 +76,7 @@ export class S2SService {
       opts,
       trust: opts.trust ?? new TrustPolicy({ rules: [], dnssec: { servers: [], trusted: false } }, { tlsRequired: opts.tls.require }),
       maxStanzaBytes: opts.maxStanzaBytes,
+      runtime: opts.runtime ?? systemRuntime,
       timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
       queueLimit: opts.queueLimit ?? 1000,
       isLocal,
@@ -163,7 +162,7 @@ export class S2SService {
       const { pending, limits } = this.admission.summary();
       this.refusals.hit({ reason: slot, address, pending, limit: slot === 'total' ? limits.maxPending : limits.maxPendingPerAddress });
       // No stream can be opened before TLS on a Direct TLS port: just closed.
-      return directTls ? void sock.destroy() : refuseConnection(sock, slot);
+      return directTls ? void sock.destroy() : refuseConnection(sock, slot, this.ctx.runtime);
     }
     if (!directTls) return this.accept(sock, slot);
     const key = peerKey(sock);

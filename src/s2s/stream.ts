@@ -4,7 +4,6 @@
  * (setState), ONE close path (close): stream error, closing tag, no more
  * sends, timers cleared, queued stanzas bounced, close counted by condition.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { StreamParser } from '../xml/index.ts';
@@ -14,6 +13,7 @@ import { StreamError, StanzaError } from '../xmpp/errors.ts';
 import { NS } from '../xmpp/ns.ts';
 import type { Logger } from '../obs/log.ts';
 import type { Metrics } from '../obs/metrics.ts';
+import type { RuntimeTimer, S2SRuntime } from './runtime.ts';
 
 export type Direction = 'in' | 'out';
 
@@ -47,11 +47,19 @@ export interface StreamEnv {
   log: Logger;
   metrics: Metrics;
   maxStanzaBytes: number;
+  /** Clock, timers, deferral and randomness (runtime.ts). */
+  runtime: S2SRuntime;
+  timeouts: { idleMs: number };
   onUndeliverable(stanza: XmlElement, err: StanzaError): void;
+  /**
+   * Hands a checked stanza from a local server to onStanza; a refusal bounces
+   * it to its sender (RFC 6120 §8.3). `handled` runs once either way.
+   */
+  handOver(stanza: XmlElement, route: { from: string; to: string }, handled: () => void, log: Logger): void;
 }
 
 let counter = 0;
-export const newId = (): string => randomBytes(8).toString('hex');
+export const newId = (rt: S2SRuntime): string => rt.random(8).toString('hex');
 
 export const streamHeader = (a: { from?: string; to?: string; id?: string; version?: boolean }): string =>
   `<?xml version='1.0'?><stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAM}' xmlns:db='${NS.DIALBACK}'` +
@@ -76,7 +84,10 @@ export class SmReceiver {
   private ackWanted = false;
   private lastSent = 0;
   private eagerPending = false;
-  constructor(private readonly sendAck: (h: number) => void) {}
+  constructor(
+    private readonly sendAck: (h: number) => void,
+    private readonly rt: S2SRuntime,
+  ) {}
 
   /** Sequence number of a newly received stanza. */
   next(): number {
@@ -90,7 +101,7 @@ export class SmReceiver {
     this.maybeAck();
     if (this.handled > before && !this.eagerPending) {
       this.eagerPending = true;
-      setImmediate(() => {
+      this.rt.soon(() => {
         this.eagerPending = false;
         if (this.handled > this.lastSent) this.ack();
       });
@@ -139,7 +150,7 @@ export abstract class S2SStream {
   protected headerSent = false;
   protected parser?: StreamParser;
   private parserGen = 0;
-  private timers = new Map<string, NodeJS.Timeout>();
+  private timers = new Map<string, RuntimeTimer>();
   private corked = false;
   private outputClosed = false;
   protected readonly log: Logger;
@@ -259,7 +270,7 @@ export abstract class S2SStream {
       const socket = this.socket;
       socket.cork();
       this.corked = true;
-      process.nextTick(() => {
+      this.env.runtime.tick(() => {
         this.corked = false;
         socket.uncork();
       });
@@ -268,19 +279,38 @@ export abstract class S2SStream {
     return true;
   }
 
+  /** (Re)starts the idle timer: a stream without stanzas for idleMs is closed cleanly. */
+  protected restartIdle(): void {
+    this.timer('idle', this.env.timeouts.idleMs, () => this.close(null));
+  }
+
+  /**
+   * A stanza that passed checkStanza (stanza-check.ts): counted, the idle
+   * timer restarted, handed over; `sm` acknowledges it once handled (XEP-0198
+   * §4) while `current()` says that receiver is still the stream's.
+   */
+  protected handIn(el: XmlElement, route: { from: string; to: string }, sm: SmReceiver | undefined, current: () => boolean = () => true): void {
+    this.env.metrics.inc('s2s_stanzas_in_total', { kind: el.local });
+    this.stanzasIn++;
+    this.restartIdle();
+    const seq = sm ? sm.next() : -1;
+    this.env.handOver(el, route, () => {
+      if (sm && !this.closed && current()) sm.markHandled(seq);
+    }, this.log);
+  }
+
   protected timer(name: string, ms: number, fn: () => void): void {
     this.clearTimer(name);
-    const t = setTimeout(() => {
+    const t = this.env.runtime.after(ms, () => {
       this.timers.delete(name);
       if (!this.closed) fn();
-    }, ms);
-    t.unref?.();
+    });
     this.timers.set(name, t);
   }
 
   protected clearTimer(name: string): void {
     const t = this.timers.get(name);
-    if (t) clearTimeout(t);
+    t?.cancel();
     this.timers.delete(name);
   }
 
@@ -309,7 +339,7 @@ export abstract class S2SStream {
     if (this.closed) return;
     const prevState = this.state;
     this.state = 'closed';
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
     this.parserGen++;
     this.smReceiver()?.final();
@@ -331,8 +361,7 @@ export abstract class S2SStream {
     const s = this.socket;
     if (s && !s.destroyed) {
       s.end();
-      const t = setTimeout(() => s.destroy(), 2000);
-      t.unref?.();
+      this.env.runtime.after(2000, () => s.destroy());
     }
     const why =
       cause ??

@@ -2,7 +2,8 @@
  * The command line's contract with an operator: `--version`; every
  * subcommand's --help lists its options one per line and exits 0; an
  * unknown option is an error naming it; `check FILE` is `check -c FILE`;
- * keygen -o writes a 0600 key file.
+ * keygen -o writes a 0600 key file. These run main() in this process
+ * (helpers/cli-inproc.ts); one test starts the installed command itself.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -12,10 +13,12 @@ import { join, resolve } from 'node:path';
 import { commands } from '../../src/cli/main.ts';
 import { commandHelp, parseCommand, UsageError, type CommandSpec } from '../../src/cli/args.ts';
 import { parseKeyText } from '../../src/config/index.ts';
+import { satrelay as cli } from '../helpers/cli-inproc.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+/** bin/satrelay.js as a child process. */
+function spawnCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin/satrelay.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -28,10 +31,13 @@ function cli(args: string[]): Promise<{ status: number | null; stdout: string; s
 
 const names = Object.keys(commands);
 
-test('satrelay --version prints the package version', async (t) => {
-  const r = await cli(['--version']);
+test('the installed command: --version prints the package version (exit 0); a usage error exits 2, as main() returns', async (t) => {
+  const [r, bad] = await Promise.all([spawnCli(['--version']), spawnCli(['check', '--frobnicate'])]);
   t.is(r.status, 0);
   t.is(r.stdout, `satrelay ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`);
+  t.deepEqual(await cli(['--version']), { status: 0, stdout: r.stdout, stderr: '' }, 'in process: the same');
+  t.is(bad.status, 2);
+  t.deepEqual(await cli(['check', '--frobnicate']), { status: 2, stdout: bad.stdout, stderr: bad.stderr }, 'in process: the same');
 });
 
 test('satrelay --help lists every command, and each one\'s --help exits 0 with one line per option', async (t) => {

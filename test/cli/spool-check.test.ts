@@ -7,6 +7,7 @@ import { generateKeyText, loadSiteConfig } from '../../src/config/index.ts';
 import { linkSpoolDir } from '../../src/relay/from-config.ts';
 import { Spool } from '../../src/spool/index.ts';
 import { runSatrelay } from '../helpers/cli.ts';
+import { satrelay } from '../helpers/cli-inproc.ts';
 import { changeByteIn, flipMetaByte } from '../helpers/lmdb-damage.ts';
 
 async function site(t: { teardown(fn: () => void): void }): Promise<{ file: string; spoolDir: string }> {
@@ -69,7 +70,7 @@ test('a flipped meta byte: the spool is reported damaged, with what run will do,
 });
 
 test('usage', async (t) => {
-  const r = await runSatrelay(['spool'], t);
-  t.is(r.code, 2);
-  t.regex(r.err, /usage: satrelay spool check \(-c FILE \| FILE\)/);
+  const r = await satrelay(['spool']);
+  t.is(r.status, 2);
+  t.regex(r.stderr, /usage: satrelay spool check \(-c FILE \| FILE\)/);
 });

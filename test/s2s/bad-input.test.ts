@@ -8,6 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { RawClient, dialbackStream, header, service, until, type Harness } from './_util.ts';
 import { dialbackKey } from '../../src/s2s/dialback-key.ts';
+import { SimRuntime } from './_sim.ts';
 
 interface Env {
   X: Harness;
@@ -152,9 +153,16 @@ test('garbage instead of a TLS handshake after <proceed/>: session dropped, othe
   t.false(d.closed);
 });
 
-test('silent inbound connection: connection-timeout after authMs', async (t) => {
-  const X = await service(t, { local: ['a.example'], served: ['b.example'], tls: 'off', timeouts: { authMs: 200 } });
+test('silent inbound connection: connection-timeout after authMs (simulated time)', async (t) => {
+  const rt = new SimRuntime();
+  const X = await service(t, { local: ['a.example'], served: ['b.example'], tls: 'off', runtime: rt, timeouts: { authMs: 30_000 } });
   const c = await RawClient.connect(t, X.port);
+  await until(() => X.svc.sessions().length === 1, 5000, 'session');
+  t.deepEqual(rt.pending(), [30_000], 'the auth timer, nothing else');
+  await rt.advance(29_999);
+  t.false(c.closed, 'still open 1 ms before authMs');
+  t.is(c.text, '');
+  await rt.advance(1);
   t.is(await c.streamError(), 'connection-timeout');
   t.is(X.metrics.get('s2s_stream_errors_total', { condition: 'connection-timeout', direction: 'in' }), 1);
 });

@@ -3,6 +3,7 @@ import test from 'ava';
 import { createServer, type Socket } from 'node:net';
 import { service, until } from './_util.ts';
 import { parseXml } from '../../src/xml/index.ts';
+import { SimRuntime } from './_sim.ts';
 
 const msg = (id: string, to = 'alice@a.example'): ReturnType<typeof parseXml> =>
   parseXml(`<message from='bob@b.example' to='${to}' id='${id}'><body>x</body></message>`);
@@ -55,15 +56,22 @@ test('peer accepts TCP but never answers: remote-server-timeout, connection-time
     mute.close();
   });
   const port = (mute.address() as { port: number }).port;
+  const rt = new SimRuntime();
   const X = await service(t, {
     local: ['a.example'],
     served: ['b.example'],
     tls: 'optional',
+    runtime: rt,
     routes: { 'a.example': `127.0.0.1:${port}` },
-    timeouts: { connectMs: 2000, authMs: 300 },
+    timeouts: { connectMs: 10_000, authMs: 30_000 },
   });
   X.svc.deliver(msg('1'));
-  await until(() => X.undeliverable.length === 1, 5000);
+  await until(() => received.length > 0, 5000, 'stream header');
+  t.deepEqual(rt.pending(), [30_000, 600_000], 'connected: the connect timer is gone; the auth timer and the queue hold run');
+  await rt.advance(29_999);
+  t.deepEqual(X.undeliverable, [], 'nothing bounced 1 ms before authMs');
+  await rt.advance(1);
+  t.is(X.undeliverable.length, 1);
   t.is(X.undeliverable[0].err.condition, 'remote-server-timeout');
   t.is(X.metrics.get('s2s_stream_errors_total', { condition: 'connection-timeout' }), 1);
   await until(() => Buffer.concat(received).toString().includes('</stream:stream>'));
@@ -91,19 +99,34 @@ test('queue bound: stanzas beyond queueLimit bounce with resource-constraint', a
   t.deepEqual(X.undeliverable.slice(2).map((u) => u.el.attr('id')), ['0', '1', '2']);
 });
 
-test('queueMs: a stanza not delivered in time bounces with remote-server-timeout', async (t) => {
-  const mute = createServer((s) => s.on('error', () => undefined));
+test('queueMs: each queued stanza bounces with remote-server-timeout when its own hold time is up (simulated time)', async (t) => {
+  let connected = false;
+  const mute = createServer((s) => {
+    connected = true;
+    s.on('error', () => undefined);
+  });
   await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
   t.teardown(() => void mute.close());
+  const rt = new SimRuntime();
   const X = await service(t, {
     local: ['a.example'],
     served: ['b.example'],
     tls: 'optional',
-    timeouts: { queueMs: 200, authMs: 10_000 },
+    runtime: rt,
+    timeouts: { queueMs: 600_000, authMs: 3_600_000 },
     routes: { 'a.example': `127.0.0.1:${(mute.address() as { port: number }).port}` },
   });
   X.svc.deliver(msg('1'));
-  await until(() => X.undeliverable.length === 1, 3000);
-  t.is(X.undeliverable[0].err.condition, 'remote-server-timeout');
+  await until(() => connected && rt.pending().length === 2, 5000, 'connected, auth and queue timers set');
+  await rt.advance(400_000);
+  X.svc.deliver(msg('2'));
+  await rt.advance(199_999);
+  t.deepEqual(X.undeliverable, [], 'stanza 1 is held until its 600 s are up');
+  await rt.advance(1);
+  t.deepEqual(X.undeliverable.map((u) => [u.el.attr('id'), u.err.condition]), [['1', 'remote-server-timeout']], 'only stanza 1: stanza 2 has 200 s left');
+  await rt.advance(399_999);
+  t.is(X.undeliverable.length, 1);
+  await rt.advance(1);
+  t.deepEqual(X.undeliverable.map((u) => u.el.attr('id')), ['1', '2']);
   t.is(X.svc.sessions().length, 1); // the session itself is still waiting
 });

@@ -6,6 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { service, until, type Harness } from './_util.ts';
 import { parseXml } from '../../src/xml/index.ts';
+import { SimRuntime } from './_sim.ts';
 
 async function pair(t: ExecutionContext, tls: 'off' | 'required' | 'optional'): Promise<[Harness, Harness]> {
   const X = await service(t, { local: ['a.example'], served: ['b.example'], tls });
@@ -79,18 +80,28 @@ test('pair: stop() closes with system-shutdown and the peer keeps serving new se
   t.is(X.undeliverable[0].err.condition, 'remote-server-timeout');
 });
 
-test('pair: idle sessions close, and a new delivery reconnects on demand', async (t) => {
-  const X = await service(t, { local: ['a.example'], served: ['b.example'], tls: 'off', timeouts: { idleMs: 300 } });
-  const Y = await service(t, { local: ['b.example'], served: ['a.example'], tls: 'off', timeouts: { idleMs: 300 } });
+test('pair: idle sessions close idleMs after their last stanza, and a new delivery reconnects on demand (simulated time)', async (t) => {
+  const rt = new SimRuntime();
+  const X = await service(t, { local: ['a.example'], served: ['b.example'], tls: 'off', runtime: rt, timeouts: { idleMs: 600_000 } });
+  const Y = await service(t, { local: ['b.example'], served: ['a.example'], tls: 'off', runtime: rt, timeouts: { idleMs: 600_000 } });
   X.routes['a.example'] = `127.0.0.1:${Y.port}`;
   Y.routes['b.example'] = `127.0.0.1:${X.port}`;
   X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='1'/>`));
   await until(() => Y.got.length === 1);
+  const carrier = (): string[] => X.svc.sessions().filter((s) => s.direction === 'out' && s.stanzas.out > 0).map((s) => s.id);
+  const first = carrier();
+  t.is(first.length, 1);
+  await rt.advance(400_000);
+  X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='1b'/>`));
+  await until(() => Y.got.length === 2);
+  await rt.advance(599_999);
+  t.deepEqual(carrier(), first, 'the stanza at 400 s restarted the idle timer: still open 999.999 s in');
+  await rt.advance(1);
   await until(() => X.svc.sessions().length === 0 && Y.svc.sessions().length === 0, 5000, 'idle close');
   t.is(X.metrics.get('s2s_stream_errors_total'), 0); // idle close is a clean </stream:stream>
   X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='2'/>`));
-  await until(() => Y.got.length === 2);
-  t.is(Y.got[1].el.attr('id'), '2');
+  await until(() => Y.got.length === 3);
+  t.is(Y.got[2].el.attr('id'), '2');
   t.is(X.metrics.get('s2s_sessions_opened_total', { direction: 'out' }), 2);
   t.deepEqual(X.undeliverable, []);
 });

@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { Metrics } from '../../obs/metrics.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import type { ConnectFailure } from './connect-watch.ts';
+import { readHostPort, type HostPort } from '../../config/hostport.ts';
 
 /** The part of LinkEndpoint (src/link/core) a driver uses. */
 export interface LinkEndpointLike {
@@ -57,15 +58,11 @@ export class DriverError extends Error {
   }
 }
 
-export interface HostPort { host: string; port: number }
+export type { HostPort };
 
-/** Parses "1.2.3.4:5299", "[::1]:5299" or "host:5299". */
+/** Parses "1.2.3.4:5299", "[::1]:5299" or "host:5299" with config/hostport.ts; DriverError DRIVER_BAD_ADDRESS when it is not one. */
 export function parseHostPort(s: string | HostPort): HostPort {
-  if (typeof s !== 'string') return s;
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new DriverError('DRIVER_BAD_ADDRESS', `expected host:port, got ${JSON.stringify(s)}`);
-  return { host: m[1], port };
+  return readHostPort(s, (message) => new DriverError('DRIVER_BAD_ADDRESS', message));
 }
 
 export function familyOf(host: string): 'udp4' | 'udp6' {

@@ -21,6 +21,10 @@ import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
 import { ConnectWatch, failureFields } from '../drivers/index.ts';
+import { SITE_DEFAULTS, heldTimeoutMs, reconnectMs } from '../../config/defaults.ts';
+
+/** links[].reconnect of the site file when no back-off is given (config/defaults.ts). */
+const RECONNECT = reconnectMs();
 
 export const NS_LINK = 'urn:satrelay:xep0361:0';
 
@@ -90,7 +94,7 @@ export class Xep0361Link implements RelayLink {
     this.log = (opts.logger ?? silentLogger).child({ link: opts.name, transport: 'xep0361' });
     this.metrics = opts.metrics ?? new Metrics();
     this.acks = opts.acks ?? true;
-    this.backoffMs = opts.backoff?.minMs ?? 500;
+    this.backoffMs = (opts.backoff ?? RECONNECT).minMs;
     if (!opts.bind && !opts.peer) throw new Error(`link ${opts.name}: xep0361 needs bind or peer`);
     if (opts.peer) this.watch = new ConnectWatch({ target: `${opts.peer.host}:${opts.peer.port}`, log: this.log, metrics: this.metrics, labels: { link: opts.name } });
   }
@@ -112,7 +116,7 @@ export class Xep0361Link implements RelayLink {
   send(el: XmlElement): Promise<void> {
     if (this.stopped) return Promise.reject(new StanzaError('remote-server-timeout', `link ${this.name} is stopped`));
     const bytes = el.toBuffer();
-    if (bytes.length > (this.opts.maxStanzaBytes ?? 262144)) {
+    if (bytes.length > (this.opts.maxStanzaBytes ?? SITE_DEFAULTS.limits.max_stanza_bytes)) {
       return Promise.reject(new StanzaError('policy-violation', 'stanza too large for the link'));
     }
     if (this.outq.length >= (this.opts.maxQueued ?? 10000)) {
@@ -235,7 +239,7 @@ export class Xep0361Link implements RelayLink {
       : net.connect({ host, port });
     const connectEvent = this.opts.tls ? 'secureConnect' : 'connect';
     sock.once(connectEvent, () => {
-      this.backoffMs = this.opts.backoff?.minMs ?? 500;
+      this.backoffMs = (this.opts.backoff ?? RECONNECT).minMs;
       this.attach(sock);
     });
     sock.once('error', (err) => {
@@ -251,7 +255,7 @@ export class Xep0361Link implements RelayLink {
     if (this.stopped || !this.opts.peer) return;
     clearTimeout(this.reconnectTimer);
     const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.backoff?.maxMs ?? 30000);
+    this.backoffMs = Math.min(this.backoffMs * 2, (this.opts.backoff ?? RECONNECT).maxMs);
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
   }
 
@@ -412,7 +416,7 @@ export class Xep0361Link implements RelayLink {
 
   /** Stanzas never written to a connection are bounced once held longer than the limit. */
   private expireHeld(now: number): void {
-    const limit = this.opts.heldTimeoutMs ?? 600_000;
+    const limit = this.opts.heldTimeoutMs ?? heldTimeoutMs();
     const expired = this.outq.filter((o) => !o.written && now - o.acceptedAt > limit);
     if (expired.length === 0) return;
     this.outq = this.outq.filter((o) => !expired.includes(o));

@@ -9,6 +9,8 @@ import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
+import { HostPortError, parseHostPort, type HostPort } from '../../config/hostport.ts';
+import { S2S_PORT } from '../../config/defaults.ts';
 
 export interface Target {
   /** address (or host name, for static routes given as names) to connect to */
@@ -46,7 +48,8 @@ export class DnsError extends Error {
   }
 }
 
-export const DEFAULT_S2S_PORT = 5269;
+/** RFC 6120 §3.2.1: the xmpp-server port when a route names none. */
+export const DEFAULT_S2S_PORT = S2S_PORT;
 
 /** Parses a static route value (throws DnsError DNS_BAD_ROUTE). */
 export function parseRoute(value: string): Target {
@@ -56,20 +59,16 @@ export function parseRoute(value: string): Target {
     directTls = true;
     v = v.slice(4);
   }
-  let host: string;
-  let portText: string | undefined;
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(v);
-  if (v6) [, host, portText] = v6;
-  else if (isIP(v) === 6) host = v;
-  else {
-    const m = /^([^:\s]+)(?::(\d+))?$/.exec(v);
-    if (!m) throw new DnsError('DNS_BAD_ROUTE', `bad route ${JSON.stringify(value)}: want host:port`);
-    [, host, portText] = m;
+  let hp: HostPort;
+  try {
+    // a bare IPv6 address is a host without a port
+    hp = isIP(v) === 6 ? { host: v, port: S2S_PORT } : parseHostPort(v, S2S_PORT);
+  } catch (err) {
+    if (err instanceof HostPortError) throw new DnsError('DNS_BAD_ROUTE', `bad route ${JSON.stringify(value)}: ${err.message}`);
+    throw err;
   }
-  const port = portText === undefined ? DEFAULT_S2S_PORT : Number(portText);
-  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new DnsError('DNS_BAD_ROUTE', `bad route ${JSON.stringify(value)}: want host:port`);
-  }
+  const { host, port } = hp;
+  if (port === 0) throw new DnsError('DNS_BAD_ROUTE', `bad route ${JSON.stringify(value)}: expected a port number 1-65535, got 0`);
   return { host, port, directTls, name: host };
 }
 

@@ -10,6 +10,8 @@ import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../obs/log.ts';
 import type { Metrics } from '../../obs/metrics.ts';
+import { parseHostPort } from '../../config/hostport.ts';
+import { DNS_PORT } from '../../config/defaults.ts';
 import { findRoute, resolveS2S, type ResolverOptions, type Target } from '../dns/index.ts';
 import { resolveSecure, type TlsaLookup } from '../dns/secure.ts';
 import { tlsaText, type WireServer } from '../dns/wire.ts';
@@ -48,10 +50,14 @@ export function defaultRule(tlsRequired: boolean): TrustRule {
 const LOOPBACK = (h: string): boolean => h === '::1' || h.startsWith('127.');
 const VERSION_RANK: Record<string, number> = { 'TLSv1': 1, 'TLSv1.1': 2, 'TLSv1.2': 3, 'TLSv1.3': 4 };
 
+/** A DNS server "ip", "ip:port", "[v6]:port" or a bare IPv6 address; port 53 when none is given. */
 function parseServer(s: string): WireServer {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s);
-  if (m) return { host: m[1], port: m[2] ? Number(m[2]) : 53 };
-  return { host: s, port: 53 }; // bare IPv6
+  if (isIP(s) === 6) return { host: s, port: DNS_PORT };
+  try {
+    return parseHostPort(s, DNS_PORT);
+  } catch {
+    return { host: s, port: DNS_PORT }; // dropped below: not an IP address
+  }
 }
 
 export class TrustPolicy {

@@ -27,9 +27,10 @@ test('a static route wins over DNS: exact domain first, then the longest *.suffi
 });
 
 test('bad static routes give DNS_BAD_ROUTE', (t) => {
-  for (const bad of ['', 'host:0', 'host:70000', 'a b:1', 'host:port']) {
+  for (const bad of ['', 'host:0', 'host:70000', 'a b:1', 'host:port', '-x-:1', '[1.2.3.4]:5', '[::1']) {
     const err = t.throws(() => parseRoute(bad), { instanceOf: DnsError }, bad);
     t.is(err?.code, 'DNS_BAD_ROUTE');
+    t.true(err?.message.includes('expected'), `${bad}: the message says what was expected: ${err?.message}`);
   }
   t.is(findRoute('b.example', { 'c.example': 'x:1' }), undefined);
 });
