@@ -192,6 +192,19 @@ export class LinkSessions {
     return this.seal(v, seq, w.finish(), bind, Buffer.from([B_PING]));
   }
 
+  /** The partner run heard in this run, if any (its session or v1 epoch). */
+  peerHeard(): number | undefined {
+    return this.cur?.heard ? this.cur.id : undefined;
+  }
+
+  /** Writes the header of a frame in the version this end sends; returns what seal() needs with it. */
+  header(w: Writer, seq: number): { version: 1 | 2; binding: number | undefined } {
+    const version = this.tx;
+    const binding = this.peerBinding(version);
+    encodeHeader(w, binding !== undefined, this.own[version], seq, version);
+    return { version, binding };
+  }
+
   /** Flag E binds a frame in `version` to the partner's run, once heard in this run. */
   peerBinding(version: 1 | 2): number | undefined {
     const c = this.cur;

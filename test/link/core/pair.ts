@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { LinkEndpoint, type LinkEvent, type LinkOptions, type LinkTuning, type SessionState } from '../../../src/link/core/index.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
+import { meterCore, type CoreMetrics } from '../../../src/link/constrained/core-metrics.ts';
 
 import { rng } from '../drivers/rng.ts';
 export { rng };
@@ -92,16 +93,20 @@ export class Side {
   autoConfirm = true;
   /** The durable session record (`session` events update it; a restart takes the next local session). */
   readonly sessions: SessionState;
-  constructor(readonly name: 'a' | 'b', readonly metrics: Metrics, readonly makeOpts: (resume?: LinkOptions['resume'], session?: SessionState) => LinkOptions, now: number) {
+  /** The host's metrics, from the endpoint's stats() as a relay keeps them (core-metrics.ts). */
+  readonly metrics = new Metrics();
+  private readonly meter: CoreMetrics;
+  constructor(readonly name: 'a' | 'b', readonly makeOpts: (resume?: LinkOptions['resume'], session?: SessionState) => LinkOptions, private readonly clock: () => number) {
     this.sessions = { local: name === 'a' ? 100 : 200, peer: 0, peerV2: false };
-    this.ep = new LinkEndpoint(makeOpts(undefined, { ...this.sessions }), now);
+    this.ep = new LinkEndpoint(makeOpts(undefined, { ...this.sessions }), clock());
+    this.meter = meterCore(this.metrics, '', () => this.ep.stats());
   }
 
   submit(stanza: Buffer | string, priority: 'high' | 'low' = 'high'): bigint {
     const id = this.nextId++;
     const b = Buffer.isBuffer(stanza) ? stanza : Buffer.from(stanza);
     this.outbox.set(id, { stanza: b, priority });
-    this.ep.submit(id, b, priority);
+    this.ep.submit(id, b, priority, this.clock());
     return id;
   }
 
@@ -113,8 +118,9 @@ export class Side {
     for (const id of ids) { if (id === upTo + 1n) upTo = id; else break; }
     const above = ids.filter((id) => id > upTo);
     this.sessions.previous = this.sessions.local++;
+    this.meter.rebase(this.ep.stats());
     this.ep = new LinkEndpoint(this.makeOpts({ nextSendId: this.nextId, deliveredUpTo: upTo, delivered: above }, { ...this.sessions }), now);
-    for (const [id, m] of [...this.outbox].sort((x, y) => (x[0] < y[0] ? -1 : 1))) this.ep.submit(id, m.stanza, m.priority);
+    for (const [id, m] of [...this.outbox].sort((x, y) => (x[0] < y[0] ? -1 : 1))) this.ep.submit(id, m.stanza, m.priority, now);
   }
 
   drainEvents(now: number): void {
@@ -124,7 +130,7 @@ export class Side {
         if (this.stored.has(ev.id)) this.duplicates.push(ev.id);
         this.stored.add(ev.id);
         this.received.push({ id: ev.id, stanza: ev.stanza, at: now });
-        if (this.autoConfirm) this.ep.confirmDelivered(ev.id);
+        if (this.autoConfirm) this.ep.confirmDelivered(ev.id, now);
       } else if (ev.type === 'acked') {
         this.outbox.delete(ev.id);
         this.ackedIds.push(ev.id);
@@ -170,15 +176,13 @@ export class Pair {
     this.ab = new Bearer(model, rng(o.seed ^ 0x1111));
     this.ba = new Bearer(o.ba ?? { ...model }, rng(o.seed ^ 0x2222));
     const rand = seededBytes(r);
-    const mk = (role: 'a' | 'b', metrics: Metrics) => (resume?: LinkOptions['resume'], session?: SessionState): LinkOptions => ({
-      tuning: this.tuning, key, role, random: rand, resume, metrics, session,
+    const mk = (role: 'a' | 'b') => (resume?: LinkOptions['resume'], session?: SessionState): LinkOptions => ({
+      tuning: this.tuning, key, role, random: rand, resume, session,
       localDomains: role === 'a' ? ['a.example', 'muc.a.example'] : ['b.example'],
       remoteDomains: role === 'a' ? ['b.example'] : ['a.example', 'muc.a.example'],
     });
-    const ma = new Metrics();
-    const mb = new Metrics();
-    this.a = new Side('a', ma, mk('a', ma), 0);
-    this.b = new Side('b', mb, mk('b', mb), 0);
+    this.a = new Side('a', mk('a'), () => this.now);
+    this.b = new Side('b', mk('b'), () => this.now);
   }
 
   /** Handles everything due at `now`; true when something happened. */
