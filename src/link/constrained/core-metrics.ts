@@ -6,24 +6,22 @@
  * brought up to date before every read (a scrape, the status page, a test).
  */
 import type { Metrics } from '../../obs/metrics.ts';
-import type { LinkCounters } from '../core/index.ts';
+import { copyCounters, type LinkCounters } from '../core/index.ts';
 
-type Plain = { [K in keyof LinkCounters]: LinkCounters[K] extends number ? K : never }[keyof LinkCounters];
-type ByReason = 'framesDroppedBy' | 'messagesDropped' | 'streamResets';
+type PlainKey = { [K in keyof LinkCounters]: LinkCounters[K] extends number ? K : never }[keyof LinkCounters];
 
-/** Counters with one series per link. */
-const PLAIN: Array<[Plain, string]> = [
-  ['framesSent', 'link_frames_sent_total'], ['bytesSent', 'link_bytes_sent_total'], ['headerBytes', 'link_header_bytes_total'],
-  ['framesReceived', 'link_frames_received_total'], ['bytesReceived', 'link_bytes_received_total'],
-  ['retransmits', 'link_retransmits_total'], ['duplicates', 'link_duplicates_total'], ['downs', 'link_down_total'],
-  ['backoffResets', 'link_backoff_resets_total'], ['outages', 'link_outages_total'],
-  ['outageProbes', 'link_probes_total'], ['outageBytes', 'link_probe_bytes_total'],
-];
+/** What grew from `before` to `now` (a new endpoint, counting from 0 again, counts whole). */
+function grew(now: number, before: number | undefined): number {
+  return before === undefined || now < before ? now : now - before;
+}
 
-/** Counters with a `reason` label. */
-const BY_REASON: Array<[ByReason, string]> = [
-  ['framesDroppedBy', 'link_frames_dropped_total'], ['messagesDropped', 'link_messages_dropped_total'], ['streamResets', 'link_stream_resets_total'],
-];
+/** The same per reason. */
+function grewBy(now: Partial<Record<string, number>>, before: Partial<Record<string, number>> | undefined): Array<[string, number]> {
+  return Object.entries(now).flatMap(([reason, n]) => {
+    const d = grew(n ?? 0, before?.[reason]);
+    return d > 0 ? [[reason, d] as [string, number]] : [];
+  });
+}
 
 export class CoreMetrics {
   private last: LinkCounters | undefined;
@@ -33,25 +31,31 @@ export class CoreMetrics {
     this.labels = { link };
   }
 
-  /** Adds what grew since the last snapshot (a new endpoint, counting from 0 again, counts whole). */
+  /** Adds what grew since the last snapshot. */
   update(c: LinkCounters): void {
-    const last = this.last;
-    const grew = (now: number, before: number | undefined): number => (before === undefined || now < before ? now : now - before);
-    for (const [key, name] of PLAIN) {
-      const d = grew(c[key], last?.[key]);
-      if (d > 0) this.metrics.inc(name, this.labels, d);
-    }
-    for (const [key, name] of BY_REASON) {
-      const was: Record<string, number | undefined> = last?.[key] ?? {};
-      for (const [reason, n] of Object.entries(c[key] as Record<string, number | undefined>)) {
-        const d = grew(n ?? 0, was[reason]);
-        if (d > 0) this.metrics.inc(name, { ...this.labels, reason }, d);
-      }
-    }
-    this.last = { ...c, framesDroppedBy: { ...c.framesDroppedBy }, messagesDropped: { ...c.messagesDropped }, streamResets: { ...c.streamResets } };
+    const l = this.last;
+    const n = (key: PlainKey): number => grew(c[key], l?.[key]);
+    const lbl = this.labels;
+    let d: number;
+    if ((d = n('framesSent'))) this.metrics.inc('link_frames_sent_total', lbl, d);
+    if ((d = n('bytesSent'))) this.metrics.inc('link_bytes_sent_total', lbl, d);
+    if ((d = n('headerBytes'))) this.metrics.inc('link_header_bytes_total', lbl, d);
+    if ((d = n('framesReceived'))) this.metrics.inc('link_frames_received_total', lbl, d);
+    if ((d = n('bytesReceived'))) this.metrics.inc('link_bytes_received_total', lbl, d);
+    if ((d = n('retransmits'))) this.metrics.inc('link_retransmits_total', lbl, d);
+    if ((d = n('duplicates'))) this.metrics.inc('link_duplicates_total', lbl, d);
+    if ((d = n('downs'))) this.metrics.inc('link_down_total', lbl, d);
+    if ((d = n('backoffResets'))) this.metrics.inc('link_backoff_resets_total', lbl, d);
+    if ((d = n('outages'))) this.metrics.inc('link_outages_total', lbl, d);
+    if ((d = n('outageProbes'))) this.metrics.inc('link_probes_total', lbl, d);
+    if ((d = n('outageBytes'))) this.metrics.inc('link_probe_bytes_total', lbl, d);
+    for (const [reason, k] of grewBy(c.framesDroppedBy, l?.framesDroppedBy)) this.metrics.inc('link_frames_dropped_total', { ...lbl, reason }, k);
+    for (const [reason, k] of grewBy(c.messagesDropped, l?.messagesDropped)) this.metrics.inc('link_messages_dropped_total', { ...lbl, reason }, k);
+    for (const [reason, k] of grewBy(c.streamResets, l?.streamResets)) this.metrics.inc('link_stream_resets_total', { ...lbl, reason }, k);
+    this.last = copyCounters(c);
   }
 
-  /** The endpoint behind `stats` is about to be replaced: take its last counts and start afresh. */
+  /** The endpoint behind the counters is about to be replaced: take its last counts and start afresh. */
   rebase(c: LinkCounters): void {
     this.update(c);
     this.last = undefined;

@@ -24,7 +24,7 @@
  */
 export { LinkEndpoint, windowFrames, DEFAULT_MAX_STANZA_BYTES } from './endpoint.ts';
 export type { LinkTuning, LinkOptions, LinkEvent, LinkStats, FrameResult } from './endpoint.ts';
-export type { LinkCounters, StreamResetReason } from './stats.ts';
+export { copyCounters, type LinkCounters, type StreamResetReason } from './stats.ts';
 export { MAX_SESSION, type SessionState } from './session.ts';
 export { LogLimiter, silentCoreLogger, type CoreLogger } from './log.ts';
 export { LinkError } from './errors.ts';
