@@ -58,7 +58,7 @@ test('two upgraded ends that never met are not talked down to v1 by replayed v1 
   const old = new Pair({ seed: 1802, ab: BEARER, ba: BEARER });
   for (const s of [old.a, old.b]) { s.sessions.v1Only = true; s.restart(old.now); }
   const rec: { a: Buffer[]; b: Buffer[] } = { a: [], b: [] };
-  old.taps.push((to, f) => rec[to === old.b ? 'a' : 'b'].push(Buffer.from(f)));
+  old.taps.push((to, f) => { rec[to === old.b ? 'a' : 'b'].push(Buffer.from(f)); });
   for (let i = 0; i < 10; i++) { old.a.submit(msg(old.a, i)); old.b.submit(msg(old.b, i)); }
   t.true(old.driveUntil(() => old.idle()));
 
