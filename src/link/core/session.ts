@@ -58,9 +58,9 @@ export class LinkSessions {
   floor: number;
   partnerV2: boolean;
   /** The partner run frames are taken from (from the store until heard in this run). */
-  cur: Run | undefined;
+  private cur: Run | undefined;
   /** Something authentic was heard in this run. */
-  heard = false;
+  private heard = false;
   /** Last session seen below the floor (for the operator's log). */
   lastStale: number | undefined;
   private readonly previous: number | undefined;
