@@ -45,7 +45,7 @@ function exchange(a: LinkEndpoint, b: LinkEndpoint, now: number): Buffer[] {
     let moved = false;
     for (let f = a.pollTransmit(now); f; f = a.pollTransmit(now)) { seen.push(f); b.handleFrame(now, f); moved = true; }
     for (let f = b.pollTransmit(now); f; f = b.pollTransmit(now)) { a.handleFrame(now, f); moved = true; }
-    for (let e = b.pollEvent(); e; e = b.pollEvent()) if (e.type === 'deliver') b.confirmDelivered(e.id);
+    for (let e = b.pollEvent(); e; e = b.pollEvent()) if (e.type === 'deliver') b.confirmDelivered(e.id, now);
     while (a.pollEvent());
     now += 100;
     for (const ep of [a, b]) { const t = ep.pollTimeout(); if (t !== undefined && t <= now) ep.handleTimeout(now); }
@@ -59,7 +59,7 @@ function oldFirstFrames(n: number): Buffer[] {
   const out: Buffer[] = [];
   for (let s = 1; s <= n; s++) {
     const a = new LinkEndpoint(opts('a', s), 0);
-    a.submit(1n, STANZA(s), 'high');
+    a.submit(1n, STANZA(s), 'high', 0);
     out.push(a.pollTransmit(0)!);
   }
   return out;
@@ -78,11 +78,10 @@ function forgedLike(valid: Buffer, seq: number): Buffer {
 interface Setup { b: LinkEndpoint; frames: Record<Kind, Buffer[]> }
 
 function setup(logDest?: string): Setup {
-  const metrics = new Metrics();
   const logger = logDest ? createLogger({ level: 'info', destination: logDest, pretty: false }) : undefined;
   const a = new LinkEndpoint(opts('a', 21), 0);
-  const b = new LinkEndpoint(opts('b', 5, { metrics, logger }), 0);
-  for (let i = 0; i < 200; i++) a.submit(BigInt(i + 1), STANZA(i), 'high');
+  const b = new LinkEndpoint(opts('b', 5, { logger }), 0);
+  for (let i = 0; i < 200; i++) a.submit(BigInt(i + 1), STANZA(i), 'high', 0);
   const live = exchange(a, b, 0).filter((f) => f.length > 40);
   const garbage = Array.from({ length: 1000 }, () => randomBytes(60 + Math.floor(Math.random() * 400)));
   const forged = Array.from({ length: 1000 }, (_, i) => forgedLike(live[live.length - 1], 200 + i));
@@ -149,7 +148,7 @@ async function overUdp(rate: number, seconds: number): Promise<void> {
   const flush = (): void => { for (let f = a.pollTransmit(performance.now()); f; f = a.pollTransmit(performance.now())) { live.push(f); sock.send(f, port, '127.0.0.1'); } };
   sock.on('message', (m) => { a.handleFrame(performance.now(), m); while (a.pollEvent()); flush(); });
   const tick = setInterval(() => { const t = a.pollTimeout(); if (t !== undefined && t <= performance.now()) a.handleTimeout(performance.now()); flush(); }, 5);
-  for (let i = 0; i < 100; i++) a.submit(BigInt(i + 1), STANZA(i), 'high');
+  for (let i = 0; i < 100; i++) a.submit(BigInt(i + 1), STANZA(i), 'high', 0);
   flush();
   await new Promise((r) => setTimeout(r, 1500));
   const big = live.filter((f) => f.length > 40);

@@ -20,11 +20,22 @@ export class Metrics {
   private counters = new Map<string, Counter<string>>();
   private gauges = new Map<string, Gauge<string>>();
   private histograms = new Map<string, Histogram<string>>();
+  private readonly collectors = new Set<() => void>();
 
   /** `processMetrics`: also prom-client's default process_* and nodejs_* metrics (memory, open files, CPU, event loop). */
   constructor(defaultLabels: Labels = {}, opts: { processMetrics?: boolean } = {}) {
     this.registry.setDefaultLabels(defaultLabels);
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** `fn` brings counters kept elsewhere (a sans-IO core's stats) up to date before every read; returns its removal. */
+  onCollect(fn: () => void): () => void {
+    this.collectors.add(fn);
+    return () => this.collectors.delete(fn);
+  }
+
+  private collect(): void {
+    for (const fn of this.collectors) fn();
   }
 
   /** Adds n to counter `name` (created on first use with these label names). */
@@ -57,6 +68,7 @@ export class Metrics {
 
   /** Current value of a counter or gauge (sum over label sets matching `labels`). */
   async value(name: string, labels: Labels = {}): Promise<number> {
+    this.collect();
     const m = this.counters.get(name) ?? this.gauges.get(name);
     if (!m) return 0;
     const got = await m.get();
@@ -67,6 +79,7 @@ export class Metrics {
 
   /** Synchronous read of a counter or gauge (sum over matching label sets). */
   get(name: string, labels: Labels = {}): number {
+    this.collect();
     const m = (this.counters.get(name) ?? this.gauges.get(name)) as unknown as { hashMap?: Record<string, { value: number; labels: Labels }> } | undefined;
     if (!m?.hashMap) return 0;
     return Object.values(m.hashMap)
@@ -75,6 +88,7 @@ export class Metrics {
   }
 
   text(): Promise<string> {
+    this.collect();
     return this.registry.metrics();
   }
 }

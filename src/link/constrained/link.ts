@@ -29,6 +29,7 @@ import { SessionStore } from './session-store.ts';
 import { AuthWatch } from './auth-watch.ts';
 import { transportWhere } from './where.ts';
 import { reportDamaged, type DamageSinks } from './damage.ts';
+import { meterCore } from './core-metrics.ts';
 import { headOf, parseStanza, parseStanzas, partsOf, priorityOf } from './message.ts';
 
 export { parseStanza, parseStanzas, priorityOf } from './message.ts';
@@ -141,10 +142,8 @@ export class ConstrainedLink implements RelayLink {
         role,
         localDomains: [...this.opts.localDomains],
         remoteDomains: this.opts.domains.filter((d) => d !== '*').map((d) => d.replace(/^\*\./, '')),
-        metrics: this.metrics,
         logger: this.log,
         random: (n) => randomBytes(n),
-        name: this.name,
         resume: {
           nextSendId: groups[0]?.gid ?? this.spool.nextGroupId(this.name),
           deliveredUpTo: this.spool.deliveredUpTo(this.name),
@@ -154,9 +153,10 @@ export class ConstrainedLink implements RelayLink {
       },
       performance.now(),
     );
+    meterCore(this.metrics, this.name, () => this.endpoint.stats());
     // Messages assigned before a restart go out again with the same ids and bytes.
     for (const g of groups) {
-      this.endpoint.submit(g.gid, g.stanza, g.priority);
+      this.endpoint.submit(g.gid, g.stanza, g.priority, performance.now());
     }
     let requeued = 0;
     for (const e of this.spool.pending(this.name)) {
@@ -284,7 +284,7 @@ export class ConstrainedLink implements RelayLink {
       .then(
         (gids) => {
           gids.forEach((gid, n) => {
-            this.endpoint.submit(gid, items[n].stanza, items[n].priority);
+            this.endpoint.submit(gid, items[n].stanza, items[n].priority, performance.now());
             this.sent += items[n].ids.length;
             for (const [kind, count] of items[n].kinds) this.metrics.inc('link_stanzas_sent_total', { link: this.name, kind }, count);
           });
@@ -392,7 +392,7 @@ export class ConstrainedLink implements RelayLink {
       els = undefined; // handOver reports it
     }
     const fresh = await this.spool.receive(this.name, id, stanza, undefined, els && partsOf(stanza, els));
-    this.endpoint.confirmDelivered(id);
+    this.endpoint.confirmDelivered(id, performance.now());
     this.driver.poke();
     if (!fresh) {
       this.metrics.inc('link_duplicates_dropped_total', { link: this.name });

@@ -10,16 +10,23 @@
  * Takes: LinkOptions (tuning, PSK, role, domains, injected randomness, resume
  *   state, session numbers), `now` (ms, any monotonic origin) on every input,
  *   frames as Buffers.
- * Gives: frames to send (pollTransmit), the next deadline (pollTimeout), and
+ * Gives: frames to send (pollTransmit), the next deadline (pollTimeout),
  *   events (deliver / acked / up / down / resync / session to store /
- *   partner_version).
- * Must not import: sockets, timers, the clock, Math.random, spool/, s2s/,
- *   drivers/ (drivers import this, not the reverse).
+ *   partner_version), and counters in a stats() snapshot that the host turns
+ *   into metrics (link/constrained/core-metrics.ts).
+ * Parts: endpoint.ts orchestrates; session.ts + sealing.ts (AEAD, sessions,
+ *   replay), recovery.ts + outage.ts + rtt.ts (ARQ, RTO, loss), acks.ts,
+ *   pacing.ts, tx-stream.ts / rx-stream.ts (compression generations,
+ *   reassembly), ledger.ts (exactly-once), timers.ts (named timer table).
+ * Must not import: sockets, timers, the clock, Math.random, a metrics or
+ *   logging library, obs/, spool/, s2s/, drivers/ (drivers import this, not
+ *   the reverse).
  */
 export { LinkEndpoint, windowFrames, DEFAULT_MAX_STANZA_BYTES } from './endpoint.ts';
-export type { LinkTuning, LinkOptions, LinkEvent, LinkStats } from './endpoint.ts';
+export type { LinkTuning, LinkOptions, LinkEvent, LinkStats, FrameResult } from './endpoint.ts';
+export { copyCounters, type LinkCounters, type StreamResetReason } from './stats.ts';
 export { MAX_SESSION, type SessionState } from './session.ts';
-export { LogLimiter } from './log-limit.ts';
+export { LogLimiter, silentCoreLogger, type CoreLogger } from './log.ts';
 export { LinkError } from './errors.ts';
 export type { LinkErrorCode, DropReason } from './errors.ts';
 export { buildDictionary, StreamDeflater, StreamInflater } from './compress.ts';

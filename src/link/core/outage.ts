@@ -20,9 +20,9 @@
  * Frames given up in the hold are kept: a late ACK still shows that the
  * partner got them, so their bytes are not sent twice.
  */
-import type { Metrics } from '../../obs/metrics.ts';
-import type { Logger } from '../../obs/log.ts';
 import { LinkError } from './errors.ts';
+import type { CoreLogger } from './log.ts';
+import type { LinkCounters } from './stats.ts';
 
 /** A probe frame at most: header (8 B below 2^21 frames), PING, an ACK block of one range, tag. */
 export const PROBE_BYTES = 32;
@@ -36,22 +36,15 @@ export function defaultProbeIntervalMs(rttMs: number, frameMs: number, probeMs: 
   return Math.max(500, Math.round(1.5 * rttMs + 1000 - 2 * frameMs - 2 * probeMs));
 }
 
-export interface OutageStats {
-  /** Holds ended, probe frames sent, bytes of probes and of every frame sent in a hold. */
-  outages: number;
-  probes: number;
-  bytes: number;
-}
-
 /** What the endpoint lends the probe logic. */
 export interface OutageHost<F> {
   /** Declares frames lost: their bytes go again. */
-  lose(frames: F[]): void;
+  lose(now: number, frames: F[]): void;
   /** A hold ended: the whole window opens, the RTO back-off resets. */
   resume(): void;
-  metrics: Metrics;
-  labels: { link: string };
-  log: Logger;
+  /** outages, outageProbes, outageBytes are counted here. */
+  counters: LinkCounters;
+  log: CoreLogger;
 }
 
 /** The LinkTuning fields used here. */
@@ -85,7 +78,6 @@ export class OutageProbe<F extends { seq: number }> {
   /** A driver's hint: probe at this time (bearerUp). */
   private nudgeAt: number | undefined;
   private readonly dark = new Map<number, F>();
-  readonly stats: OutageStats = { outages: 0, probes: 0, bytes: 0 };
 
   /** Probe cadence while stanzas wait, and in a hold without (the keepalive), ms. */
   readonly intervalMs: number;
@@ -155,7 +147,7 @@ export class OutageProbe<F extends { seq: number }> {
       this.lastHeard = v.lastRecvAt;
     }
     const lost = heard || lostBelow > -Infinity ? [...inFlight].filter((f) => heard || f.seq < lostBelow) : [];
-    if (lost.length) this.host.lose(lost);
+    if (lost.length) this.host.lose(now, lost);
     if (heard) {
       this.heardOnce = true;
       this.credit = 1;
@@ -167,8 +159,7 @@ export class OutageProbe<F extends { seq: number }> {
     this.firstSeq = Infinity;
     this.credit = 0;
     this.dark.clear();
-    this.stats.outages++;
-    this.host.metrics.inc('link_outages_total', this.host.labels);
+    this.host.counters.outages++;
     // A hold that needed probes was an outage an operator wants to see; a lone timeout is not.
     const fields = { lastedMs: Math.round(lastedMs), probes: this.holdProbes, bytes: this.holdBytes };
     if (this.holdProbes > 0) this.host.log.info(fields, 'partner answered after an outage: sending resumes');
@@ -179,16 +170,14 @@ export class OutageProbe<F extends { seq: number }> {
   /** A frame went out: a probe, or a tracked frame (data, MSGACK), which uses a credit in a hold. */
   onSent(now: number, seq: number, bytes: number, tracked: boolean, probe: boolean): void {
     if (probe) {
-      this.stats.probes++;
+      this.host.counters.outageProbes++;
       this.holdProbes++;
       this.probeSeq = seq;
       this.nudgeAt = undefined;
-      this.host.metrics.inc('link_probes_total', this.host.labels);
     }
     if (probe || this.since !== undefined) {
-      this.stats.bytes += bytes;
+      this.host.counters.outageBytes += bytes;
       if (this.since !== undefined) this.holdBytes += bytes;
-      this.host.metrics.inc('link_probe_bytes_total', this.host.labels, bytes);
     }
     if (this.since !== undefined && tracked && this.credit > 0) this.credit--;
     if (probe || (tracked && this.since !== undefined)) this.lastProbeAt = now;

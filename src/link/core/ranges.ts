@@ -4,7 +4,7 @@
  */
 export class RangeSet {
   /** Sorted ascending, disjoint, non-adjacent. */
-  readonly r: Array<[number, number]> = [];
+  private readonly r: Array<[number, number]> = [];
 
   get size(): number { return this.r.length; }
   isEmpty(): boolean { return this.r.length === 0; }
@@ -53,11 +53,20 @@ export class RangeSet {
 
   /** Drops everything below v. */
   pruneBelow(v: number): void { this.remove(Number.MIN_SAFE_INTEGER, v - 1); }
+
+  /** The lowest range, if any. */
+  first(): [number, number] | undefined { return this.r[0]; }
+
+  /** The highest `n` ranges, highest first (the order ACK blocks carry them). */
+  highest(n: number): Array<[number, number]> { return this.r.slice(-n).reverse(); }
+
+  /** Forgets the lowest ranges until at most `n` are left. */
+  keepHighest(n: number): void { if (this.r.length > n) this.r.splice(0, this.r.length - n); }
 }
 
 /** The same over bigint (message ids). */
 export class BigRangeSet {
-  readonly r: Array<[bigint, bigint]> = [];
+  private readonly r: Array<[bigint, bigint]> = [];
 
   isEmpty(): boolean { return this.r.length === 0; }
   has(v: bigint): boolean {
@@ -90,4 +99,6 @@ export class BigRangeSet {
     this.r.push(...out);
   }
   pruneBelow(v: bigint): void { if (v > 0n) this.remove(0n, v - 1n); }
+  /** The highest `n` ranges, highest first (the order MSGACK blocks carry them). */
+  highest(n: number): Array<[bigint, bigint]> { return this.r.slice(-n).reverse(); }
 }

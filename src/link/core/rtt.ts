@@ -6,9 +6,9 @@
  * so every acknowledged frame gives an unambiguous sample.
  */
 export class RttEstimator {
-  srtt: number | undefined;
-  rttvar = 0;
-  backoff = 0;
+  private smoothed: number | undefined;
+  private rttvar = 0;
+  private backoff = 0;
   private readonly initialRto: number;
 
   /** ackDelayMs: the peer may hold an ACK this long (added as in RFC 9002 §6.2.1). */
@@ -19,23 +19,32 @@ export class RttEstimator {
 
   private clamp(v: number): number { return Math.min(this.maxMs, Math.max(this.minMs, v)); }
 
+  /** SRTT, once there is a sample. */
+  get srtt(): number | undefined { return this.smoothed; }
+
   sample(rttMs: number): void {
     if (!(rttMs >= 0)) return;
-    if (this.srtt === undefined) {
-      this.srtt = rttMs;
+    if (this.smoothed === undefined) {
+      this.smoothed = rttMs;
       this.rttvar = rttMs / 2;
     } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - rttMs);
-      this.srtt = 0.875 * this.srtt + 0.125 * rttMs;
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.smoothed - rttMs);
+      this.smoothed = 0.875 * this.smoothed + 0.125 * rttMs;
     }
     this.backoff = 0;
   }
 
   /** Base RTO without back-off. */
   baseRto(): number {
-    if (this.srtt === undefined) return this.initialRto;
-    return this.clamp(this.srtt + Math.max(1, 4 * this.rttvar) + this.ackDelayMs);
+    if (this.smoothed === undefined) return this.initialRto;
+    return this.clamp(this.smoothed + Math.max(1, 4 * this.rttvar) + this.ackDelayMs);
   }
+
+  /** The timer has expired since the last sample (§5.5): the RTO is backed off. */
+  backedOff(): boolean { return this.backoff > 0; }
+
+  /** Back to the base RTO without a sample (the partner was heard again after an outage). */
+  resetBackoff(): void { this.backoff = 0; }
 
   /** RTO with the current back-off, capped at rtoMaxMs. */
   rto(): number { return Math.min(this.maxMs, this.baseRto() * 2 ** this.backoff); }

@@ -58,9 +58,9 @@ export class LinkSessions {
   floor: number;
   partnerV2: boolean;
   /** The partner run frames are taken from (from the store until heard in this run). */
-  cur: Run | undefined;
+  private cur: Run | undefined;
   /** Something authentic was heard in this run. */
-  heard = false;
+  private heard = false;
   /** Last session seen below the floor (for the operator's log). */
   lastStale: number | undefined;
   private readonly previous: number | undefined;
@@ -190,6 +190,19 @@ export class LinkSessions {
     const w = new Writer(16);
     encodeHeader(w, bind !== undefined, this.own[v], seq, v);
     return this.seal(v, seq, w.finish(), bind, Buffer.from([B_PING]));
+  }
+
+  /** The partner run heard in this run, if any (its session or v1 epoch). */
+  peerHeard(): number | undefined {
+    return this.cur?.heard ? this.cur.id : undefined;
+  }
+
+  /** Writes the header of a frame in the version this end sends; returns what seal() needs with it. */
+  header(w: Writer, seq: number): { version: 1 | 2; binding: number | undefined } {
+    const version = this.tx;
+    const binding = this.peerBinding(version);
+    encodeHeader(w, binding !== undefined, this.own[version], seq, version);
+    return { version, binding };
   }
 
   /** Flag E binds a frame in `version` to the partner's run, once heard in this run. */

@@ -1,6 +1,6 @@
 /**
- * The simulated-time pair (pair.ts) over the bearer emulator's engine instead
- * of its simple bearer model: both endpoints tuned from a shipped profile the
+ * The simulated-time pair (pair.ts) over one shipped profile's bearer: both
+ * endpoints tuned from the profile the
  * way the relay tunes them (linkTuning), joined by a LinkEmulator with that
  * profile's bearer (rate, delay, jitter, half duplex and turnaround, loss,
  * mtu). Outages are added with outage(); the profile's own scheduled outages
@@ -27,23 +27,24 @@ export interface EmuPairOptions {
 }
 
 export class EmuPair extends Pair {
-  readonly emu: LinkEmulator;
   readonly profile: ProfileConfig;
   /** The profile's round-trip time (bearerRttMs: worst jitter and both turnarounds included). */
   readonly rttMs: number;
 
   constructor(o: EmuPairOptions) {
     const profile = loadProfile(o.profile);
-    super({ seed: o.seed, tuning: { ...profileTuning(profile), ...o.tuning } });
-    this.profile = profile;
-    this.rttMs = bearerRttMs(profile.bearer);
     const params: BearerParams = { ...profile.bearer, outages: [] };
     if (o.loss === false) {
       delete params.loss;
       params.ber = 0;
     }
-    this.emu = new LinkEmulator(params, o.seed);
+    super({ seed: o.seed, tuning: { ...profileTuning(profile), ...o.tuning }, bearer: params });
+    this.profile = profile;
+    this.rttMs = bearerRttMs(profile.bearer);
   }
+
+  /** The one emulator both directions share. */
+  get emu(): LinkEmulator { return this.ab.emu; }
 
   /** Both directions dark over [startMs, startMs + durationMs). */
   outage(startMs: number, durationMs: number): void {
@@ -53,27 +54,5 @@ export class EmuPair extends Pair {
   /** Bytes both ends offered to the bearer so far. */
   bearerBytes(): number {
     return this.emu.stats.ab.bytes_sent + this.emu.stats.ba.bytes_sent;
-  }
-
-  override step(): boolean {
-    this.steps++;
-    let busy = false;
-    for (const [side, dir] of [[this.a, 'ab'], [this.b, 'ba']] as const) {
-      const to = side.ep.pollTimeout();
-      if (to !== undefined && to <= this.now) { side.ep.handleTimeout(this.now); busy = true; }
-      for (let f = side.ep.pollTransmit(this.now); f; f = side.ep.pollTransmit(this.now)) { this.emu.send(this.now, dir, f); busy = true; }
-    }
-    for (const d of this.emu.poll(this.now)) {
-      (d.dir === 'ab' ? this.b : this.a).ep.handleFrame(this.now, d.data);
-      busy = true;
-    }
-    this.a.drainEvents(this.now);
-    this.b.drainEvents(this.now);
-    return busy;
-  }
-
-  override nextEventTime(): number | undefined {
-    const ts = [this.emu.nextTimeout(), this.a.ep.pollTimeout(), this.b.ep.pollTimeout()].filter((t): t is number => t !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
   }
 }

@@ -52,7 +52,7 @@ test('test vectors of the spec: decode (AEAD open gives the documented plaintext
   }
   // f1 into b delivers the stanza; f3 into a acknowledges id 1; f4 (a's earlier session) into b is refused.
   const a = vectorEndpoint('a');
-  a.submit(1n, Buffer.from(VECTOR_STANZA), 'high');
+  a.submit(1n, Buffer.from(VECTOR_STANZA), 'high', 0);
   a.pollTransmit(0);
   const b = vectorEndpoint('b');
   t.true(b.handleFrame(10, doc.get('f1.frame')!));
@@ -234,10 +234,10 @@ test('API errors are typed with stable codes', (t) => {
   t.is(t.throws(() => mk({}, Buffer.alloc(16)), { instanceOf: LinkError })!.code, 'LINK_BAD_OPTIONS');
   t.is(t.throws(() => mk({ mtu: 10 }), { instanceOf: LinkError })!.code, 'LINK_BAD_OPTIONS');
   const ep = mk({ maxStanzaBytes: 100 });
-  ep.submit(5n, Buffer.from('<a/>'), 'high');
-  t.is(t.throws(() => ep.submit(5n, Buffer.from('<a/>'), 'high'), { instanceOf: LinkError })!.code, 'LINK_BAD_ID');
-  t.is(t.throws(() => ep.submit(6n, Buffer.alloc(101), 'high'), { instanceOf: LinkError })!.code, 'LINK_STANZA_TOO_BIG');
-  t.is(t.throws(() => ep.submit(-1n, Buffer.from('<a/>'), 'high'), { instanceOf: LinkError })!.code, 'LINK_BAD_ID');
+  ep.submit(5n, Buffer.from('<a/>'), 'high', 0);
+  t.is(t.throws(() => ep.submit(5n, Buffer.from('<a/>'), 'high', 0), { instanceOf: LinkError })!.code, 'LINK_BAD_ID');
+  t.is(t.throws(() => ep.submit(6n, Buffer.alloc(101), 'high', 0), { instanceOf: LinkError })!.code, 'LINK_STANZA_TOO_BIG');
+  t.is(t.throws(() => ep.submit(-1n, Buffer.from('<a/>'), 'high', 0), { instanceOf: LinkError })!.code, 'LINK_BAD_ID');
 });
 
 test('setSendFloor: never-sent ids below the floor are dropped and do not block the receiver', (t) => {
@@ -264,16 +264,18 @@ test('a stream that fails to inflate is reset (RESET block, new generation), not
   for (let i = 0; i < 5; i++) p.a.submit(`<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>one ${i}</body></message>`);
   t.true(p.driveUntil(() => p.idle()));
   // Forge, with the real key, a frame from a whose msn 5 holds bytes that are not deflate.
-  const ep = p.a.ep as unknown as { seq: number; epoch: number; nextMsn: number };
-  const seq = ep.seq++;
+  // Frames are numbered from 0, so a's next numbers lie just above the frames it sent: the one a later
+  // sends with this number is dropped as a replay and sent again. The five messages took msn 0..4 of generation 0.
+  const epoch = p.a.ep.epoch;
+  const seq = p.a.ep.stats().framesSent + 2;
   const h = new Writer();
-  encodeHeader(h, true, ep.epoch, seq);
+  encodeHeader(h, true, epoch, seq);
   const body = new Writer();
   body.u8(B_STREAM); body.varint(0);
-  encodeSeg(body, { msn: ep.nextMsn++, offset: 0, first: true, last: true, id: 1000n, data: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07]) }, false);
+  encodeSeg(body, { msn: 5, offset: 0, first: true, last: true, id: 1000n, data: Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07]) }, false);
   const hdr = h.finish();
   const aad = Buffer.concat([hdr, Buffer.from(p.b.ep.epoch.toString(16).padStart(8, '0'), 'hex')]);
-  p.b.ep.handleFrame(p.now, Buffer.concat([hdr, seal(deriveKeysV2(key, 'a').send, nonce(ep.epoch, seq), aad, body.finish())]));
+  p.b.ep.handleFrame(p.now, Buffer.concat([hdr, seal(deriveKeysV2(key, 'a').send, nonce(epoch, seq), aad, body.finish())]));
   for (let i = 0; i < 5; i++) p.a.submit(`<message type="chat" from="alice@a.example/x" to="bob@b.example"><body>two ${i}</body></message>`);
   t.true(p.driveUntil(() => p.idle() && p.b.received.length === 10, 600_000));
   t.is(p.b.metrics.get('link_stream_resets_total', { reason: 'inflate' }), 1);

@@ -22,7 +22,7 @@ function quietPair(o: Omit<PairOptions, 'seed'> & { seed?: number }): Pair {
 function sendSpread(p: Pair, offsets: number[]): { t0: number; arrivals: number[]; framesA: number; bytesAB: number } {
   const t0 = p.now;
   const f0 = p.a.ep.stats().framesSent;
-  const b0 = p.ab.stats.bytes;
+  const b0 = p.ab.stats.bytes_sent;
   const n0 = p.b.received.length;
   offsets.forEach((off, i) => {
     p.drive(t0 + off - p.now); // lands exactly on t0 + off
@@ -31,7 +31,7 @@ function sendSpread(p: Pair, offsets: number[]): { t0: number; arrivals: number[
   p.driveUntil(() => p.b.received.length === n0 + offsets.length);
   const arrivals = p.b.received.slice(n0).map((r) => r.at - t0);
   // a's frames up to the last arrival: data (and no ACKs: b sent nothing ack-eliciting yet)
-  return { t0, arrivals, framesA: p.a.ep.stats().framesSent - f0, bytesAB: p.ab.stats.bytes - b0 };
+  return { t0, arrivals, framesA: p.a.ep.stats().framesSent - f0, bytesAB: p.ab.stats.bytes_sent - b0 };
 }
 
 test('coalesceDelayMs: a lone message on an idle link waits exactly the bound, no more', (t) => {
@@ -74,7 +74,7 @@ test('coalesceDelayMs: retransmissions do not wait', (t) => {
   const run = (delay: number): number => {
     const p = quietPair({ tuning: { coalesceDelayMs: delay, rtoMinMs: 700 } });
     const t0 = p.now;
-    p.ab.model = { ...base, outages: [[t0, t0 + 100]] };
+    p.ab.outage(t0, 100);
     p.a.submit(chat(1));
     p.driveUntil(() => p.b.received.length === 1);
     t.true(p.a.ep.stats().retransmits >= 1);
@@ -95,7 +95,7 @@ test('linkDownAfterS: down exactly that long after the last frame heard, counted
     p.driveUntil(() => p.a.ep.stats().framesReceived !== seen);
     seen = p.a.ep.stats().framesReceived;
     let heard = p.now;
-    p.ba.model = { ...base, outages: [[p.now, p.now + 60_000]] };
+    p.ba.outage(p.now, 60_000);
     const down = p.driveUntil(() => {
       const n = p.a.ep.stats().framesReceived;
       if (n !== seen) { seen = n; heard = p.now; }

@@ -20,14 +20,14 @@ export function vectorEndpoint(role: 'a' | 'b', session = role === 'a' ? 0x01020
 export function buildVectors(): { f1: Buffer; f2: Buffer; f3: Buffer; f4: Buffer } {
   const a = vectorEndpoint('a');
   const b = vectorEndpoint('b');
-  a.submit(1n, Buffer.from(VECTOR_STANZA), 'high');
+  a.submit(1n, Buffer.from(VECTOR_STANZA), 'high', 0);
   const f1 = a.pollTransmit(0)!;
   const f2 = b.pollTransmit(0)!;
   b.handleFrame(10, f1);
-  for (let e = b.pollEvent(); e; e = b.pollEvent()) if (e.type === 'deliver') b.confirmDelivered(e.id);
+  for (let e = b.pollEvent(); e; e = b.pollEvent()) if (e.type === 'deliver') b.confirmDelivered(e.id, 10);
   const f3 = b.pollTransmit(60)!;
   const earlier = vectorEndpoint('a', 0x01020303);
-  earlier.submit(1n, Buffer.from(VECTOR_STANZA), 'high');
+  earlier.submit(1n, Buffer.from(VECTOR_STANZA), 'high', 0);
   const f4 = earlier.pollTransmit(0)!;
   return { f1, f2, f3, f4 };
 }

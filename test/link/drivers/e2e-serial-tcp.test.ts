@@ -28,13 +28,13 @@ class Side {
     for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
       if (ev.type === 'deliver') {
         this.delivered.push(ev.stanza.toString());
-        this.endpoint.confirmDelivered(ev.id);
+        this.endpoint.confirmDelivered(ev.id, performance.now());
       } else if (ev.type === 'acked') this.acked.add(ev.id);
     }
     this.driver.poke();
   };
   send(text: string): void {
-    this.endpoint.submit(this.nextId++, Buffer.from(text), 'high');
+    this.endpoint.submit(this.nextId++, Buffer.from(text), 'high', performance.now());
     this.driver.poke();
   }
 }

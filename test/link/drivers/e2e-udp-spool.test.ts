@@ -50,7 +50,7 @@ class Relay {
       resume: { nextSendId: sp.nextId(this.peerLink), deliveredUpTo: sp.deliveredUpTo(this.peerLink), delivered: sp.deliveredAbove(this.peerLink) },
     };
     this.endpoint = new LinkEndpoint(opts, performance.now());
-    for (const e of sp.pending(this.peerLink)) this.endpoint.submit(e.id, e.stanza, e.meta.priority);
+    for (const e of sp.pending(this.peerLink)) this.endpoint.submit(e.id, e.stanza, e.meta.priority, performance.now());
     // Stored inbound stanzas not yet handed over: hand them over now.
     for (const e of sp.inboundPending(this.peerLink)) this.serial(() => this.handOver(e.id, e.stanza));
     this.driver = new UdpLinkDriver(this.endpoint, { bind: `127.0.0.1:${this.port}`, peer: `127.0.0.1:${this.peerPort}` }, { onEvents: () => this.onEvents() });
@@ -83,7 +83,7 @@ class Relay {
         const { id, stanza } = ev;
         this.serial(async () => {
           const fresh = await sp.receive(this.peerLink, id, stanza);
-          ep.confirmDelivered(id);
+          ep.confirmDelivered(id, performance.now());
           drv.poke();
           if (fresh) await this.handOver(id, stanza);
         });
@@ -98,7 +98,7 @@ class Relay {
 
   async send(text: string): Promise<void> {
     const id = await this.spool.accept(this.peerLink, Buffer.from(text), { priority: 'high', acceptedAt: Date.now() });
-    this.endpoint.submit(id, Buffer.from(text), 'high');
+    this.endpoint.submit(id, Buffer.from(text), 'high', performance.now());
     this.driver.poke();
   }
 

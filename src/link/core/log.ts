@@ -1,4 +1,20 @@
 /**
+ * Logging of the link core without a logging library: the host passes any
+ * logger with these three methods (pino's fits); lines are rate-limited with
+ * LogLimiter, which takes `now` like every other input.
+ */
+
+/** One line per event: fields first, then words an operator understands. */
+export interface CoreLogger {
+  debug(fields: Record<string, unknown>, msg: string): void;
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+}
+
+const nothing = (): void => undefined;
+export const silentCoreLogger: CoreLogger = { debug: nothing, info: nothing, warn: nothing };
+
+/**
  * Rate-limited log lines: at most one line per key and interval; the next line
  * says how many were held back. Sans-IO: the caller passes `now` (ms).
  */
