@@ -29,7 +29,7 @@ import { NS } from '../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import type { HookContext, StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { RelayLink } from '../link/port.ts';
 import { CAPS_HASHES, verifyCapsVer } from './caps-hash.ts';
 import { JsonFileStore } from './store.ts';
 import { PresenceSeen } from './presence-seen.ts';

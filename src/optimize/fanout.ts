@@ -17,7 +17,7 @@ import { domainOf, parseJid } from '../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import type { StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { RelayLink } from '../link/port.ts';
 
 export const FANOUT_NS = 'urn:satrelay:fanout:0';
 /** Recipients per folded stanza accepted on expansion (guards memory). */

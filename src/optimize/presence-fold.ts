@@ -13,7 +13,7 @@ import { NS } from '../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import type { StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { RelayLink } from '../link/port.ts';
 import { CAPS_MARKER_NS } from './caps-strip.ts';
 
 export const MUC_NS = 'http://jabber.org/protocol/muc';

@@ -5,7 +5,7 @@ import { NS } from '../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import type { StanzaHook } from '../relay/router.ts';
-import type { RelayLink } from '../relay/link.ts';
+import type { RelayLink } from '../link/port.ts';
 
 /** Low-value payloads that may be dropped on constrained links (XEP-0365). */
 export type DropClass = 'chatstates' | 'xhtml';

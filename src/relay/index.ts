@@ -7,5 +7,4 @@
  */
 export { Relay, type RelaySettings, type RelayStatus } from './relay.ts';
 export { Router, RelayStoppingError, type StanzaHook, type HookContext, type LocalSide } from './router.ts';
-export type { RelayLink, LinkHandlers, LinkStatus } from './link.ts';
 export { buildRelay, buildLink, relaySettings, linkTuning } from './from-config.ts';

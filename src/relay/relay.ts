@@ -13,7 +13,7 @@ import { Metrics } from '../obs/metrics.ts';
 import { startObsServer, type ObsServer } from '../obs/http.ts';
 import type { HttpLimits } from '../obs/http-guard.ts';
 import type { AdmissionLimits, PendingSummary } from '../s2s/admission.ts';
-import type { LinkStatus, RelayLink } from './link.ts';
+import type { LinkStatus, RelayLink } from '../link/port.ts';
 import { Router, RelayStoppingError, type StanzaHook } from './router.ts';
 import { StatusView } from './status-view.ts';
 

@@ -9,7 +9,7 @@ import { bounce, StanzaError } from '../xmpp/errors.ts';
 import { domainMatches, domainOf } from '../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { RelayLink } from './link.ts';
+import type { RelayLink } from '../link/port.ts';
 
 /** A stage that may edit, answer or drop a stanza on its way (optimizers, policy). */
 export interface StanzaHook {

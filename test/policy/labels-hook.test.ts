@@ -5,7 +5,7 @@ import { parseXml } from '../../src/xml/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
 import { StanzaError, bounce } from '../../src/xmpp/errors.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
-import type { RelayLink } from '../../src/relay/link.ts';
+import type { RelayLink } from '../../src/link/port.ts';
 import type { HookContext } from '../../src/relay/router.ts';
 import { LabelHook, encodeEss, specToEss, parseSecurityLabel, type ClearanceSettings, type LabelSettings } from '../../src/policy/labels/index.ts';
 

@@ -3,7 +3,7 @@ import { PolicyHook, type PolicySettings } from '../../src/policy/index.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import { StanzaError } from '../../src/xmpp/errors.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
-import type { RelayLink } from '../../src/relay/link.ts';
+import type { RelayLink } from '../../src/link/port.ts';
 
 const link = { name: 'shore', domains: ['b.example'] } as unknown as RelayLink;
 const base: PolicySettings = { allow: ['*'], block: [], blockNamespaces: [], drop: [] };

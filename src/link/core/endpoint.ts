@@ -87,6 +87,8 @@ export type LinkEvent =
 export interface LinkStats {
   framesSent: number; framesReceived: number; retransmits: number; segmentsRetransmitted: number;
   bytesSent: number; bytesReceived: number; headerBytes: number; framesDropped: number;
+  /** framesDropped by reason (the host's auth watch reads these, not the metrics). */
+  framesDroppedBy: Partial<Record<DropReason, number>>;
   rttMs: number | undefined; rtoMs: number; inFlight: number; window: number; queued: number; unacked: number;
   /** Messages submitted but not yet started on the bearer. */
   waiting: number;
@@ -279,7 +281,7 @@ export class LinkEndpoint {
 
   stats(): LinkStats {
     return {
-      ...this.st, rttMs: this.rtt.srtt, rtoMs: this.rtt.rto(), inFlight: this.ackElicitingInFlight, window: this.currentWindow(),
+      ...this.st, framesDroppedBy: { ...this.droppedBy }, rttMs: this.rtt.srtt, rtoMs: this.rtt.rto(), inFlight: this.ackElicitingInFlight, window: this.currentWindow(),
       queued: this.high.length + this.low.length + this.stream.size, unacked: this.unacked.size,
       waiting: this.high.length + this.low.length,
       epoch: this.epoch, peerEpoch: this.sessions.cur?.heard ? this.sessions.cur.id : undefined, txGeneration: this.txGen,
@@ -404,9 +406,11 @@ export class LinkEndpoint {
   }
 
   private readonly dropLabels = new Map<DropReason, Record<string, string>>();
+  private readonly droppedBy: Partial<Record<DropReason, number>> = {};
 
   private drop(reason: DropReason, err?: unknown): false {
     this.st.framesDropped++;
+    this.droppedBy[reason] = (this.droppedBy[reason] ?? 0) + 1;
     let lbl = this.dropLabels.get(reason);
     if (!lbl) this.dropLabels.set(reason, (lbl = { ...this.lbl, reason }));
     this.metrics.inc('link_frames_dropped_total', lbl);

@@ -13,7 +13,7 @@ import { StanzaError } from '../../xmpp/errors.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import type { HookContext, StanzaHook } from '../../relay/router.ts';
-import type { RelayLink } from '../../relay/link.ts';
+import type { RelayLink } from '../../link/port.ts';
 import { buildCatalog, markingFor } from './catalog.ts';
 import { decide, mapLabel, specToEss, type ClearanceSettings, type EquivalenceEntry } from './clearance.ts';
 import { LabelError } from './ess.ts';

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConstrainedLink } from '../../../src/link/constrained/index.ts';
+import { transportDriver } from '../../../src/link/drivers/index.ts';
+import { OutboundQueue } from '../../../src/optimize/index.ts';
 import { Spool } from '../../../src/spool/index.ts';
 import { x, type XmlElement } from '../../../src/xml/element.ts';
 import type { StanzaError } from '../../../src/xmpp/errors.ts';
@@ -26,13 +28,13 @@ test('expiry bounces never-sent stanzas and keeps the ones on the bearer', async
     domains: ['b.example'],
     localDomains: ['a.example'],
     // Nobody answers at the peer address; two frames in flight at 1200 bit/s (one is the start-up probe).
-    transport: { kind: 'udp', bind: `127.0.0.1:${await freeUdpPort()}`, peer: `127.0.0.1:${await freeUdpPort()}` },
+    driver: transportDriver({ kind: 'udp', bind: `127.0.0.1:${await freeUdpPort()}`, peer: `127.0.0.1:${await freeUdpPort()}` }),
     tuning: { mtu: 256, frameBytes: 256, windowFrames: 2, rateBps: 1200, rtoMinMs: 20_000, rtoMaxMs: 60_000, ackDelayMs: 50, keepaliveS: 30, compressionLevel: 6 },
     key: randomBytes(32),
     spool,
     heldTimeoutMs: 300,
     maxStanzaBytes: 65_536,
-    queue: { coalescePresence: false, fanout: false },
+    scheduler: new OutboundQueue({ coalescePresence: false, fanout: false }),
   });
   await link.start({ deliver: () => undefined, undeliverable: (el, err) => void bounced.push({ el, err }) });
   t.teardown(() => link.stop());
