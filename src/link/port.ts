@@ -31,8 +31,9 @@ export interface LinkHandlers {
    * A stanza arrived from the partner relay, for a local domain. Resolves when
    * it is written to a local server or bounced; rejects when the relay stops
    * first (a durable link then keeps it for the next start; the xep0361 link
-   * bounces it back to the partner). Called in the order stanzas arrived: the
-   * relay keeps that order per destination domain.
+   * bounces it back to the partner). Called in the order stanzas arrived;
+   * for a link with deliverInOrder the relay keeps that order per
+   * destination domain (relay/local-delivery.ts).
    */
   deliver(stanza: XmlElement): Promise<void> | void;
   /** A stanza this link accepted could not be carried (held too long, refused): bounce it to its sender. */
@@ -43,6 +44,12 @@ export interface RelayLink {
   readonly name: string;
   /** Remote domain patterns reached through this link. */
   readonly domains: readonly string[];
+  /**
+   * The relay writes this link's stanzas to each local domain one at a time,
+   * each once the one before is confirmed: a durable link then resends at
+   * most one unconfirmed stanza per local server after a restart.
+   */
+  readonly deliverInOrder?: boolean;
   start(handlers: LinkHandlers): Promise<void>;
   /**
    * Takes a stanza for the partner. Resolves once the link has taken

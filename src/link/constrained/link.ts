@@ -67,6 +67,8 @@ const TICK_MS = 5000;
 export class ConstrainedLink implements RelayLink {
   readonly name: string;
   readonly domains: readonly string[];
+  /** The inbound spool forgets a message once each stanza is confirmed: one at a time per local domain. */
+  readonly deliverInOrder = true;
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly spool: Spool;
