@@ -1,8 +1,8 @@
 /**
  * Local delivery: stanzas from the far side (and those the relay makes) to
  * the local servers. The one owner of:
- *  - order: for a link that asks for it (RelayLink.deliverInOrder), stanzas
- *    for one destination domain go one after the other, each once the one
+ *  - order: for a link that asks for it (RelayLink.deliverInOrder), its
+ *    stanzas for one destination domain go one after the other, each once the one
  *    before is written to its local server (XEP-0198 acked) or bounced, so a
  *    local server that goes away has at most one unconfirmed stanza, which
  *    the durable link sends again after a restart;
@@ -45,7 +45,7 @@ export interface LocalDeliveryOptions {
 
 export class LocalDelivery {
   private stopping = false;
-  /** Per destination domain, the last ordered delivery (settled: the next may start). */
+  /** Per link and destination domain, the last ordered delivery (settled: the next may start). */
   private readonly chains = new Map<string, Promise<unknown>>();
   /** Deliveries under way (stop waits for them). */
   private readonly delivering = new Set<Promise<void>>();
@@ -55,11 +55,12 @@ export class LocalDelivery {
   constructor(private readonly o: LocalDeliveryOptions) {}
 
   /**
-   * Runs `route` (the router's handling of one stanza from a link) once every
-   * earlier call for the same destination domain has settled, whatever its outcome.
+   * Runs `route` (the router's handling of one stanza from `link`) once every
+   * earlier call for the same link and destination domain has settled,
+   * whatever its outcome.
    */
-  inOrder(el: XmlElement, route: () => Promise<void>): Promise<void> {
-    const key = domainOf(el.attr('to')) ?? '';
+  inOrder(link: string, el: XmlElement, route: () => Promise<void>): Promise<void> {
+    const key = `${link}\0${domainOf(el.attr('to')) ?? ''}`;
     const next = (this.chains.get(key) ?? Promise.resolve()).then(route);
     const settled = next.then(
       () => undefined,

@@ -121,7 +121,7 @@ export class Relay {
     for (const link of this.links) {
       const route = (el: XmlElement): Promise<void> => this.router.fromLink(link, el);
       await link.start({
-        deliver: link.deliverInOrder ? (el) => this.local.inOrder(el, () => route(el)) : route,
+        deliver: link.deliverInOrder ? (el) => this.local.inOrder(link.name, el, () => route(el)) : route,
         undeliverable: (el, err) => this.router.linkUndeliverable(el, err),
       });
     }

@@ -34,7 +34,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
   return { promise, resolve, reject };
 }
 
-test('stanzas for one local domain go one at a time in arrival order, whatever the outcome; another domain does not wait', async (t) => {
+test('stanzas for one local domain go one at a time in arrival order, whatever the outcome; another domain or link does not wait', async (t) => {
   const { local } = setup(() => Promise.resolve());
   const started: string[] = [];
   const gates = new Map<string, ReturnType<typeof deferred>>();
@@ -45,19 +45,22 @@ test('stanzas for one local domain go one at a time in arrival order, whatever t
     return d.promise;
   };
   const els = [msg('b1'), msg('b2'), msg('c1', 'carol@c.example'), msg('b3')];
-  const done = els.map((el) => local.inOrder(el, route(el)));
+  const done = els.map((el) => local.inOrder('ship', el, route(el)));
+  // Another link's stanzas for the same domain do not wait for these.
+  const other = local.inOrder('ship-2', msg('s2'), route(msg('s2')));
   await turn();
-  t.deepEqual(started, ['b1', 'c1'], 'the second stanza for b.example waits for the first');
+  t.deepEqual(started, ['b1', 'c1', 's2'], 'the second stanza for b.example waits for the first');
   gates.get('b1')!.reject(new Error('local server away'));
   await t.throwsAsync(done[0], { message: 'local server away' });
   await turn();
-  t.deepEqual(started, ['b1', 'c1', 'b2'], 'a failure does not stop the ones behind it');
+  t.deepEqual(started, ['b1', 'c1', 's2', 'b2'], 'a failure does not stop the ones behind it');
   gates.get('b2')!.resolve();
   await turn();
-  t.deepEqual(started, ['b1', 'c1', 'b2', 'b3']);
+  t.deepEqual(started, ['b1', 'c1', 's2', 'b2', 'b3']);
   gates.get('b3')!.resolve();
   gates.get('c1')!.resolve();
-  await Promise.all(done.slice(1));
+  gates.get('s2')!.resolve();
+  await Promise.all([...done.slice(1), other]);
 });
 
 test('a local server that cannot be reached: tried again after 1, 2 and 4 s, then the error goes back within the hold time', async (t) => {
