@@ -1,7 +1,7 @@
 /**
  * What dropped link frames mean, told to the operator once per tick from the
- * core's drop counters (stats(), never read back from the metrics) (docs/operator-guide.md, "Forged frames or a key
- * mismatch"):
+ * core's drop counts (stats().framesDroppedBy; docs/operator-guide.md,
+ * "Forged frames or a key mismatch"):
  *  - frames fail authentication while the partner's frames authenticate (the
  *    link is up): forged or corrupted frames, not a key mismatch; counted in
  *    link_forged_frames_total;
