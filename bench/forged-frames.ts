@@ -107,6 +107,8 @@ function inProcess(rate: number, n: number): void {
 /** Child: one relay link on UDP; reports its own CPU use between 'start' and 'stop'. */
 async function child(): Promise<void> {
   const { ConstrainedLink } = await import('../src/link/constrained/index.ts');
+  const { transportDriver } = await import('../src/link/drivers/index.ts');
+  const { OutboundQueue } = await import('../src/optimize/index.ts');
   const { Spool } = await import('../src/spool/index.ts');
   const port = Number(process.env.FF_PORT);
   const peer = Number(process.env.FF_PEER);
@@ -115,7 +117,8 @@ async function child(): Promise<void> {
   const metrics = new Metrics();
   const link = new ConstrainedLink({
     name: 'ship', domains: ['a.example'], localDomains: ['b.example'], role: 'b',
-    transport: { kind: 'udp', bind: `127.0.0.1:${port}`, peer: `127.0.0.1:${peer}` },
+    scheduler: new OutboundQueue({ coalescePresence: false, fanout: false }),
+    driver: transportDriver({ kind: 'udp', bind: `127.0.0.1:${port}`, peer: `127.0.0.1:${peer}` }),
     tuning: TUNING, key: KEY, spool, heldTimeoutMs: 600_000, maxStanzaBytes: 65_536,
     logger: createLogger({ level: 'info', destination: '/dev/null', pretty: false }), metrics,
     stateFile: join(dir, 'link-state.json'),

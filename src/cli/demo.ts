@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../obs/log.ts';
 import type { Metrics } from '../obs/metrics.ts';
 import type { XmlElement } from '../xml/element.ts';
-import type { ConstrainedLink } from '../link/constrained/link.ts';
+import type { ConstrainedLink } from '../link/constrained/index.ts';
 import { loadBearerParams, type DirStats } from '../emulator/index.ts';
 import { startRelayWorld, type World } from '../sim/world.ts';
 import { makeWorkload, replyFor, type BenchStanza, type Side } from '../sim/workloads.ts';

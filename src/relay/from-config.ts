@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import type { SiteConfig, LinkConfig } from '../config/index.ts';
 import { parseHostPort, s2sAdmission, s2sTimeoutsMs } from '../config/index.ts';
 import { Xep0361Link } from '../link/xep0361/link.ts';
-import { ConstrainedLink, type ConstrainedTransport } from '../link/constrained/link.ts';
+import { ConstrainedLink } from '../link/constrained/index.ts';
+import { transportDriver, type ConstrainedTransport } from '../link/drivers/index.ts';
 import type { LinkTuning } from '../link/core/index.ts';
 import { Spool } from '../spool/index.ts';
 import { bearerRttMs, readKeyFile } from '../config/index.ts';
@@ -13,8 +14,8 @@ import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { PolicyHook } from '../policy/index.ts';
 import { LabelHook, labelsConfigured, type LabelSettings } from '../policy/labels/index.ts';
-import { buildOptimizeHooks, queueOptionsFor } from '../optimize/index.ts';
-import type { RelayLink } from './link.ts';
+import { buildOptimizeHooks, OutboundQueue, queueOptionsFor } from '../optimize/index.ts';
+import type { RelayLink } from '../link/port.ts';
 import { Relay, type RelaySettings } from './relay.ts';
 import type { StanzaHook } from './router.ts';
 
@@ -117,16 +118,16 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         name: link.name,
         domains: link.domains,
         localDomains: cfg.local.domains,
-        transport: transportOf(link),
+        driver: transportDriver(transportOf(link), { minMs: link.reconnect.min_s * 1000, maxMs: link.reconnect.max_s * 1000 }),
         tuning: linkTuning(cfg, link),
         key: readKeyFile(link.key_file!).key,
         keyId: link.keyId ?? undefined,
         role: link.role,
-        reconnect: { minMs: link.reconnect.min_s * 1000, maxMs: link.reconnect.max_s * 1000 },
         spool: deps.spool,
+        // Priority, presence coalescing and fan-out folding while stanzas wait for the core.
+        scheduler: new OutboundQueue({ ...queueOptionsFor(cfg.optimize), metrics: deps.metrics, link: link.name }),
         heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
         maxStanzaBytes: cfg.limits.max_stanza_bytes,
-        queue: queueOptionsFor(cfg.optimize),
         logger: deps.logger,
         metrics: deps.metrics,
         stateFile: join(cfg.data_dir, 'link-state', `${link.name}.json`),

@@ -14,12 +14,11 @@ import { Metrics } from '../obs/metrics.ts';
 import { startObsServer, type ObsServer } from '../obs/http.ts';
 import type { HttpLimits } from '../obs/http-guard.ts';
 import type { AdmissionLimits, PendingSummary } from '../s2s/admission.ts';
-import type { LinkStatus, RelayLink } from './link.ts';
-import { Router, RelayStoppingError, type StanzaHook } from './router.ts';
+import type { LinkStatus, RelayLink } from '../link/port.ts';
+import { SystemClock, type Clock } from '../time/index.ts';
+import { Router, type StanzaHook } from './router.ts';
 import { StatusView } from './status-view.ts';
-
-/** Conditions after which a local delivery is tried again while the stanza may still wait. */
-const RETRYABLE = new Set(['remote-server-not-found', 'remote-server-timeout', 'resource-constraint']);
+import { LocalDelivery } from './local-delivery.ts';
 
 export interface RelaySettings {
   site: string;
@@ -62,10 +61,8 @@ export class Relay {
   private obs?: ObsServer;
   private readonly startedAt = new Date();
   private lastError?: string;
-  private stopping = false;
-  private readonly sleepers = new Set<() => void>();
-  /** Local deliveries in progress (stop waits for them). */
-  private readonly delivering = new Set<Promise<void>>();
+  /** Order, retry and hold time of stanzas to the local servers. */
+  private readonly local: LocalDelivery;
   private readonly sessionSeries = new Set<string>();
   /** The status page's last hour of each link and latest errors. */
   readonly view: StatusView;
@@ -73,15 +70,23 @@ export class Relay {
   constructor(
     readonly settings: RelaySettings,
     readonly links: RelayLink[],
-    private readonly opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[]; onStop?: () => Promise<void> | void; version?: string } = {},
+    private readonly opts: { logger?: Logger; metrics?: Metrics; hooks?: StanzaHook[]; onStop?: () => Promise<void> | void; version?: string; clock?: Clock } = {},
   ) {
     this.log = opts.logger ?? silentLogger;
     this.metrics = opts.metrics ?? new Metrics({ site: settings.site });
+    this.local = new LocalDelivery({
+      send: (el) => this.s2s.send(el),
+      holdMs: settings.s2sTimeouts?.queueMs ?? heldTimeoutMs(),
+      clock: opts.clock ?? new SystemClock(),
+      metrics: this.metrics,
+      log: this.log,
+      failed: (m) => (this.lastError = m),
+    });
     this.view = new StatusView(() => this.status(), this.metrics, opts.version);
     this.router = new Router({
       localDomains: settings.localDomains,
       links,
-      local: { deliver: (el) => this.deliverLocal(el) },
+      local: { deliver: (el) => this.local.deliver(el) },
       hooks: opts.hooks,
       logger: this.log,
       metrics: this.metrics,
@@ -115,8 +120,9 @@ export class Relay {
 
   async start(): Promise<void> {
     for (const link of this.links) {
+      const route = (el: XmlElement): Promise<void> => this.router.fromLink(link, el);
       await link.start({
-        deliver: (el) => this.router.fromLink(link, el),
+        deliver: link.deliverInOrder ? (el) => this.local.inOrder(link.name, el, () => route(el)) : route,
         undeliverable: (el, err) => this.router.linkUndeliverable(el, err),
       });
     }
@@ -135,68 +141,6 @@ export class Relay {
     }
     const s2s = this.s2s.addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}${a.directTls ? ' (direct TLS)' : ''}`);
     this.log.info({ s2s: this.s2s.addresses, links: this.links.map((l) => l.name) }, `relay started: S2S on ${s2s.join(', ')}; links ${this.links.map((l) => l.name).join(', ') || 'none'}`);
-  }
-
-  /**
-   * Writes a stanza to a local server: one from the far side, or one the relay
-   * made (a bounce, a cached answer). While the local server cannot be reached
-   * it is tried again, with back-off, for up to the held-stanza time; then the
-   * error goes to the router, which bounces it. Once the relay is stopping a
-   * first attempt still goes (shutdown's own bounces must reach their senders)
-   * but nothing is retried: RelayStoppingError, and a durable link keeps it.
-   */
-  deliverLocal(el: XmlElement): Promise<void> {
-    const p = this.deliverWithRetries(el);
-    this.delivering.add(p);
-    const done = (): void => void this.delivering.delete(p);
-    p.then(done, done);
-    return p;
-  }
-
-  private async deliverWithRetries(el: XmlElement): Promise<void> {
-    const deadline = Date.now() + (this.settings.s2sTimeouts?.queueMs ?? heldTimeoutMs());
-    let delay = 1000;
-    for (let attempt = 0; ; attempt++) {
-      if (this.stopping && attempt > 0) throw new RelayStoppingError();
-      try {
-        await this.s2s.send(el);
-        return;
-      } catch (err) {
-        if (this.stopping) throw new RelayStoppingError(err as Error);
-        if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || Date.now() + delay > deadline) throw err;
-        this.lastError = `local delivery to ${el.attr('to')}: ${err.condition}`;
-        this.metrics.inc('local_delivery_retries_total', { condition: err.condition });
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            clearTimeout(timer);
-            this.sleepers.delete(wake);
-            resolve();
-          };
-          const timer = setTimeout(wake, delay);
-          this.sleepers.add(wake);
-        });
-        delay = Math.min(delay * 2, 30_000);
-      }
-    }
-  }
-
-  /**
-   * Waits for local deliveries in progress, the bounces of stopped links among
-   * them. Each is bounded by the S2S connect and auth timeouts; this wait too.
-   */
-  private async settleLocal(): Promise<void> {
-    const t = { ...DEFAULT_TIMEOUTS, ...this.settings.s2sTimeouts };
-    const deadline = Date.now() + t.connectMs + t.authMs;
-    while (this.delivering.size > 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        this.log.warn({ pending: this.delivering.size }, 'stopping with local deliveries still unconfirmed');
-        return;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.delivering]), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
-      clearTimeout(timer);
-    }
   }
 
   /** Address of the metrics/status endpoint, when enabled. */
@@ -243,12 +187,13 @@ export class Relay {
   /** Stops links, then S2S (streams closed with system-shutdown), then the endpoint; `reason` (e.g. SIGTERM) is logged. */
   async stop(reason?: string): Promise<void> {
     this.log.info({ reason }, reason ? `relay stopping: ${reason}` : 'relay stopping');
-    this.stopping = true;
-    for (const wake of [...this.sleepers]) wake();
+    this.local.stop();
     // Links first: what they cannot carry is bounced to local senders, and
     // those bounces are written to the local servers before S2S closes.
     for (const link of this.links) await link.stop();
-    await this.settleLocal();
+    // Each local delivery is bounded by the S2S connect and auth timeouts; this wait too.
+    const t = { ...DEFAULT_TIMEOUTS, ...this.settings.s2sTimeouts };
+    await this.local.settle(t.connectMs + t.authMs);
     await this.s2s.stop('system-shutdown');
     this.view.stop();
     await this.obs?.close();

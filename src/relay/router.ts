@@ -9,7 +9,7 @@ import { bounce, StanzaError } from '../xmpp/errors.ts';
 import { domainMatches, domainOf } from '../xmpp/jid.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
-import type { RelayLink } from './link.ts';
+import type { RelayLink } from '../link/port.ts';
 import type { HookContext, OutboundVerdict, StanzaHook } from '../xmpp/hooks.ts';
 
 export type { StanzaHook, HookContext } from '../xmpp/hooks.ts';

@@ -263,7 +263,9 @@ export async function cutAndSaturate(w: World, from: XmppClient, to: string, tag
   // The ship's driver saw its connection close: its core is not polled until the gate opens.
   await until(() => w.relayA.metrics.get('link_driver_disconnects_total') > drops, 'the ship to see the link drop');
   const ids: string[] = [];
-  const spooled0 = w.linkA.status().spooled ?? 0;
+  // Counted as accepted, not as spooled: a link message acknowledged just before the cut leaves the
+  // spool when its removal commits, which may come after this line.
+  const accepted0 = w.relayA.metrics.get('spool_accepted_total');
   const queueLen = (): number => w.linkA.status().queued - w.linkA.stats().waiting;
   for (let batch = 0; ; batch++) {
     if (ids.length >= 400) throw new Error(`the ship link still takes stanzas into its core after ${ids.length} fillers`);
@@ -271,7 +273,7 @@ export async function cutAndSaturate(w: World, from: XmppClient, to: string, tag
     ids.push(...more);
     from.sendRaw(more.map((id) => `<message to='${to}' type='chat' id='${id}'><body>${id} ${randomBytes(2304).toString('base64')}</body></message>`).join(''));
     // All accepted (spooled: nothing leaves the spool while the link is cut), then steady for 100 ms.
-    await until(() => (w.linkA.status().spooled ?? 0) - spooled0 >= ids.length, 'the ship to spool the fillers');
+    await until(() => w.relayA.metrics.get('spool_accepted_total') - accepted0 >= ids.length, 'the ship to spool the fillers');
     let steady = 0;
     for (let i = 0; i < 10 && steady < 5; i++) {
       await new Promise((r) => setTimeout(r, 20));

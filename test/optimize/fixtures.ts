@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { XmlElement } from '../../src/xml/element.ts';
 import { parseXml } from '../../src/xml/index.ts';
-import type { RelayLink } from '../../src/relay/link.ts';
+import type { RelayLink } from '../../src/link/port.ts';
 import type { HookContext } from '../../src/xmpp/hooks.ts';
 
 export const DISCO = 'http://jabber.org/protocol/disco#info';

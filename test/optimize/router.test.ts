@@ -7,7 +7,7 @@ import { Router } from '../../src/relay/router.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
-import type { RelayLink } from '../../src/relay/link.ts';
+import type { RelayLink } from '../../src/link/port.ts';
 import { CAPS, DISCO, canon, conversations, discoGet, discoResult, fakeLink, groupchat, presence, richPresence, verOf } from './fixtures.ts';
 
 function setup(t: { teardown(fn: () => void | Promise<void>): void }, presence: 'coalesce' | 'fold' | 'off' = 'fold') {

@@ -4,7 +4,7 @@ import { Router } from '../../src/relay/router.ts';
 import { parseXml } from '../../src/xml/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
 import type { HookContext, StanzaHook } from '../../src/xmpp/hooks.ts';
-import type { RelayLink } from '../../src/relay/link.ts';
+import type { RelayLink } from '../../src/link/port.ts';
 
 function link(name: string, domains: string[], sent: XmlElement[]): RelayLink {
   return {

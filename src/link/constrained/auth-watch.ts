@@ -1,7 +1,7 @@
 /**
  * What dropped link frames mean, told to the operator once per tick from the
- * core's drop counters (docs/operator-guide.md, "Forged frames or a key
- * mismatch"):
+ * core's drop counts (stats().framesDroppedBy; docs/operator-guide.md,
+ * "Forged frames or a key mismatch"):
  *  - frames fail authentication while the partner's frames authenticate (the
  *    link is up): forged or corrupted frames, not a key mismatch; counted in
  *    link_forged_frames_total;
@@ -27,13 +27,9 @@ export class AuthWatch {
 
   /** `up`: the partner was heard within link_down_after_s. */
   tick(now: number, up: boolean, s: LinkStats): void {
-    const { metrics, log } = this.o;
+    const { metrics } = this.o;
     const lbl = { link: this.o.name };
-    const cur = {
-      auth: metrics.get('link_frames_dropped_total', { ...lbl, reason: 'auth' }),
-      stale: metrics.get('link_frames_dropped_total', { ...lbl, reason: 'stale_session' }),
-      received: s.framesReceived,
-    };
+    const cur = { auth: s.framesDroppedBy.auth ?? 0, stale: s.framesDroppedBy.stale_session ?? 0, received: s.framesReceived };
     const d = { auth: cur.auth - this.seen.auth, stale: cur.stale - this.seen.stale, received: cur.received - this.seen.received };
     this.seen = cur;
     const live = up || d.received > 0;

@@ -46,7 +46,7 @@ export class SessionStore {
    */
   static begin(file: string | undefined, psk: Buffer, env: { random: (n: number) => Buffer; nowMs: number }, log: Logger): { store: SessionStore; state: SessionState; fresh?: FreshReason } {
     const key = createHash('sha256').update('satrelay-link-state\0').update(psk).digest('hex').slice(0, 16);
-    const { prev, fresh } = readRecord(file, key, log);
+    const { prev, fresh } = readRecord(file, key, env.nowMs, log);
     // Without a file, runs of this process under one key still count up (two starts within a second).
     const last = file ? undefined : lastInProcess.get(key);
     const below = prev?.local ?? last;
@@ -118,7 +118,7 @@ function syncPath(path: string): void {
   }
 }
 
-function readRecord(file: string | undefined, key: string, log: Logger): { prev?: Stored; fresh?: FreshReason } {
+function readRecord(file: string | undefined, key: string, nowMs: number, log: Logger): { prev?: Stored; fresh?: FreshReason } {
   if (!file) return { fresh: 'no_file' };
   let text: string;
   try {
@@ -129,7 +129,7 @@ function readRecord(file: string | undefined, key: string, log: Logger): { prev?
   }
   const prev = parseRecord(text);
   if (!prev) {
-    const aside = `${file}.corrupt-${Date.now()}`;
+    const aside = `${file}.corrupt-${nowMs}`;
     renameSync(file, aside);
     log.error({ file, movedTo: aside }, 'link state file is damaged: moved aside; this run starts at a session from the clock (if the partner refuses it, see "A relay lost its link state" in the operator guide)');
     return { fresh: 'unreadable' };

@@ -3,11 +3,12 @@
  * (quinn style: handleFrame(now, frame) / handleTimeout(now) in,
  * pollTransmit(now) / pollTimeout() out).
  *
- * Clock: `now()` defaults to performance.now() — monotonic milliseconds
- * (float), the same unit the core's pollTimeout() deadlines are in.
+ * Clock: the owner's (time/): now() in monotonic milliseconds (float), the
+ * unit of the core's pollTimeout() deadlines, and its timer. Default: a
+ * SystemClock of the driver's own.
  */
-import { performance } from 'node:perf_hooks';
 import { isIP } from 'node:net';
+import { SystemClock, type Cancel, type Clock } from '../../time/index.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import type { ConnectFailure } from './connect-watch.ts';
@@ -47,8 +48,8 @@ export interface LinkDriver {
 export interface DriverBaseOptions {
   /** Link name for logs and metric labels. */
   name?: string;
-  /** Clock in ms; default performance.now() (monotonic). */
-  now?: () => number;
+  /** The owner's clock (shared with the core's other inputs); default a SystemClock. */
+  clock?: Clock;
   metrics?: Metrics;
   logger?: Logger;
 }
@@ -73,17 +74,17 @@ export function familyOf(host: string): 'udp4' | 'udp6' {
   return isIP(host) === 6 ? 'udp6' : 'udp4';
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Frames sent per drain before yielding to the event loop. */
 const DRAIN_BATCH = 256;
 
 export abstract class DriverBase implements LinkDriver {
+  protected readonly clock: Clock;
   protected readonly now: () => number;
   protected readonly metrics: Metrics;
   protected readonly log: Logger;
   protected readonly labels: { link: string };
   protected closed = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Cancel | undefined;
   private timerAt = Infinity;
   private immediate: NodeJS.Immediate | undefined;
   private inOnEvents = false;
@@ -94,7 +95,8 @@ export abstract class DriverBase implements LinkDriver {
     base: DriverBaseOptions,
     protected readonly hooks: DriverHooks,
   ) {
-    this.now = base.now ?? (() => performance.now());
+    this.clock = base.clock ?? new SystemClock();
+    this.now = () => this.clock.now();
     this.metrics = base.metrics ?? new Metrics();
     this.log = base.logger ?? silentLogger;
     this.labels = { link: base.name ?? '' };
@@ -190,8 +192,7 @@ export abstract class DriverBase implements LinkDriver {
     this.clearTimer();
     if (at === Infinity) return;
     this.timerAt = at;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - now)));
-    this.timer = setTimeout(() => this.onTimer(), delay);
+    this.timer = this.clock.schedule(Math.max(0, at - now), () => this.onTimer());
   }
 
   private onTimer(): void {
@@ -214,7 +215,7 @@ export abstract class DriverBase implements LinkDriver {
   }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timer = undefined;
     this.timerAt = Infinity;
   }

@@ -14,6 +14,8 @@
 import net from 'node:net';
 import { DriverBase, DriverError, parseHostPort, type DriverBaseOptions, type DriverHooks, type HostPort, type LinkEndpointLike } from './driver.ts';
 import { ConnectWatch, type ConnectFailure } from './connect-watch.ts';
+import { Backoff } from './backoff.ts';
+import type { Cancel } from '../../time/index.ts';
 
 export interface TcpDriverOptions extends DriverBaseOptions {
   /** Listen address (listening side) or local address to dial from (dialling side, optional). */
@@ -70,13 +72,11 @@ export function encodeLengthPrefixed(frame: Buffer): Buffer {
 export class TcpLinkDriver extends DriverBase {
   private readonly bindAddr?: HostPort;
   private readonly peer?: HostPort;
-  private readonly minMs: number;
-  private readonly maxMs: number;
   private readonly maxFrame: number;
   private server: net.Server | undefined;
   private sock: net.Socket | undefined;
-  private backoff: number;
-  private redial: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
+  private redial: Cancel | undefined;
   private readonly watch?: ConnectWatch;
 
   constructor(endpoint: LinkEndpointLike, opts: TcpDriverOptions, hooks: DriverHooks) {
@@ -84,11 +84,9 @@ export class TcpLinkDriver extends DriverBase {
     this.bindAddr = opts.bind === undefined ? undefined : parseHostPort(opts.bind);
     this.peer = opts.peer === undefined ? undefined : parseHostPort(opts.peer);
     if (!this.peer && !this.bindAddr) throw new DriverError('DRIVER_BAD_OPTIONS', 'tcp driver needs bind (listen) or peer (dial)');
-    this.minMs = opts.reconnectMinMs ?? 250;
-    this.maxMs = opts.reconnectMaxMs ?? 10_000;
     this.maxFrame = Math.min(opts.maxFrame ?? 0xffff, 0xffff);
-    this.backoff = this.minMs;
-    if (this.peer) this.watch = new ConnectWatch({ target: `${this.peer.host}:${this.peer.port}`, log: this.log, metrics: this.metrics, labels: this.labels });
+    this.backoff = new Backoff(opts.reconnectMinMs ?? 250, opts.reconnectMaxMs ?? 10_000);
+    if (this.peer) this.watch = new ConnectWatch({ target: `${this.peer.host}:${this.peer.port}`, log: this.log, metrics: this.metrics, labels: this.labels, now: () => this.clock.wall() });
   }
 
   failing(): ConnectFailure | undefined {
@@ -134,7 +132,7 @@ export class TcpLinkDriver extends DriverBase {
     const s = net.connect({ host: p.host, port: p.port, localAddress: this.bindAddr?.host });
     this.metrics.inc('link_driver_dials_total', this.labels);
     s.once('connect', () => {
-      this.backoff = this.minMs;
+      this.backoff.reset();
       this.watch?.connected();
       this.attach(s, 'dialled');
     });
@@ -149,12 +147,10 @@ export class TcpLinkDriver extends DriverBase {
 
   private scheduleRedial(): void {
     if (this.closed || this.redial) return;
-    const delay = this.backoff;
-    this.backoff = Math.min(this.maxMs, this.backoff * 2);
-    this.redial = setTimeout(() => {
+    this.redial = this.clock.schedule(this.backoff.next(), () => {
       this.redial = undefined;
       this.dial();
-    }, delay);
+    });
   }
 
   private attach(s: net.Socket, how: 'accepted' | 'dialled'): void {
@@ -213,7 +209,7 @@ export class TcpLinkDriver extends DriverBase {
   async close(): Promise<void> {
     if (this.closed) return;
     this.stopLoop();
-    if (this.redial) clearTimeout(this.redial);
+    this.redial?.();
     this.redial = undefined;
     const s = this.sock;
     this.sock = undefined;

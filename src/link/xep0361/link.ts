@@ -19,7 +19,7 @@ import { StanzaError, bounce, type StreamError } from '../../xmpp/errors.ts';
 import { NS } from '../../xmpp/ns.ts';
 import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
-import type { LinkHandlers, LinkStatus, RelayLink } from '../../relay/link.ts';
+import type { LinkHandlers, LinkStatus, RelayLink } from '../port.ts';
 import { ConnectWatch, failureFields } from '../drivers/index.ts';
 import { SITE_DEFAULTS, heldTimeoutMs, reconnectMs } from '../../config/defaults.ts';
 

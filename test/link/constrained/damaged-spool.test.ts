@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { ConstrainedLink } from '../../../src/link/constrained/index.ts';
+import { transportDriver } from '../../../src/link/drivers/index.ts';
+import { OutboundQueue } from '../../../src/optimize/index.ts';
 import { Spool } from '../../../src/spool/index.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
 import { x, type XmlElement } from '../../../src/xml/element.ts';
@@ -41,13 +43,13 @@ async function side(
     name: o.name,
     domains: [o.remote],
     localDomains: [o.local],
-    transport: { kind: 'udp', bind: `127.0.0.1:${o.port}`, peer: `127.0.0.1:${o.peer}` },
+    driver: transportDriver({ kind: 'udp', bind: `127.0.0.1:${o.port}`, peer: `127.0.0.1:${o.peer}` }),
     tuning: TUNING,
     key: KEY,
     spool,
     heldTimeoutMs: 600_000,
     maxStanzaBytes: 65_536,
-    queue: { coalescePresence: false, fanout: false },
+    scheduler: new OutboundQueue({ coalescePresence: false, fanout: false }),
     metrics,
   });
   await s.link.start({

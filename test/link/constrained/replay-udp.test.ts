@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ConstrainedLink } from '../../../src/link/constrained/index.ts';
+import { transportDriver } from '../../../src/link/drivers/index.ts';
+import { OutboundQueue } from '../../../src/optimize/index.ts';
 import { Spool } from '../../../src/spool/index.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
 import { x } from '../../../src/xml/element.ts';
@@ -39,7 +41,8 @@ async function startEnd(dir: string, side: 'ship' | 'shore', port: number, peer:
   const link = new ConstrainedLink({
     name: side === 'ship' ? 'shore' : 'ship',
     domains: [side === 'ship' ? 'b.example' : 'a.example'], localDomains: [side === 'ship' ? 'a.example' : 'b.example'],
-    transport: { kind: 'udp', bind: `127.0.0.1:${port}`, peer: `127.0.0.1:${peer}` },
+    scheduler: new OutboundQueue({ coalescePresence: false, fanout: false }),
+    driver: transportDriver({ kind: 'udp', bind: `127.0.0.1:${port}`, peer: `127.0.0.1:${peer}` }),
     tuning: TUNING, key: KEY, spool, heldTimeoutMs: 600_000, maxStanzaBytes: 65_536,
     logger: pino({ level: 'info' }, sink), metrics, keyId: 'test-key', stateFile: join(dir, 'link-state.json'),
   });

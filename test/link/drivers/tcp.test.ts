@@ -2,6 +2,7 @@ import test from 'ava';
 import net from 'node:net';
 import { LengthPrefixDecoder, TcpLinkDriver, encodeLengthPrefixed } from '../../../src/link/drivers/index.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
+import { ManualClock } from '../../../src/time/index.ts';
 import { StandInEndpoint } from './stand-in.ts';
 import { rng, randomBytes } from './rng.ts';
 
@@ -27,14 +28,15 @@ test('length-prefix decoder: whole, split and byte by byte', (t) => {
   t.throws(() => encodeLengthPrefixed(Buffer.alloc(70_000)), { code: 'DRIVER_FRAME_TOO_LARGE' });
 });
 
-test('TCP: frames both ways; dialler reconnects after the listener restarts', async (t) => {
+test('TCP: frames both ways; dialler re-dials with back-off on its clock (simulated) and reconnects after the listener restarts', async (t) => {
+  const clock = new ManualClock();
   const el = new StandInEndpoint(), ed = new StandInEndpoint();
   const md = new Metrics();
   const transport: boolean[] = [];
   let listener = new TcpLinkDriver(el, { bind: '127.0.0.1:0', name: 'shore' }, { onEvents() {} });
   await listener.start();
   const port = listener.address().port;
-  const dialler = new TcpLinkDriver(ed, { peer: `127.0.0.1:${port}`, reconnectMinMs: 20, reconnectMaxMs: 100, metrics: md, name: 'ship' }, { onEvents() {}, onTransport: (up) => transport.push(up) });
+  const dialler = new TcpLinkDriver(ed, { peer: `127.0.0.1:${port}`, reconnectMinMs: 20, reconnectMaxMs: 100, metrics: md, name: 'ship', clock }, { onEvents() {}, onTransport: (up) => transport.push(up) });
   t.teardown(() => Promise.all([listener.close(), dialler.close()]));
 
   // queued before the connection exists: held in the endpoint, sent on connect
@@ -55,10 +57,21 @@ test('TCP: frames both ways; dialler reconnects after the listener restarts', as
   ed.outbox.push(Buffer.from('while down'));
   dialler.poke();
   t.is(ed.outbox.length, 1, 'nothing polled while disconnected');
-  await new Promise((r) => setTimeout(r, 150)); // some failed dials
+  // Each refused dial schedules the next on the dialler's clock: 20, 40, 80, then 100 ms (the maximum).
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await until(() => clock.nextAt() !== undefined);
+    const dials = md.get('link_driver_dials_total');
+    delays.push(clock.nextAt()! - clock.now());
+    clock.advance(delays.at(-1)!);
+    t.is(md.get('link_driver_dials_total'), dials + 1, 'one dial when the delay is up');
+  }
+  t.deepEqual(delays, [20, 40, 80, 100, 100]);
+  await until(() => clock.nextAt() !== undefined);
   const el2 = new StandInEndpoint();
   listener = new TcpLinkDriver(el2, { bind: `127.0.0.1:${port}` }, { onEvents() {} });
   await listener.start();
+  clock.advance(100);
   await el2.waitFor(1, 3000);
   t.deepEqual(el2.received.map(String), ['while down']);
   el2.outbox.push(Buffer.from('back again'));
@@ -66,7 +79,7 @@ test('TCP: frames both ways; dialler reconnects after the listener restarts', as
   await ed.waitFor(3);
   t.is(ed.received[2].toString(), 'back again');
   t.deepEqual(transport, [true, false, true]);
-  t.true(md.get('link_driver_dials_total') >= 3, 'failed dials were retried');
+  t.is(md.get('link_driver_dials_total'), 7, 'the first dial, five refused, one that connects');
 });
 
 test('TCP: a bad length closes the connection and is counted', async (t) => {

@@ -1,0 +1,97 @@
+/**
+ * What a link offers the relay (RelayLink, LinkHandlers, LinkStatus), whatever
+ * its transport, and what the constrained link asks of the relay in return: an
+ * outbound scheduler (OutboundScheduler: the relay fills it with optimize's
+ * OutboundQueue) and the clock (time/).
+ */
+import type { XmlElement } from '../xml/element.ts';
+import type { StanzaError } from '../xmpp/errors.ts';
+
+export interface LinkStatus {
+  name: string;
+  transport: string;
+  up: boolean;
+  queued: number;
+  inFlight: number;
+  rttMs?: number;
+  lastError?: string;
+  /** A link failing to connect to its partner: since when (ISO), for how long, how many attempts. */
+  failingSince?: string;
+  failingForS?: number;
+  connectFailures?: number;
+  sent: number;
+  received: number;
+  /** Durable links: stanzas in the spool, and the age of the oldest, s. */
+  spooled?: number;
+  oldestAgeS?: number;
+}
+
+export interface LinkHandlers {
+  /**
+   * A stanza arrived from the partner relay, for a local domain. Resolves when
+   * it is written to a local server or bounced; rejects when the relay stops
+   * first (a durable link then keeps it for the next start; the xep0361 link
+   * bounces it back to the partner). Called in the order stanzas arrived;
+   * for a link with deliverInOrder the relay keeps that order per
+   * destination domain (relay/local-delivery.ts).
+   */
+  deliver(stanza: XmlElement): Promise<void> | void;
+  /** A stanza this link accepted could not be carried (held too long, refused): bounce it to its sender. */
+  undeliverable(stanza: XmlElement, err: StanzaError): void;
+}
+
+export interface RelayLink {
+  readonly name: string;
+  /** Remote domain patterns reached through this link. */
+  readonly domains: readonly string[];
+  /**
+   * The relay writes this link's stanzas to each local domain one at a time,
+   * each once the one before is confirmed: a durable link then resends at
+   * most one unconfirmed stanza per local server after a restart.
+   */
+  readonly deliverInOrder?: boolean;
+  start(handlers: LinkHandlers): Promise<void>;
+  /**
+   * Takes a stanza for the partner. Resolves once the link has taken
+   * responsibility for it (durably, for spooled links); rejects with a
+   * StanzaError when it refuses it (full, too big).
+   */
+  send(stanza: XmlElement): Promise<void>;
+  status(): LinkStatus;
+  stop(): Promise<void>;
+}
+
+/** A stanza accepted (spooled) and waiting for the link core. */
+export interface ScheduledStanza {
+  /** Durable spool id. */
+  id: bigint;
+  el: XmlElement;
+  bytes: number;
+  priority: 'high' | 'low';
+  /** Wall-clock ms when the link accepted it. */
+  acceptedAt: number;
+}
+
+/** What the scheduler hands out next: one stanza, or one standing for several spooled ones (folded). */
+export interface TakenStanzas {
+  /** Spool ids covered, ascending. */
+  ids: bigint[];
+  el: XmlElement;
+  priority: 'high' | 'low';
+}
+
+/**
+ * The order in which accepted stanzas go to the link core (priority, and
+ * whatever the relay's optimizers do while they wait: coalescing, folding).
+ * A pure data structure: times come from the caller.
+ */
+export interface OutboundScheduler {
+  readonly length: number;
+  /** Adds a stanza; returns the ids of queued stanzas it replaces (they need not cross). */
+  push(s: ScheduledStanza): { superseded: bigint[] };
+  take(): TakenStanzas | undefined;
+  /** Removes and returns the stanzas accepted more than ageMs before now (wall ms). */
+  expireOlderThan(now: number, ageMs: number): ScheduledStanza[];
+}
+
+export type { Clock, Cancel } from '../time/index.ts';

@@ -1,0 +1,131 @@
+/**
+ * Local delivery (relay/local-delivery.ts) on simulated time: order per
+ * destination domain, retries with back-off up to the hold time, and what
+ * stop does to a waiting retry.
+ */
+import test from 'ava';
+import { LocalDelivery } from '../../src/relay/local-delivery.ts';
+import { RelayStoppingError } from '../../src/relay/router.ts';
+import { ManualClock } from '../../src/time/index.ts';
+import { Metrics } from '../../src/obs/metrics.ts';
+import { silentLogger } from '../../src/obs/log.ts';
+import { StanzaError } from '../../src/xmpp/errors.ts';
+import { x, type XmlElement } from '../../src/xml/element.ts';
+
+const msg = (id: string, to = 'bob@b.example'): XmlElement => x('message', { from: 'alice@a.example/r', to, id }, x('body', {}, id));
+/** Lets settled promises run their callbacks. */
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function setup(send: (el: XmlElement) => Promise<void>, holdMs = 10_000) {
+  const clock = new ManualClock();
+  const metrics = new Metrics();
+  const errors: string[] = [];
+  const local = new LocalDelivery({ send, holdMs, clock, metrics, log: silentLogger, failed: (m) => void errors.push(m) });
+  return { clock, metrics, errors, local };
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+test('stanzas for one local domain go one at a time in arrival order, whatever the outcome; another domain or link does not wait', async (t) => {
+  const { local } = setup(() => Promise.resolve());
+  const started: string[] = [];
+  const gates = new Map<string, ReturnType<typeof deferred>>();
+  const route = (el: XmlElement) => () => {
+    started.push(el.attr('id')!);
+    const d = deferred();
+    gates.set(el.attr('id')!, d);
+    return d.promise;
+  };
+  const els = [msg('b1'), msg('b2'), msg('c1', 'carol@c.example'), msg('b3')];
+  const done = els.map((el) => local.inOrder('ship', el, route(el)));
+  // Another link's stanzas for the same domain do not wait for these.
+  const other = local.inOrder('ship-2', msg('s2'), route(msg('s2')));
+  await turn();
+  t.deepEqual(started, ['b1', 'c1', 's2'], 'the second stanza for b.example waits for the first');
+  gates.get('b1')!.reject(new Error('local server away'));
+  await t.throwsAsync(done[0], { message: 'local server away' });
+  await turn();
+  t.deepEqual(started, ['b1', 'c1', 's2', 'b2'], 'a failure does not stop the ones behind it');
+  gates.get('b2')!.resolve();
+  await turn();
+  t.deepEqual(started, ['b1', 'c1', 's2', 'b2', 'b3']);
+  gates.get('b3')!.resolve();
+  gates.get('c1')!.resolve();
+  gates.get('s2')!.resolve();
+  await Promise.all([...done.slice(1), other]);
+});
+
+test('a local server that cannot be reached: tried again after 1, 2 and 4 s, then the error goes back within the hold time', async (t) => {
+  const attempts: number[] = [];
+  const { clock, metrics, errors, local } = setup(() => {
+    attempts.push(clock.now());
+    return Promise.reject(new StanzaError('remote-server-not-found', 'no route'));
+  });
+  let failure: unknown;
+  const p = local.deliver(msg('m1')).catch((err: unknown) => void (failure = err));
+  for (let i = 0; i < 12; i++) {
+    await turn();
+    clock.advance(1000);
+  }
+  await p;
+  // 0, 1, 3, 7 s; the next try (at 15 s) would be past the 10 s hold time.
+  t.deepEqual(attempts, [0, 1000, 3000, 7000]);
+  t.true(failure instanceof StanzaError && failure.condition === 'remote-server-not-found');
+  t.is(metrics.get('local_delivery_retries_total', { condition: 'remote-server-not-found' }), 3);
+  t.is(errors.at(-1), 'local delivery to bob@b.example: remote-server-not-found');
+});
+
+test('a refusal that waiting cannot mend goes back at once', async (t) => {
+  let n = 0;
+  const { local } = setup(() => {
+    n++;
+    return Promise.reject(new StanzaError('service-unavailable', 'no such user'));
+  });
+  await t.throwsAsync(local.deliver(msg('m1')), { instanceOf: StanzaError });
+  t.is(n, 1);
+});
+
+test('stop: a waiting retry gives up at once (the durable link keeps the stanza); a first attempt after stop still goes', async (t) => {
+  let fail = true;
+  const sent: string[] = [];
+  const { clock, local } = setup((el) => {
+    sent.push(el.attr('id')!);
+    return fail ? Promise.reject(new StanzaError('remote-server-timeout')) : Promise.resolve();
+  });
+  const p = local.deliver(msg('m1'));
+  await turn();
+  t.is(clock.pending, 1, 'a retry waits on the clock');
+  local.stop();
+  await t.throwsAsync(p, { instanceOf: RelayStoppingError });
+  t.is(clock.pending, 0, 'its timer is cancelled');
+  fail = false;
+  await local.deliver(msg('bounce'));
+  t.deepEqual(sent, ['m1', 'bounce']);
+});
+
+test('settle waits for deliveries under way, at most the time given', async (t) => {
+  const gate = deferred();
+  const { clock, local } = setup(() => gate.promise);
+  const stuck = local.deliver(msg('m1'));
+  let settled = false;
+  const s = local.settle(5000).then(() => void (settled = true));
+  await turn();
+  clock.advance(4999);
+  await turn();
+  t.false(settled);
+  clock.advance(1);
+  await s;
+  t.true(settled);
+  gate.resolve();
+  await stuck;
+  // Nothing under way: returns at once.
+  await local.settle(5000);
+});
