@@ -113,8 +113,10 @@ for (const transport of ['udp', 'tcp', 'serial'] as const) {
 
     // The partner goes away; a stanza waits in the ship's spool, through a restart.
     await b.stop();
+    // Committed, not only reserved: a stop before the commit leaves the stanza to its sender.
+    const accepted = a.metrics.get('spool_accepted_total');
     serverA.svc.deliver(msg('m2'));
-    t.true(await until(() => a.status().links[0].spooled === 1), 'the second stanza is spooled');
+    t.true(await until(() => a.status().links[0].spooled === 1 && a.metrics.get('spool_accepted_total') > accepted), 'the second stanza is spooled');
     await a.stop();
     a = await start(yamlA, 'ship.yaml');
     t.is(a.status().links[0].spooled, 1, 'the restarted relay found its spool');
