@@ -100,6 +100,9 @@ export interface LinkStats {
   outages: number; outageProbes: number; outageBytes: number;
 }
 
+/** What handleFrame did with a frame: taken (true), dropped (false), dropped with a frame now due ('poll'). */
+export type FrameResult = boolean | 'poll';
+
 export const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
 /** Frames above the largest acked by this many are declared lost (RFC 9002 §6.1.1). */
 const PACKET_THRESHOLD = 3;
@@ -394,8 +397,13 @@ export class LinkEndpoint {
 
   // ------------------------------------------------------------------ receive
 
-  /** Returns whether the frame was taken; a dropped frame changed nothing (the driver need not poll). */
-  handleFrame(now: number, frame: Buffer): boolean {
+  /**
+   * true: the frame passed authentication, replay and session checks and was
+   * taken (its sender is the partner: a roaming driver may answer there);
+   * false: dropped, nothing changed (the driver need not poll); 'poll':
+   * dropped, but a frame is now due (a v1 announce, session.ts).
+   */
+  handleFrame(now: number, frame: Buffer): FrameResult {
     try {
       return this.receive(now, frame);
     } catch (err) {
@@ -414,11 +422,11 @@ export class LinkEndpoint {
     return false;
   }
 
-  private receive(now: number, frame: Buffer): boolean {
+  private receive(now: number, frame: Buffer): FrameResult {
     if (frame.length > this.t.mtu) return this.drop('too_big');
     // Header checks (session, replay window, length) before the AEAD: session.ts.
     const got = this.sessions.open(frame);
-    if (typeof got === 'string') return this.drop(got) || this.sessions.announceDue(); // a v1 announce goes at once
+    if (typeof got === 'string') return this.drop(got) || (this.sessions.announceDue() && 'poll'); // a v1 announce goes at once
     const { h, plain } = got;
     this.nowHint = Math.max(this.nowHint, now);
     const body = decodeBody(plain); // validate everything before any effect

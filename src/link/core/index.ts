@@ -17,7 +17,7 @@
  *   drivers/ (drivers import this, not the reverse).
  */
 export { LinkEndpoint, windowFrames, DEFAULT_MAX_STANZA_BYTES } from './endpoint.ts';
-export type { LinkTuning, LinkOptions, LinkEvent, LinkStats } from './endpoint.ts';
+export type { LinkTuning, LinkOptions, LinkEvent, LinkStats, FrameResult } from './endpoint.ts';
 export { MAX_SESSION, type SessionState } from './session.ts';
 export { LogLimiter } from './log-limit.ts';
 export { LinkError } from './errors.ts';

@@ -14,8 +14,12 @@ import type { ConnectFailure } from './connect-watch.ts';
 
 /** The part of LinkEndpoint (src/link/core) a driver uses. */
 export interface LinkEndpointLike {
-  /** false: the frame was dropped and changed nothing. */
-  handleFrame(now: number, frame: Buffer): boolean | void;
+  /**
+   * false: the frame was dropped and changed nothing; true: it passed
+   * authentication, replay and session checks (its source is the partner);
+   * 'poll' (or nothing): the driver drains what is due.
+   */
+  handleFrame(now: number, frame: Buffer): boolean | 'poll' | void;
   handleTimeout(now: number): void;
   pollTransmit(now: number): Buffer | undefined;
   pollTimeout(): number | undefined;

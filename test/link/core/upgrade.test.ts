@@ -72,3 +72,21 @@ test('two upgraded ends that never met are not talked down to v1 by replayed v1 
   t.is(new Set(p.b.received.map((r) => r.id)).size, 20);
   t.is(new Set(p.a.received.map((r) => r.id)).size, 20);
 });
+
+test('a v1 frame that fails authentication is never reported as taken, even when it makes a v1 announce due', (t) => {
+  // A roaming driver answers at the source of frames handleFrame reports as taken (true): a forged or
+  // foreign v1 frame must report false, or 'poll' when the end should send its v1 announce now.
+  const old = new Pair({ seed: 1803, ab: BEARER, ba: BEARER });
+  for (const s of [old.a, old.b]) { s.sessions.v1Only = true; s.restart(old.now); }
+  const bound: Buffer[] = [];
+  old.taps.push((to, f) => { if (to === old.b && (f[0] & 0x20) !== 0) bound.push(Buffer.from(f)); });
+  for (let i = 0; i < 5; i++) old.a.submit(msg(old.a, i));
+  t.true(old.driveUntil(() => old.idle()));
+  t.true(bound.length > 0, 'frames bound to the old b were recorded');
+
+  const p = new Pair({ seed: 1803, ab: BEARER, ba: BEARER });
+  const results = bound.map((f) => p.b.ep.handleFrame(0, f));
+  t.false(results.includes(true), `results: ${results.join(', ')}`);
+  t.true(results.includes('poll'), 'the v1 announce is due: the driver is asked to poll');
+  t.is(p.b.ep.stats().framesReceived, 0);
+});
