@@ -24,6 +24,7 @@ const EMULATOR_DIR_STATS: Record<string, string> = {
   dropped_mtu: 'Packets the emulated bearer dropped for exceeding its MTU',
   dropped_queue: 'Packets the emulated bearer dropped because its queue was full',
   dropped_outage: 'Packets the emulated bearer dropped during a scheduled outage',
+  dropped_nat: 'Packets for the NATed side addressed to a source port its NAT no longer maps (rebound or expired), dropped',
   corrupted_packets: 'Delivered packets with at least one flipped bit (bit error rate)',
   bits_flipped: 'Bits flipped by the emulated bearer (bit error rate), bits',
   duplicated: 'Packets the emulated bearer delivered twice',

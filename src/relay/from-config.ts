@@ -88,7 +88,7 @@ export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
 function transportOf(link: LinkConfig): ConstrainedTransport {
   switch (link.transport) {
     case 'udp':
-      return { kind: 'udp', bind: link.bind!, peer: link.peer! };
+      return { kind: 'udp', bind: link.bind!, peer: link.peer ?? undefined };
     case 'tcp':
       return { kind: 'tcp', bind: link.bind ?? undefined, peer: link.peer ?? undefined };
     case 'serial':

@@ -34,7 +34,7 @@ import { headOf, parseStanza, parseStanzas, partsOf, priorityOf } from './messag
 export { parseStanza, parseStanzas, priorityOf } from './message.ts';
 
 export type ConstrainedTransport =
-  | { kind: 'udp'; bind: string; peer: string }
+  | { kind: 'udp'; bind: string; peer?: string } // no peer: learned from the partner's frames (drivers/roaming.ts)
   | { kind: 'tcp'; bind?: string; peer?: string }
   | { kind: 'serial'; device: string; baud: number };
 
