@@ -29,6 +29,7 @@ export {
   resolveTuning,
   bearerRttMs,
   probeBytesPerHour,
+  natKeepaliveBytesPerHour,
   resumeBoundMs,
   PROFILES_DIR,
   type BearerProfile,
