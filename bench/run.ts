@@ -30,6 +30,7 @@ import { optimizeYaml } from './optimize-choice.ts';
 import { freeUdpPort } from './ports.ts';
 import { makeWorkload, replyFor, type BenchStanza, type Side } from './workloads.ts';
 import { OutageRun, type OutageFigures, type OutageSpec } from './outage.ts';
+import { natFigures, withNat, type NatFigures } from './nat.ts';
 
 export type BaselineKind = 'builtin' | 'prosody' | 'none';
 
@@ -51,7 +52,7 @@ export interface Latency {
 }
 
 /** Figures of one path (relay pair or baseline). Times in ms, rates in bit/s, sizes in bytes. */
-export interface Figures extends Partial<OutageFigures> {
+export interface Figures extends Partial<OutageFigures>, Partial<NatFigures> {
   stanzas: number;
   delivered: number;
   lost: number;
@@ -124,6 +125,8 @@ export interface BenchOptions {
   tmpDir?: string;
   /** Cut the bearer both ways during the burst (bench/outage.ts). */
   outage?: OutageSpec;
+  /** The ship behind a NAT that rebinds every this many seconds; the shore without peer (bench/nat.ts). */
+  natRebindS?: number;
 }
 
 export const DEFAULT_STANZAS = 200;
@@ -216,7 +219,7 @@ export function worldWithCleanup(kind: World['kind'], dir: string, ownsDir: bool
  * none), `linkExtra` (more keys of the link, indented) and `extra` (appended
  * top-level yaml) serve the soak, which runs relays as processes on fixed ports.
  */
-export function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu: string; key: string; optimize?: string; listen?: string; metrics?: string; linkExtra?: string; extra?: string }): string {
+export function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu?: string; key: string; optimize?: string; listen?: string; metrics?: string; linkExtra?: string; extra?: string }): string {
   const routes = o.local.map((d) => `${d}: "${o.peerAddr}"`).join(', ');
   return `site: ${o.site}
 data_dir: ${o.dir}
@@ -231,8 +234,7 @@ links:
     profile: ${JSON.stringify(o.profile)}
     transport: udp
     bind: "${o.bind}"
-    peer: "${o.emu}"
-    key_file: ${o.key}
+${o.emu === undefined ? '' : `    peer: "${o.emu}"\n`}    key_file: ${o.key}
 ${o.linkExtra ?? ''}metrics: { listen: ${o.metrics ? `"${o.metrics}"` : 'null'} }
 ${optimizeYaml(o.optimize)}${o.extra ?? ''}`;
 }
@@ -277,7 +279,8 @@ export async function startRelayWorld(o: { profile: string; seed: number; relayL
           peerAddr: `${peer.host}:${peer.port}`,
           profile: o.profile,
           bind: `127.0.0.1:${side === 'a' ? ua : ub}`,
-          emu: `127.0.0.1:${emu.addresses[side].port}`,
+          // Behind a NAT the ship keeps peer; the shore has none and follows it (roaming).
+          emu: params.nat && side === 'b' ? undefined : `127.0.0.1:${emu.addresses[side].port}`,
           key: keyFile,
           optimize: o.optimize,
         }),
@@ -587,7 +590,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     transfer_ms: round(transfer),
     cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
     emulator: {
-      dropped: sumStats(after, (d) => d.dropped_loss + d.dropped_mtu + d.dropped_queue + d.dropped_outage),
+      dropped: sumStats(after, (d) => d.dropped_loss + d.dropped_mtu + d.dropped_queue + d.dropped_outage + d.dropped_nat),
       corrupted: sumStats(after, (d) => d.corrupted_packets),
       duplicated: sumStats(after, (d) => d.duplicated),
       reordered: sumStats(after, (d) => d.reordered),
@@ -622,12 +625,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const baselineKind = o.baseline ?? 'builtin';
   if (baselineKind === 'prosody') (await import('./prosody.ts')).checkProsodyWorkload(o.workload);
   const started = new Date();
-  const params = loadBearerParams(o.profile);
+  const plain = loadBearerParams(o.profile);
+  const params = o.natRebindS ? withNat(plain, o.natRebindS) : plain;
   const stanzas = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
   const notes: string[] = [
     'bearer bytes are what the endpoints offered to the emulator (no IP/UDP/TCP headers unless the profile sets overhead_bytes); TCP SYN/FIN cost 40 B each',
   ];
   if (o.outage) notes.push(`outage: the bearer is cut both ways ${o.outage.startS} s after the burst starts, for ${o.outage.durationS} s (not on the Prosody baseline); resume_ms runs from its return to the next delivery`);
+  if (o.natRebindS) notes.push(`nat: the ship's NAT gives it a new source port every ${o.natRebindS} s; the shore relay has no peer and follows it; the baseline runs without the NAT (a rebinding cuts TCP connections)`);
   if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
@@ -636,6 +641,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   try {
     relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
     relayExtras(relayWorld, relay);
+    if (o.natRebindS) Object.assign(relay, natFigures(relayWorld, o.natRebindS));
   } finally {
     await relayWorld.stop();
   }
@@ -645,9 +651,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     log.info({ profile: o.profile, workload: o.workload }, 'baseline: plain S2S');
     // Fresh stanzas objects (same content): trackers keep per-run state on them.
     const again = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
-    const baseWorld = await startBaselineWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir });
+    const baseWorld = await startBaselineWorld({ profile: o.profile, seed, params: plain, tmpDir: o.tmpDir });
     try {
-      baseline = await measure(baseWorld, again, params, { log, patience: o.patience, outage: o.outage });
+      baseline = await measure(baseWorld, again, plain, { log, patience: o.patience, outage: o.outage });
     } finally {
       await baseWorld.stop();
     }
@@ -656,9 +662,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     log.info({ profile: o.profile, workload: o.workload }, 'baseline: two Prosody servers');
     const { startProsodyWorld } = await import('./prosody.ts');
     const again = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
-    const world = await startProsodyWorld({ seed, params, tmpDir: o.tmpDir });
+    const world = await startProsodyWorld({ seed, params: plain, tmpDir: o.tmpDir });
     try {
-      baseline = await measure(world, again, params, { log, patience: o.patience, outage: o.outage });
+      baseline = await measure(world, again, plain, { log, patience: o.patience, outage: o.outage });
     } finally {
       await world.stop();
     }

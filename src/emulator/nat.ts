@@ -27,6 +27,7 @@ export class NatBox {
   /** Scheduled rebinds already applied. */
   private applied = 0;
   private lastOut = -Infinity;
+  /** Rebinds so far (scheduled, injected, and after an expiry). */
   rebinds = 0;
 
   constructor(readonly p: NatParams) {}
@@ -69,6 +70,8 @@ export class NatBox {
   private schedule(now: number): void {
     const due = scheduledBy(this.p, now);
     if (due > this.applied) {
+      // Several rebinds while the side was silent: one new mapping, each rebind counted.
+      this.rebinds += due - this.applied - 1;
       this.applied = due;
       this.next();
     }

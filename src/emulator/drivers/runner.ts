@@ -23,6 +23,8 @@ export interface EmulatorControl {
   setLoss(loss: LossModel | null | undefined): void;
   /** The NAT (bearer.nat) gives its side a new source port now. */
   rebind(): void;
+  /** The NAT's live mapping and rebinds so far; undefined without bearer.nat. */
+  nat(): { mapping: number; rebinds: number } | undefined;
 }
 
 /** What every driver returns. */
@@ -80,6 +82,7 @@ export class RealtimeRunner {
       this.engine.rebind();
       this.logger.info(this.engine.natState(this.now()), 'emulator: NAT rebinding injected');
     },
+    nat: () => this.engine.natState(this.now()),
   };
 
   summary(): string {
