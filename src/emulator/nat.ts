@@ -34,8 +34,10 @@ export class NatBox {
 
   /** The NATed side sends at `now`: the mapping the packet leaves with (a new one after a rebind or an expiry). */
   outbound(now: number): number {
+    const before = this.mapping;
     this.schedule(now);
-    if (this.expired(now) && this.lastOut > -Infinity) this.next();
+    // An expired mapping is replaced by a new one (one, if a rebind already made it).
+    if (this.mapping === before && this.expired(now) && this.lastOut > -Infinity) this.next();
     this.lastOut = now;
     return this.mapping;
   }
