@@ -85,6 +85,8 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   link_driver_bytes_rx_total: c('Bytes the driver read from its socket or device, bytes', 'link'),
   link_driver_frames_tx_total: c('Frames the driver wrote to its socket or device', 'link'),
   link_driver_frames_rx_total: c('Frames the driver read from its socket or device', 'link'),
+  link_peer_address_changes_total: c('A udp end without peer (roaming): the partner\'s address learned (kind=learned) or changed (kind=moved: NAT rebinding, another bearer), from frames that passed authentication and replay checks', 'link', 'kind'),
+  link_peer_address_refused_total: c('A udp end without peer (roaming): datagrams from an address other than the partner\'s that failed authentication, replay or session checks; they never move it', 'link'),
   link_driver_dropped_total: c('Frames the driver dropped before the link protocol saw them, by reason (foreign_peer: UDP from an address other than peer; frame_too_large; tx_too_large)', 'link', 'reason'),
   link_driver_errors_total: c('Socket or device errors, by operation', 'link', 'op'),
   link_driver_dials_total: c('tcp transport: connection attempts to the partner', 'link'),
