@@ -16,6 +16,7 @@ import { WORKLOADS } from '../sim/workloads.ts';
 import { OPTIMIZERS, parseOptimizeChoice } from '../sim/optimize-choice.ts';
 import { chartSvg } from '../sim/chart.ts';
 import { parseOutageArg, type OutageSpec } from '../sim/outage.ts';
+import { parseNatRebindArg } from '../sim/nat.ts';
 import { numberOption, runCommand, UsageError, type CommandSpec } from './args.ts';
 
 export const BENCH: CommandSpec = {
@@ -30,6 +31,7 @@ export const BENCH: CommandSpec = {
     baseline: { type: 'string', value: 'KIND', help: 'builtin (plain S2S over the same bearer, default) | none' },
     optimize: { type: 'string', value: 'WHICH', help: `the relays' optimizers: on (default), off, or a comma list of those left on (${OPTIMIZERS.join(', ')})` },
     outage: { type: 'string', value: 'START_S:DURATION_S', help: 'cut the bearer both ways START_S s after the burst starts, for DURATION_S s (adds resume_ms, outage_probe_bytes, outage_bytes)' },
+    'nat-rebind': { type: 'string', value: 'S', help: "the ship behind a NAT that gives it a new source port every S s; the shore relay has no peer and follows it (adds nat: rebinds, shore_followed, dropped)" },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
@@ -78,6 +80,12 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   } catch (err) {
     throw new UsageError(`--outage: ${(err as Error).message}`);
   }
+  let natRebindS: number | undefined;
+  try {
+    natRebindS = typeof v['nat-rebind'] === 'string' ? parseNatRebindArg(v['nat-rebind']) : undefined;
+  } catch (err) {
+    throw new UsageError(`--nat-rebind: ${(err as Error).message}`);
+  }
 
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
   // The relays' own logs: SATRELAY_BENCH_RELAY_LOG=debug (stderr); silent by default.
@@ -85,7 +93,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   const relayLog = relayLevel ? createLogger({ level: relayLevel, name: 'relay', pretty: false, destination: 2 }) : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);
@@ -142,6 +150,7 @@ export function formatTable(r: BenchResult, baselineTitle = 'plain S2S'): string
   if (r.retransmits !== undefined) extras.push(`link retransmits ${r.retransmits}`);
   if (r.header_bytes !== null) extras.push(`link headers ${num(r.header_bytes)} B`);
   extras.push(`emulator drops ${r.emulator.dropped}`);
+  if (r.nat) extras.push(`NAT rebinds ${r.nat.rebinds} (every ${r.nat.rebind_every_s} s), shore followed ${r.nat.shore_followed}, to stale ports ${r.nat.dropped}`);
   out += `\n  relay: ${extras.join(', ')}\n`;
   for (const n of r.notes) out += `  note: ${n}\n`;
   return out + '\n';

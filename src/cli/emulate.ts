@@ -39,6 +39,10 @@ export const EMULATE: CommandSpec = {
     'outage-every': { ...s('EVERY_S:DURATION_S[:OFFSET_S]', 'periodic outages'), multiple: true },
     queue: s('BYTES', 'bearer queue size; packets beyond it are dropped'),
     overhead: s('BYTES', 'bytes of framing added to each packet on the bearer'),
+    'nat-rebind': s('S', 'udp: a NAT in front of one side gives it a new source port every S seconds (the other relay must follow: no peer there)'),
+    'nat-rebind-at': s('T1,T2,...', 'udp: ... or at these times, seconds'),
+    'nat-side': s('a|b', 'the side behind the NAT (default a)'),
+    'nat-timeout': s('S', 'the NAT forgets a port unused this long (default the profile\'s nat_timeout_s)'),
     seed: s('N', 'seed of the loss and jitter draws (default: from the clock)'),
     interval: s('S', 'seconds between stats lines (default 5)'),
   },
@@ -129,7 +133,7 @@ async function run(parsed: EmulateSettings, out: Writable, err: Writable, signal
     const line = (['ab', 'ba'] as const)
       .map((d) => {
         const x = st[d];
-        const dropped = x.dropped_loss + x.dropped_mtu + x.dropped_queue + x.dropped_outage;
+        const dropped = x.dropped_loss + x.dropped_mtu + x.dropped_queue + x.dropped_outage + x.dropped_nat;
         return `${d} ${x.delivered}/${x.sent} pkts ${x.bytes_delivered} B dropped ${dropped} corrupted ${x.corrupted_packets}`;
       })
       .join(' | ');

@@ -37,6 +37,7 @@ export {
   resolveTuning,
   bearerRttMs,
   probeBytesPerHour,
+  natKeepaliveBytesPerHour,
   resumeBoundMs,
   PROFILES_DIR,
   type BearerProfile,

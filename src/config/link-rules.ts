@@ -1,8 +1,9 @@
 /**
  * Link rules that make "what check accepts, run runs" hold: combinations in
  * one site file that would crash at start or could never connect. Check sees
- * one end of a link only; what needs both ends (two tcp ends that both dial)
- * shows at run time instead (ConnectWatch: a warning and `satrelay status`).
+ * one end of a link only; what needs both ends (two tcp ends that both dial,
+ * two udp ends without peer) shows at run time instead (ConnectWatch, the udp
+ * driver's "no partner address yet": a warning and `satrelay status`).
  */
 import { SITE_DEFAULTS } from './defaults.ts';
 import type { ConfigIssue } from './errors.ts';
@@ -71,8 +72,8 @@ export function linkRuleIssues(src: YamlSource): ConfigIssue[] {
     const bind = addr(src, L('bind'));
     const peer = addr(src, L('peer'));
     if (t === 'udp') {
-      if (!has(L('peer')) && has(L('bind'))) {
-        out.push(src.issue(L('bind'), 'transport udp needs peer too: this end sends to peer and takes datagrams only from it (an end that learns its partner from the frames it receives is not supported yet); add peer: "HOST:PORT", the partner relay\'s bind', 'key'));
+      if (!has(L('peer')) && bind?.port === 0) {
+        out.push(src.issue(L('bind'), `transport udp without peer listens for its partner, so it needs a fixed port: the partner's peer must name it; set bind: "${bind.host}:5299" (or another free port), or add peer: "HOST:PORT", the partner relay's bind`));
       } else if (!has(L('bind')) && has(L('peer'))) {
         out.push(src.issue(L('peer'), `transport udp needs bind too: the partner's peer must name this end's address and port; add bind: "0.0.0.0:${peer?.port ?? 5299}" (or this host's address on the bearer)`, 'key'));
       }

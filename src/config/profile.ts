@@ -67,6 +67,7 @@ const bearerSchema = z
     outages: z.array(outageSchema).default([]),
     queue_bytes: z.number().int().positive().optional(),
     overhead_bytes: z.number().int().min(0).optional(),
+    nat_timeout_s: num().positive().optional(),
   })
   .strict();
 
@@ -84,6 +85,7 @@ export const tuningSchema = z
     compression_level: z.number().int().min(0).max(9).optional(),
     coalesce_delay_ms: num().min(0).optional(),
     probe_interval_ms: num().positive().optional(),
+    nat_keepalive_s: num().positive().optional(),
   })
   .strict();
 
@@ -123,6 +125,8 @@ export interface BearerProfile {
   queue_bytes?: number;
   /** framing bytes charged per packet on the line (emulator default when absent) */
   overhead_bytes?: number;
+  /** the carrier NAT forgets a UDP mapping unused this long, s (absent: no NAT known) */
+  nat_timeout_s?: number;
 }
 
 /** What the relay's link protocol uses; every field filled (computed from the bearer when not given). */
@@ -149,6 +153,8 @@ export interface TuningProfile {
   coalesce_delay_ms: number;
   /** probe cadence in an outage while something waits, ms (default 1.5 x RTT + 1 s - the line time of 2 frames and 2 probes, in [500, rto_max_ms]) */
   probe_interval_ms: number;
+  /** keepalive of an end with peer, below bearer.nat_timeout_s (default 2/3 of it); absent: no NAT timeout known */
+  nat_keepalive_s?: number;
 }
 
 export type TuningOverrides = Partial<TuningProfile>;
@@ -200,7 +206,27 @@ export function resolveTuning(b: BearerProfile, given: TuningOverrides): TuningP
     // The first stanza after an outage crosses within probe_interval_ms + a probe, its ACK and two frames
     // of data (resumeBoundMs): within 3 RTT + 1 s (link/core/outage.ts has the same formula).
     probe_interval_ms: given.probe_interval_ms ?? Math.min(rto_max_ms, Math.max(500, Math.round(1.5 * rtt + 1000 - 2 * frameMs - (2 * PROBE_FRAME_BYTES * 8000) / b.rate_bps))),
+    ...natKeepalive(b, given),
   };
+}
+
+/** An end behind a NAT refreshes its mapping at 2/3 of the NAT's timeout (RFC 4787 §4.3: outbound refresh). */
+function natKeepalive(b: BearerProfile, given: TuningOverrides): Pick<TuningProfile, 'nat_keepalive_s'> {
+  const v = given.nat_keepalive_s ?? (b.nat_timeout_s !== undefined ? Math.max(1, Math.floor((2 * b.nat_timeout_s) / 3)) : undefined);
+  return v === undefined ? {} : { nat_keepalive_s: v };
+}
+
+/** IPv4 + UDP header bytes each datagram costs on the bearer. */
+export const UDP_IP_BYTES = 28;
+
+/**
+ * Bytes per hour the NAT keepalive costs on an idle link, both ways: a PING
+ * from the end with peer and the partner's ACK, each a probe-sized frame in a
+ * UDP datagram (measured: test/link/core/nat.test.ts).
+ */
+export function natKeepaliveBytesPerHour(t: Pick<TuningProfile, 'nat_keepalive_s'>): number {
+  if (t.nat_keepalive_s === undefined) return 0;
+  return Math.ceil(3600 / t.nat_keepalive_s) * 2 * (PROBE_FRAME_BYTES + UDP_IP_BYTES);
 }
 
 
@@ -223,6 +249,9 @@ export function checkTuning(b: BearerProfile, t: TuningProfile, at: (key: keyof 
   if (t.rto_min_ms > t.rto_max_ms) at('rto_min_ms', `expected at most rto_max_ms (${t.rto_max_ms}), got ${t.rto_min_ms}`);
   if (t.probe_interval_ms > t.rto_max_ms) {
     at('probe_interval_ms', `expected at most rto_max_ms (${t.rto_max_ms}), got ${t.probe_interval_ms}`);
+  }
+  if (t.nat_keepalive_s !== undefined && b.nat_timeout_s !== undefined && t.nat_keepalive_s >= b.nat_timeout_s) {
+    at('nat_keepalive_s', `expected less than the bearer's nat_timeout_s (${b.nat_timeout_s}), or the NAT forgets the mapping between keepalives; got ${t.nat_keepalive_s}`);
   }
   if (t.link_down_after_s <= t.keepalive_s) {
     at('link_down_after_s', `expected more than keepalive_s (${t.keepalive_s}), got ${t.link_down_after_s}`);

@@ -4,6 +4,7 @@
  * gives the same SiteConfig back. Leaf values are written as JSON (valid YAML).
  */
 import { bearerRttMs, probeBytesPerHour, resumeBoundMs } from './profile.ts';
+import { natLines } from './render-nat.ts';
 import type { LinkConfig, SiteConfig } from './site.ts';
 import { LIMITS_HELP } from './limits.ts';
 
@@ -54,6 +55,7 @@ const HELP: Record<string, string> = {
   'links[].tuning.compression_level': 'deflate level 0-9',
   'links[].tuning.coalesce_delay_ms': 'how long a partly filled frame waits for more stanzas, ms',
   'links[].tuning.probe_interval_ms': 'probe cadence while the bearer is out and something waits, ms',
+  'links[].tuning.nat_keepalive_s': 'keepalive of an end with peer, below the bearer\'s NAT timeout, s',
   optimize: 'what the relay does to traffic',
   'optimize.presence': 'coalesce (last state wins while queued) | fold (strip to show/status) | off',
   'optimize.disco_cache': 'answer repeated disco#info / caps queries on the near side',
@@ -198,6 +200,7 @@ function linkPreamble(l: LinkConfig, indent: string): string[] {
       (b.outages.length ? `, ${b.outages.length} outage rule(s)` : ''),
     `${indent}#   outage: a probe every ${l.tuning.probe_interval_ms} ms while stanzas wait (<= ${Math.round(probeBytesPerHour(l.tuning) / 1024)} KiB per hour per end);` +
       ` first stanza within ~${(resumeBoundMs(b, l.tuning) / 1000).toFixed(1)} s of the bearer's return`,
+    ...natLines(l, indent),
     `${indent}#   key id: ${l.keyId ?? (l.key_file ? 'not read' : 'none')}`,
   ];
 }

@@ -54,7 +54,7 @@ export function crossChecks(src: YamlSource): ConfigIssue[] {
       else out.push(src.issue(L('name'), `expected a link name that differs from links[${prev}] ${JSON.stringify(prevName)} by more than case (each names a spool directory)`));
     }
     if (t === 'udp' || t === 'tcp' || t === 'xep0361') {
-      if (!has(L('bind')) && !has(L('peer'))) out.push(src.issue(L('transport'), `transport ${t} needs ${t === 'udp' ? 'bind and peer' : 'bind or peer (or both)'}`));
+      if (!has(L('bind')) && !has(L('peer'))) out.push(src.issue(L('transport'), `transport ${t} needs ${t === 'udp' ? 'bind (and peer on the end that can reach the other: the ship behind NAT; the end without peer learns it)' : 'bind or peer (or both)'}`));
       for (const k of ['device', 'baud']) if (has(L(k))) out.push(src.issue(L(k), `not used by transport ${t} (serial only)`, 'key'));
     } else if (t === 'serial') {
       if (!has(L('device'))) out.push(src.issue(L('transport'), 'transport serial needs device (e.g. /dev/ttyUSB0)'));

@@ -3,6 +3,7 @@
  * bearer from a profile and flags, the mode, seed and stats interval.
  */
 import type { BearerParams, Outage } from './engine.ts';
+import type { NatParams } from './nat.ts';
 import { validateParams } from './engine.ts';
 import { EmulatorError } from './errors.ts';
 import { loadBearerParams } from './profile.ts';
@@ -55,6 +56,8 @@ export function emulateSettings(opts: Map<string, string>, flags: Set<string>, o
     p.loss = { model: 'gilbert_elliott', p_gb: v[0], p_bg: v[1], ...(v.length > 2 ? { loss_good: v[2] } : {}), ...(v.length > 3 ? { loss_bad: v[3] } : {}) };
   }
   if (flags.has('half-duplex')) p.duplex = 'half';
+  const nat = natSettings(opts, num, p.nat_timeout_s);
+  if (nat) p.nat = nat;
   if (outages.length > 0) p.outages = [...(p.outages ?? []), ...outages];
   if (p.rate_bps === undefined) throw new EmulatorError('EMU_BAD_ARGS', 'give --profile or --rate');
   p.delay_ms ??= 0;
@@ -62,11 +65,34 @@ export function emulateSettings(opts: Map<string, string>, flags: Set<string>, o
 
   const mode = opts.get('mode') ?? 'udp';
   if (mode !== 'udp' && mode !== 'tcp' && mode !== 'pty') throw new EmulatorError('EMU_BAD_ARGS', `--mode must be udp, tcp or pty, got "${mode}"`);
+  if (p.nat && mode !== 'udp') throw new EmulatorError('EMU_BAD_ARGS', `--nat-rebind and --nat-rebind-at need --mode udp (a NAT rebinding moves datagrams; a ${mode} stream would be cut)`);
   const seedOpt = num('seed');
   const seed = seedOpt ?? Date.now() % 0x1_0000_0000;
   const intervalS = num('interval') ?? 5;
   if (intervalS <= 0) throw new EmulatorError('EMU_BAD_ARGS', '--interval must be > 0');
   return { params: p, mode, seed, intervalS, opts, flags };
+}
+
+/**
+ * --nat-rebind S (every S s), --nat-rebind-at T1,T2 (at those times, s),
+ * --nat-side a|b (default a, the ship), --nat-timeout S (default the
+ * profile's nat_timeout_s): a NAT in front of one side (nat.ts). Without a
+ * rebind option there is no NAT.
+ */
+function natSettings(opts: Map<string, string>, num: (k: string) => number | undefined, profileTimeoutS: number | undefined): NatParams | undefined {
+  const every = num('nat-rebind');
+  const atText = opts.get('nat-rebind-at');
+  const at = atText?.split(',').map((v) => Number(v.trim()));
+  if (at?.some((v) => !Number.isFinite(v) || v < 0)) throw new EmulatorError('EMU_BAD_ARGS', `--nat-rebind-at: expected times in seconds like 30,95.5, got "${atText}"`);
+  if (every === undefined && at === undefined) {
+    for (const k of ['nat-side', 'nat-timeout']) if (opts.has(k)) throw new EmulatorError('EMU_BAD_ARGS', `--${k} needs --nat-rebind or --nat-rebind-at (they place the NAT)`);
+    return undefined;
+  }
+  if (every !== undefined && !(every > 0)) throw new EmulatorError('EMU_BAD_ARGS', `--nat-rebind: expected seconds > 0, got ${every}`);
+  const side = opts.get('nat-side') ?? 'a';
+  if (side !== 'a' && side !== 'b') throw new EmulatorError('EMU_BAD_ARGS', `--nat-side must be a or b, got "${side}"`);
+  const timeout = num('nat-timeout') ?? profileTimeoutS;
+  return { side, ...(every !== undefined ? { rebind_every_s: every } : {}), ...(at ? { rebind_at_s: at } : {}), ...(timeout !== undefined ? { timeout_s: timeout } : {}) };
 }
 
 /** "9600", "64k", "1.5M", "2G" -> bit/s. */

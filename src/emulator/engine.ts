@@ -22,12 +22,19 @@
  *  6. bit errors: each delivered bit flips with probability `ber`.
  *  7. duplication (datagrams only): with prob. `duplicate` a second copy
  *     arrives with the first (own bit errors, no extra line time).
+ *  8. NAT (datagrams only, `nat`: nat.ts): packets from the NATed side carry
+ *     the mapping (source port) they left with; packets for it must be
+ *     addressed (`to`) to the mapping live when they arrive, else dropped.
  * Streams (TCP, serial) never lose, duplicate or reorder bytes: they are cut
  * into chunks of about 50 ms of line time and only bit errors and outages touch
  * them. Their queue is not limited here: drivers apply back-pressure with
  * `queuedBytes()` (a TCP window, serial flow control).
  */
 import { EmulatorError } from './errors.ts';
+import { NatBox, type NatParams } from './nat.ts';
+import { validateParams } from './validate.ts';
+
+export { validateParams };
 import { Rng } from './rng.ts';
 
 export type LossModel =
@@ -53,6 +60,10 @@ export interface BearerParams {
   queue_bytes?: number;
   /** Bytes of framing charged on the line per packet/chunk (IP+UDP = 28, IP+TCP = 40); default 0. */
   overhead_bytes?: number;
+  /** The carrier NAT's UDP mapping timeout, s (a profile figure; the emulator applies it only through `nat`). */
+  nat_timeout_s?: number;
+  /** A NAT in front of one side (nat.ts); absent: addresses never change. */
+  nat?: NatParams;
 }
 
 export type Direction = 'ab' | 'ba';
@@ -67,6 +78,8 @@ export interface DirStats {
   dropped_mtu: number;
   dropped_queue: number;
   dropped_outage: number;
+  /** packets for the NATed side addressed to a mapping that was no longer live when they arrived. */
+  dropped_nat: number;
   /** delivered packets/chunks with at least one flipped bit. */
   corrupted_packets: number;
   bits_flipped: number;
@@ -91,12 +104,16 @@ export interface Delivery {
   at: number;
   /** caller's tag given to send(), if any (e.g. a connection id). */
   tag?: number;
+  /** From the NATed side: the mapping (source port number) the other side sees it at. */
+  mapping?: number;
 }
 
 interface Pending extends Delivery {
   order: number; // tie-break: insertion order
   sendSeq: number; // per-direction send sequence, for reorder counting
   sentAt: number;
+  /** For the NATed side: the mapping it was addressed to. */
+  to?: number;
 }
 
 interface Line {
@@ -108,7 +125,7 @@ export const DIRECTIONS: readonly Direction[] = ['ab', 'ba'];
 
 export function emptyDirStats(): DirStats {
   return {
-    sent: 0, delivered: 0, dropped_loss: 0, dropped_mtu: 0, dropped_queue: 0, dropped_outage: 0,
+    sent: 0, delivered: 0, dropped_loss: 0, dropped_mtu: 0, dropped_queue: 0, dropped_outage: 0, dropped_nat: 0,
     corrupted_packets: 0, bits_flipped: 0, duplicated: 0, reordered: 0, bytes_sent: 0,
     bytes_delivered: 0, busy_ms: 0, delayed_outage: 0, latency_ms_sum: 0, latency_ms_max: 0,
   };
@@ -141,11 +158,16 @@ export class LinkEmulator {
   /** Loss model set at run time; undefined: the profile's. */
   private lossOverride: LossModel | undefined;
   private lossOverridden = false;
+  private readonly nat: NatBox | undefined;
+  /** The direction out of the NATed side. */
+  private readonly natOut: Direction | undefined;
 
   constructor(params: BearerParams, seed: number) {
     validateParams(params);
     this.params = structuredClone(params);
     this.rng = new Rng(seed);
+    this.nat = params.nat ? new NatBox(params.nat) : undefined;
+    this.natOut = params.nat ? (params.nat.side === 'a' ? 'ab' : 'ba') : undefined;
     const mtu = params.mtu ?? 1500;
     this.queueLimit = params.queue_bytes ?? Math.max(Math.ceil((params.rate_bps / 8) * 4), 3 * mtu);
     this.chunkBytes = Math.max(1, Math.min(params.mtu ?? 1024, 1024, Math.floor((params.rate_bps / 8) * 0.05)));
@@ -160,8 +182,9 @@ export class LinkEmulator {
   /**
    * Offers bytes to the line in direction `dir` at time `now`.
    * datagram: one packet, dropped or corrupted whole. stream: cut into chunks, lossless.
+   * `to`: for the NATed side, the mapping the sender addressed (default: the live one now).
    */
-  send(now: number, dir: Direction, data: Buffer, kind: SendKind = 'datagram', tag?: number): void {
+  send(now: number, dir: Direction, data: Buffer, kind: SendKind = 'datagram', tag?: number, to?: number): void {
     now = this.clock(now);
     if (dir !== 'ab' && dir !== 'ba') throw new EmulatorError('EMU_BAD_ARGS', `direction must be 'ab' or 'ba', got ${String(dir)}`);
     const st = this.stats[dir];
@@ -177,6 +200,7 @@ export class LinkEmulator {
       st.dropped_mtu++;
       return;
     }
+    const nat = this.natStamp(now, dir, to);
     this.expireQueue(now, dir);
     if (this.inQueueBytes[dir] + data.length > this.queueLimit) {
       st.dropped_queue++;
@@ -201,10 +225,10 @@ export class LinkEmulator {
       at = Math.max(at, this.lastArrival[dir]);
       this.lastArrival[dir] = at;
     }
-    this.push({ dir, data: Buffer.from(data), at, tag, order: 0, sendSeq: seq, sentAt: now });
+    this.push({ dir, data: Buffer.from(data), at, tag, order: 0, sendSeq: seq, sentAt: now, ...nat });
     if (this.rng.chance(this.params.duplicate ?? 0)) {
       st.duplicated++;
-      this.push({ dir, data: Buffer.from(data), at, tag, order: 0, sendSeq: seq, sentAt: now });
+      this.push({ dir, data: Buffer.from(data), at, tag, order: 0, sendSeq: seq, sentAt: now, ...nat });
     }
   }
 
@@ -215,6 +239,11 @@ export class LinkEmulator {
     while (this.heap.length > 0 && this.heap[0].at <= now) {
       const p = this.pop();
       const st = this.stats[p.dir];
+      if (p.to !== undefined && !this.nat!.inbound(p.at, p.to)) {
+        st.dropped_nat++;
+        this.undelivered[p.dir] -= p.data.length;
+        continue;
+      }
       const flips = this.corrupt(p.data);
       if (flips > 0) {
         st.corrupted_packets++;
@@ -229,6 +258,7 @@ export class LinkEmulator {
       this.undelivered[p.dir] -= p.data.length;
       const d: Delivery = { dir: p.dir, data: p.data, at: p.at };
       if (p.tag !== undefined) d.tag = p.tag;
+      if (p.mapping !== undefined) d.mapping = p.mapping;
       out.push(d);
     }
     return out;
@@ -262,6 +292,23 @@ export class LinkEmulator {
     // Forget windows that are over (keeps the list short on long runs).
     for (let i = this.extraOutages.length - 1; i >= 0; i--) if (this.extraOutages[i].end < now) this.extraOutages.splice(i, 1);
     this.extraOutages.push({ start, end: start + durationMs });
+  }
+
+  /** Runtime fault: the NAT gives the NATed side a new mapping now (EMU_BAD_ARGS without `nat`). */
+  rebind(): void {
+    if (!this.nat) throw new EmulatorError('EMU_BAD_ARGS', 'rebind needs a NAT (bearer.nat)');
+    this.nat.rebind();
+  }
+
+  /** The NATed side's live mapping at `now` and the rebinds so far; undefined without `nat`. */
+  natState(now: number): { mapping: number; rebinds: number } | undefined {
+    return this.nat && { mapping: this.nat.current(this.clock(now)), rebinds: this.nat.rebinds };
+  }
+
+  /** The NAT's part of a datagram: the mapping it leaves with (from the NATed side) or is addressed to (to it). */
+  private natStamp(now: number, dir: Direction, to: number | undefined): { mapping?: number; to?: number } {
+    if (!this.nat) return {};
+    return dir === this.natOut ? { mapping: this.nat.outbound(now) } : { to: to ?? this.nat.current(now) };
   }
 
   /**
@@ -422,48 +469,4 @@ export class LinkEmulator {
 
 function before(a: Pending, b: Pending): boolean {
   return a.at < b.at || (a.at === b.at && a.order < b.order);
-}
-
-/** Throws EmulatorError EMU_BAD_PARAMS naming the first bad field. */
-export function validateParams(p: BearerParams): void {
-  const bad = (field: string, why: string): never => {
-    throw new EmulatorError('EMU_BAD_PARAMS', `bearer.${field}: ${why}`);
-  };
-  if (typeof p !== 'object' || p === null) bad('', 'must be an object');
-  const num = (v: unknown, field: string, min: number, max = Infinity, optional = true): void => {
-    if (v === undefined && optional) return;
-    if (typeof v !== 'number' || !Number.isFinite(v)) bad(field, `must be a finite number, got ${JSON.stringify(v)}`);
-    if ((v as number) < min || (v as number) > max) bad(field, `must be in [${min}, ${max}], got ${v}`);
-  };
-  num(p.rate_bps, 'rate_bps', Number.MIN_VALUE, Infinity, false);
-  num(p.delay_ms, 'delay_ms', 0, Infinity, false);
-  num(p.jitter_ms, 'jitter_ms', 0);
-  num(p.ber, 'ber', 0, 1);
-  num(p.mtu, 'mtu', 1);
-  num(p.turnaround_ms, 'turnaround_ms', 0);
-  num(p.duplicate, 'duplicate', 0, 1);
-  num(p.reorder, 'reorder', 0, 1);
-  num(p.queue_bytes, 'queue_bytes', 1);
-  num(p.overhead_bytes, 'overhead_bytes', 0);
-  if (p.duplex !== undefined && p.duplex !== 'full' && p.duplex !== 'half') bad('duplex', `must be 'full' or 'half'`);
-  if (p.loss !== undefined) {
-    if (p.loss.model === 'bernoulli') num(p.loss.p, 'loss.p', 0, 1, false);
-    else if (p.loss.model === 'gilbert_elliott') {
-      num(p.loss.p_gb, 'loss.p_gb', 0, 1, false);
-      num(p.loss.p_bg, 'loss.p_bg', 0, 1, false);
-      num(p.loss.loss_good, 'loss.loss_good', 0, 1);
-      num(p.loss.loss_bad, 'loss.loss_bad', 0, 1);
-    } else bad('loss.model', `must be 'bernoulli' or 'gilbert_elliott'`);
-  }
-  if (p.outages !== undefined) {
-    if (!Array.isArray(p.outages)) bad('outages', 'must be a list');
-    p.outages.forEach((o, i) => {
-      num(o?.duration_s, `outages[${i}].duration_s`, 0, Infinity, false);
-      if ('every_s' in o) {
-        num(o.every_s, `outages[${i}].every_s`, Number.MIN_VALUE, Infinity, false);
-        num(o.offset_s, `outages[${i}].offset_s`, 0);
-        if (o.duration_s >= o.every_s) bad(`outages[${i}]`, 'duration_s must be shorter than every_s');
-      } else num((o as { start_s?: unknown }).start_s, `outages[${i}].start_s`, 0, Infinity, false);
-    });
-  }
 }

@@ -4,7 +4,8 @@
  * What it does: reproduces a constrained bearer between side A and side B:
  * rate (serialisation time), delay, jitter, loss (Bernoulli, Gilbert-Elliott
  * bursts), bit errors, MTU, duplication, reordering, scheduled outages,
- * half-duplex turnaround; seeded and reproducible.
+ * half-duplex turnaround, a NAT that rebinds one side's source port (nat.ts);
+ * seeded and reproducible.
  *
  * Takes: BearerParams (a profile's `bearer:` half) and a seed. Gives:
  *  - engine.ts  LinkEmulator, sans-IO: send(now, dir, data, kind) / poll(now) /
@@ -21,6 +22,7 @@
 export { LinkEmulator, validateParams, emptyDirStats, DIRECTIONS } from './engine.ts';
 export type { BearerParams, Direction, DirStats, Delivery, LossModel, Outage, SendKind } from './engine.ts';
 export { Rng } from './rng.ts';
+export type { NatParams } from './nat.ts';
 export { EmulatorError, type EmulatorErrorCode } from './errors.ts';
 export { loadBearerParams, resolveProfilePath } from './profile.ts';
 export * from './drivers.ts';

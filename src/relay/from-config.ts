@@ -72,7 +72,8 @@ export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
     rtoMinMs: t.rto_min_ms,
     rtoMaxMs: t.rto_max_ms,
     ackDelayMs: t.ack_delay_ms,
-    keepaliveS: t.keepalive_s,
+    // The end with peer keeps its NAT mapping open: one idle keepalive (and hold probe) cadence, the shorter.
+    keepaliveS: link.peer && t.nat_keepalive_s !== undefined ? Math.min(t.keepalive_s, t.nat_keepalive_s) : t.keepalive_s,
     compressionLevel: t.compression_level,
     maxStanzaBytes: cfg.limits.max_stanza_bytes,
     coalesceDelayMs: t.coalesce_delay_ms,
@@ -84,7 +85,7 @@ export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
 function transportOf(link: LinkConfig): ConstrainedTransport {
   switch (link.transport) {
     case 'udp':
-      return { kind: 'udp', bind: link.bind!, peer: link.peer! };
+      return { kind: 'udp', bind: link.bind!, peer: link.peer ?? undefined };
     case 'tcp':
       return { kind: 'tcp', bind: link.bind ?? undefined, peer: link.peer ?? undefined };
     case 'serial':

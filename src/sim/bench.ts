@@ -14,6 +14,7 @@ import { loadBearerParams, type BearerParams } from '../emulator/index.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { makeWorkload } from './workloads.ts';
 import type { OutageSpec } from './outage.ts';
+import { natFigures, withNat } from './nat.ts';
 import { BenchError, startRelayWorld, type World } from './world.ts';
 import { startBaselineWorld } from './baseline.ts';
 import { measure, round, type Figures } from './measure.ts';
@@ -70,6 +71,8 @@ export interface BenchOptions {
   tmpDir?: string;
   /** Cut the bearer both ways during the burst (outage.ts). */
   outage?: OutageSpec;
+  /** The ship behind a NAT that rebinds every this many seconds; the shore without peer (nat.ts). */
+  natRebindS?: number;
 }
 
 export const DEFAULT_STANZAS = 200;
@@ -98,12 +101,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const extra = typeof choice === 'object' ? choice : undefined;
   extra?.check(o.workload);
   const started = new Date();
-  const params = loadBearerParams(o.profile);
+  const plain = loadBearerParams(o.profile);
+  const params = o.natRebindS ? withNat(plain, o.natRebindS) : plain;
   const stanzas = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
   const notes: string[] = [
     'bearer bytes are what the endpoints offered to the emulator (no IP/UDP/TCP headers unless the profile sets overhead_bytes); TCP SYN/FIN cost 40 B each',
   ];
   if (o.outage) notes.push(`outage: the bearer is cut both ways ${o.outage.startS} s after the burst starts, for ${o.outage.durationS} s (not on the Prosody baseline); resume_ms runs from its return to the next delivery`);
+  if (o.natRebindS) notes.push(`nat: the ship's NAT gives it a new source port every ${o.natRebindS} s; the shore relay has no peer and follows it; the baseline runs without the NAT (a rebinding cuts TCP connections)`);
   if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
@@ -112,6 +117,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   try {
     relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
     relayExtras(relayWorld, relay);
+    if (o.natRebindS) Object.assign(relay, natFigures(relayWorld, o.natRebindS));
   } finally {
     await relayWorld.stop();
   }
@@ -121,9 +127,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     log.info({ profile: o.profile, workload: o.workload }, `baseline: ${extra ? extra.title : 'plain S2S'}`);
     // Fresh stanza objects (same content): trackers keep per-run state on them.
     const again = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
-    const world = extra ? await extra.start({ seed, params, tmpDir: o.tmpDir }) : await startBaselineWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir });
+    const world = extra ? await extra.start({ seed, params: plain, tmpDir: o.tmpDir }) : await startBaselineWorld({ profile: o.profile, seed, params: plain, tmpDir: o.tmpDir });
     try {
-      baseline = await measure(world, again, params, { log, patience: o.patience, outage: o.outage });
+      baseline = await measure(world, again, plain, { log, patience: o.patience, outage: o.outage });
     } finally {
       await world.stop();
     }

@@ -19,5 +19,6 @@ export { runBench, DEFAULT_STANZAS, type BenchOptions, type BenchResult, type Ba
 export { WORKLOADS, makeWorkload, replyFor, WorkloadError, type WorkloadName, type BenchStanza, type Side } from './workloads.ts';
 export { OPTIMIZERS, parseOptimizeChoice, optimizeYaml, type Optimizer } from './optimize-choice.ts';
 export { parseOutageArg, OutageRun, type OutageSpec, type OutageFigures } from './outage.ts';
+export { parseNatRebindArg, withNat, natFigures, type NatFigures } from './nat.ts';
 export { chartSvg, niceTicks } from './chart.ts';
 export { freeTcpPort, freeUdpPort } from './ports.ts';

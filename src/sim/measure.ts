@@ -11,6 +11,7 @@ import type { XmlElement } from '../xml/element.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { replyFor, type BenchStanza, type Side } from './workloads.ts';
 import { OutageRun, type OutageFigures, type OutageSpec } from './outage.ts';
+import type { NatFigures } from './nat.ts';
 import type { World } from './world.ts';
 
 export interface Latency {
@@ -21,7 +22,7 @@ export interface Latency {
 }
 
 /** Figures of one path (relay pair or baseline). Times in ms, rates in bit/s, sizes in bytes. */
-export interface Figures extends Partial<OutageFigures> {
+export interface Figures extends Partial<OutageFigures>, Partial<NatFigures> {
   stanzas: number;
   delivered: number;
   lost: number;
@@ -296,7 +297,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     transfer_ms: round(transfer),
     cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
     emulator: {
-      dropped: sumStats(after, (d) => d.dropped_loss + d.dropped_mtu + d.dropped_queue + d.dropped_outage),
+      dropped: sumStats(after, (d) => d.dropped_loss + d.dropped_mtu + d.dropped_queue + d.dropped_outage + d.dropped_nat),
       corrupted: sumStats(after, (d) => d.corrupted_packets),
       duplicated: sumStats(after, (d) => d.duplicated),
       reordered: sumStats(after, (d) => d.reordered),

@@ -126,7 +126,7 @@ export function worldWithCleanup(kind: World['kind'], dir: string, ownsDir: bool
  * none), `linkExtra` (more keys of the link, indented) and `extra` (appended
  * top-level yaml) serve the soak, which runs relays as processes on fixed ports.
  */
-export function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu: string; key: string; optimize?: string; listen?: string; metrics?: string; linkExtra?: string; extra?: string }): string {
+export function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu?: string; key: string; optimize?: string; listen?: string; metrics?: string; linkExtra?: string; extra?: string }): string {
   const routes = o.local.map((d) => `${d}: "${o.peerAddr}"`).join(', ');
   return `site: ${o.site}
 data_dir: ${o.dir}
@@ -141,8 +141,7 @@ links:
     profile: ${JSON.stringify(o.profile)}
     transport: udp
     bind: "${o.bind}"
-    peer: "${o.emu}"
-    key_file: ${o.key}
+${o.emu === undefined ? '' : `    peer: "${o.emu}"\n`}    key_file: ${o.key}
 ${o.linkExtra ?? ''}metrics: { listen: ${o.metrics ? `"${o.metrics}"` : 'null'} }
 ${optimizeYaml(o.optimize)}${o.extra ?? ''}`;
 }
@@ -187,7 +186,8 @@ export async function startRelayWorld(o: { profile: string; seed: number; relayL
           peerAddr: `${peer.host}:${peer.port}`,
           profile: o.profile,
           bind: `127.0.0.1:${side === 'a' ? ua : ub}`,
-          emu: `127.0.0.1:${emu.addresses[side].port}`,
+          // Behind a NAT the ship keeps peer; the shore has none and follows it (roaming).
+          emu: params.nat && side === 'b' ? undefined : `127.0.0.1:${emu.addresses[side].port}`,
           key: keyFile,
           optimize: o.optimize,
         }),

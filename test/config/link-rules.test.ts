@@ -4,7 +4,7 @@
  * write instead (src/config/link-rules.ts).
  */
 import test from 'ava';
-import { parseSiteConfig } from '../../src/config/index.ts';
+import { parseSiteConfig, renderEffectiveConfig } from '../../src/config/index.ts';
 import { issueAt, issuesOf, posOf } from './helpers.ts';
 
 const site = (link: string, extra = '') => `site: ship
@@ -18,23 +18,30 @@ links:
 ${link}${extra}`;
 const load = (text: string) => parseSiteConfig(text, 'ship.yaml', { checkKeyFiles: false });
 
-test('udp with bind and no peer (it crashed at start) is refused at bind, with what to add', (t) => {
-  const text = site('    transport: udp\n    bind: "0.0.0.0:5299"\n');
+test('udp with bind and no peer is the roaming end: accepted, and check says the partner must set peer', (t) => {
+  const cfg = load(site('    transport: udp\n    bind: "0.0.0.0:5299"\n'));
+  t.is(cfg.links[0].peer, null);
+  const text = renderEffectiveConfig(cfg);
+  t.regex(text, /#   roaming: no peer, so this end learns the partner's address from its first authentic frame and follows it when it moves; the partner must set peer to this end's public address \(bind 0\.0\.0\.0:5299\)/);
+});
+
+test('udp without peer on port 0 (the partner could never name it) is refused at bind, with what to write', (t) => {
+  const text = site('    transport: udp\n    bind: "0.0.0.0:0"\n');
   const i = issueAt(t, issuesOf(t, () => load(text)), 'links[0].bind');
-  t.like(i, { file: 'ship.yaml', ...posOf(text, 'bind:') });
+  t.like(i, { file: 'ship.yaml', ...posOf(text, '"0.0.0.0:0"') });
   t.is(
     i.message,
-    'transport udp needs peer too: this end sends to peer and takes datagrams only from it (an end that learns its partner from the frames it receives is not supported yet); add peer: "HOST:PORT", the partner relay\'s bind',
+    'transport udp without peer listens for its partner, so it needs a fixed port: the partner\'s peer must name it; set bind: "0.0.0.0:5299" (or another free port), or add peer: "HOST:PORT", the partner relay\'s bind',
   );
 });
 
-test('udp with peer and no bind is refused at peer; with neither, both are asked for', (t) => {
+test('udp with peer and no bind is refused at peer; with neither, bind is asked for and who sets peer explained', (t) => {
   const text = site('    transport: udp\n    peer: "198.18.0.2:5299"\n');
   const i = issueAt(t, issuesOf(t, () => load(text)), 'links[0].peer');
   t.like(i, posOf(text, 'peer:'));
   t.regex(i.message, /^transport udp needs bind too: .*add bind: "0\.0\.0\.0:5299"/);
   const none = site('    transport: udp\n');
-  t.is(issueAt(t, issuesOf(t, () => load(none)), 'links[0].transport').message, 'transport udp needs bind and peer');
+  t.is(issueAt(t, issuesOf(t, () => load(none)), 'links[0].transport').message, 'transport udp needs bind (and peer on the end that can reach the other: the ship behind NAT; the end without peer learns it)');
   t.notThrows(() => load(site('    transport: udp\n    bind: "0.0.0.0:5299"\n    peer: "198.18.0.2:5299"\n')));
 });
 

@@ -255,7 +255,7 @@ links:
   const issues = issuesOf(t, () => parseSiteConfig(text, 's.yaml', { checkKeyFiles: false }));
   const l0 = issues.filter((i) => i.path.startsWith('links[0]'));
   t.deepEqual(l0.map((i) => i.path).sort(), ['links[0].device', 'links[0].transport']);
-  t.regex(issueAt(t, l0, 'links[0].transport').message, /udp needs bind and peer/);
+  t.regex(issueAt(t, l0, 'links[0].transport').message, /udp needs bind \(and peer on the end that can reach the other/);
   t.like(issueAt(t, l0, 'links[0].device'), { ...posOf(text, 'device: /dev/ttyS0'), message: 'not used by transport udp (serial only)' });
   const l1 = issues.filter((i) => i.path.startsWith('links[1]'));
   t.is(l1.filter((i) => /needs device/.test(i.message)).length, 1);

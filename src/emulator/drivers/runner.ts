@@ -21,6 +21,10 @@ export interface EmulatorControl {
   outage(ms: number): void;
   /** Replaces the loss model from now on; undefined: back to the profile's; null: no loss. */
   setLoss(loss: LossModel | null | undefined): void;
+  /** The NAT (bearer.nat) gives its side a new source port now. */
+  rebind(): void;
+  /** The NAT's live mapping and rebinds so far; undefined without bearer.nat. */
+  nat(): { mapping: number; rebinds: number } | undefined;
 }
 
 /** What every driver returns. */
@@ -53,9 +57,9 @@ export class RealtimeRunner {
     return performance.now() - this.t0;
   }
 
-  send(dir: Direction, data: Buffer, kind: SendKind, tag?: number): void {
+  send(dir: Direction, data: Buffer, kind: SendKind, tag?: number, to?: number): void {
     if (this.closed) return;
-    this.engine.send(this.now(), dir, data, kind, tag);
+    this.engine.send(this.now(), dir, data, kind, tag, to);
     this.exportMetrics();
     this.arm();
   }
@@ -74,6 +78,11 @@ export class RealtimeRunner {
       this.engine.setLoss(loss);
       this.logger.info({ loss: loss === undefined ? 'profile' : loss }, 'emulator: loss model set');
     },
+    rebind: () => {
+      this.engine.rebind();
+      this.logger.info(this.engine.natState(this.now()), 'emulator: NAT rebinding injected');
+    },
+    nat: () => this.engine.natState(this.now()),
   };
 
   summary(): string {
@@ -131,7 +140,7 @@ export function formatSummary(stats: { ab: DirStats; ba: DirStats }): string {
     const s = stats[dir];
     return (
       `${dir}: sent ${s.sent} (${s.bytes_sent} B) delivered ${s.delivered} (${s.bytes_delivered} B)` +
-      ` dropped loss=${s.dropped_loss} mtu=${s.dropped_mtu} queue=${s.dropped_queue} outage=${s.dropped_outage}` +
+      ` dropped loss=${s.dropped_loss} mtu=${s.dropped_mtu} queue=${s.dropped_queue} outage=${s.dropped_outage} nat=${s.dropped_nat}` +
       ` corrupted ${s.corrupted_packets} (${s.bits_flipped} bits) dup ${s.duplicated} reordered ${s.reordered}` +
       ` delayed-by-outage ${s.delayed_outage} latency avg ${s.delivered ? (s.latency_ms_sum / s.delivered).toFixed(0) : '-'} ms` +
       ` max ${s.latency_ms_max.toFixed(0)} ms busy ${(s.busy_ms / 1000).toFixed(1)} s`

@@ -114,13 +114,24 @@ export abstract class DriverBase implements LinkDriver {
     return undefined;
   }
 
-  /** A frame arrived from the transport. */
-  protected input(frame: Buffer): void {
+  /** When no address to send to is known yet (a roaming end before the partner's first frame): the timer waits for input. */
+  protected waitsForAddress(): boolean {
+    return false;
+  }
+
+  /**
+   * A frame arrived from the transport. `verdict` learns whether the endpoint
+   * took it (true: authentic, in the replay window, of the current session)
+   * before anything is sent in answer.
+   */
+  protected input(frame: Buffer, verdict?: (taken: boolean) => void): void {
     if (this.closed) return;
     this.metrics.inc('link_driver_frames_rx_total', this.labels);
     this.metrics.inc('link_driver_bytes_rx_total', this.labels, frame.length);
     try {
-      if (this.endpoint.handleFrame(this.now(), frame) === false) return; // dropped (forged, replayed): nothing to do
+      const r = this.endpoint.handleFrame(this.now(), frame);
+      verdict?.(r === true);
+      if (r === false) return; // dropped (forged, replayed): nothing to do
     } catch (err) {
       // A core must not throw on bad input; if it does, count and keep running.
       this.metrics.inc('link_driver_errors_total', { ...this.labels, op: 'handleFrame' });
@@ -184,6 +195,7 @@ export abstract class DriverBase implements LinkDriver {
   /** (Re)arms the single timer for min(core deadline, pacing wake-up). */
   protected arm(): void {
     if (this.closed) return;
+    if (this.waitsForAddress()) return this.clearTimer(); // nothing can go out: deadlines wait for the partner's first frame
     const now = this.now();
     const core = this.endpoint.pollTimeout();
     const wake = this.sendWakeAt(now);

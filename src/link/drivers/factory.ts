@@ -9,7 +9,7 @@ import { SerialLinkDriver } from './serial.ts';
 import type { DriverBaseOptions, DriverHooks, LinkDriver, LinkEndpointLike } from './driver.ts';
 
 export type ConstrainedTransport =
-  | { kind: 'udp'; bind: string; peer: string }
+  | { kind: 'udp'; bind: string; peer?: string } // no peer: learned from the partner's frames (roaming.ts)
   | { kind: 'tcp'; bind?: string; peer?: string }
   | { kind: 'serial'; device: string; baud: number };
 

@@ -22,6 +22,8 @@ export type { UdpDriverOptions } from './udp.ts';
 export { TcpLinkDriver, LengthPrefixDecoder, encodeLengthPrefixed } from './tcp.ts';
 export type { TcpDriverOptions } from './tcp.ts';
 export { SerialLinkDriver } from './serial.ts';
+export { RoamingPeer, formatAddress } from './roaming.ts';
+export type { Address, RoamResult } from './roaming.ts';
 export { ConnectWatch, failureFields } from './connect-watch.ts';
 export { Backoff } from './backoff.ts';
 export { transportDriver, transportWhere, type ConstrainedTransport, type DriverFactory } from './factory.ts';

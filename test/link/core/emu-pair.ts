@@ -6,7 +6,7 @@
  * mtu). Outages are added with outage(); the profile's own scheduled outages
  * are left out so a test places them.
  */
-import { LinkEmulator, type BearerParams } from '../../../src/emulator/index.ts';
+import { LinkEmulator, type BearerParams, type NatParams } from '../../../src/emulator/index.ts';
 import { bearerRttMs, loadProfile, type LinkConfig, type ProfileConfig, type SiteConfig } from '../../../src/config/index.ts';
 import { linkTuning } from '../../../src/relay/from-config.ts';
 import type { LinkTuning } from '../../../src/link/core/index.ts';
@@ -24,6 +24,8 @@ export interface EmuPairOptions {
   /** false: the profile's loss and bit errors are switched off (default true). */
   loss?: boolean;
   tuning?: Partial<LinkTuning>;
+  /** A NAT in front of one side (the emulator's nat.ts). */
+  nat?: NatParams;
 }
 
 export class EmuPair extends Pair {
@@ -33,7 +35,7 @@ export class EmuPair extends Pair {
 
   constructor(o: EmuPairOptions) {
     const profile = loadProfile(o.profile);
-    const params: BearerParams = { ...profile.bearer, outages: [] };
+    const params: BearerParams = { ...profile.bearer, outages: [], ...(o.nat ? { nat: o.nat } : {}) };
     if (o.loss === false) {
       delete params.loss;
       params.ber = 0;

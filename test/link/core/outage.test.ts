@@ -19,7 +19,14 @@ import { chatCorpus } from './corpus.ts';
  */
 function loadBurst(p: EmuPair, seconds: number, bothWays: boolean): { a: number; b: number } {
   const n = Math.max(120, Math.min(2000, Math.round((p.profile.bearer.rate_bps / 8) * seconds / 60)));
-  for (const s of chatCorpus(n, p.seed)) p.a.submit(s, s.subarray(0, 9).toString() === '<presence' ? 'low' : 'high');
+  // Above 1 Mbit/s (starlink-maritime) 2000 chat stanzas cross in a few round trips: each carries
+  // a block of random bytes so the burst takes many round trips, not a few.
+  const rate = p.profile.bearer.rate_bps;
+  const pad = rate > 1_000_000 ? seededBytes(rng(p.seed))(Math.round((rate / 8) * seconds / n / 1.34)) : undefined;
+  for (const s of chatCorpus(n, p.seed)) {
+    const st = pad ? Buffer.from(s.toString().replace('</body>', ` ${pad.toString('base64')}</body>`)) : s;
+    p.a.submit(st, s.subarray(0, 9).toString() === '<presence' ? 'low' : 'high');
+  }
   const replies = Math.ceil(bothWays ? n / 2 : n / 8);
   const body = (i: number) => (bothWays ? `reply ${i}: ${chatCorpus(1, p.seed * 1000 + i)[0].toString('base64').slice(0, 200)}` : `reply ${i}`);
   for (let i = 0; i < replies; i++) p.b.submit(`<message type="chat" from="bob@b.example/x" to="alice@a.example" id="r${i}"><body>${body(i)}</body></message>`);
