@@ -15,7 +15,8 @@ import type { LinkCounters } from './stats.ts';
 export class DeliveryLedger {
   /** Ids stored (resume) or delivered this lifetime: ranges, compact since spool ids are dense. */
   private readonly delivered = new BigRangeSet();
-  private readonly awaitingConfirm = new Set<bigint>();
+  /** Delivered, not yet confirmed by the host: id -> when it was delivered. */
+  private readonly awaitingConfirm = new Map<bigint, number>();
   private readonly msgAcks = new BigRangeSet();
   private dueAt: number | undefined;
   private peerFloor = 0n;
@@ -50,19 +51,27 @@ export class DeliveryLedger {
       this.owe(now, id);
       return;
     }
-    this.awaitingConfirm.add(id);
+    this.awaitingConfirm.set(id, now);
     this.c.delivered++;
     this.events.push(meta ? { type: 'deliver', id, stanza, meta } : { type: 'deliver', id, stanza });
   }
 
-  /** The host stored `id` durably: its MSGACK may go. */
+  /**
+   * The host stored `id` durably: its MSGACK may go. The wait for a frame to
+   * ride on counts from the delivery, so the time the store took is not added
+   * (due at once if it took longer than the wait).
+   */
   confirm(now: number, id: bigint): void {
-    if (this.awaitingConfirm.delete(id)) this.owe(now, id);
+    const deliveredAt = this.awaitingConfirm.get(id);
+    if (deliveredAt === undefined) return;
+    this.awaitingConfirm.delete(id);
+    this.owe(Math.min(now, deliveredAt), id);
   }
 
-  private owe(now: number, id: bigint): void {
+  /** `id` is owed a MSGACK, due delayMs after `from`. */
+  private owe(from: number, id: bigint): void {
     this.msgAcks.add(id);
-    this.dueAt = Math.min(this.dueAt ?? Infinity, now + this.delayMs);
+    this.dueAt = Math.min(this.dueAt ?? Infinity, from + this.delayMs);
   }
 
   /** FLOOR from the partner: MSGACKs below it are no longer owed. */

@@ -29,8 +29,8 @@ test('a message is delivered once and acknowledged only after the host confirms 
   t.deepEqual(delivered(), [1n], 'a second copy is not delivered');
   t.is(c.duplicates, 1);
   t.false(l.hasMsgAcks(), 'nor acknowledged before the first is stored');
-  l.confirm(200, 1n);
-  t.is(l.msgAckAt(), 200 + DELAY);
+  l.confirm(120, 1n);
+  t.is(l.msgAckAt(), 100 + DELAY, 'the wait for a frame to ride on counts from the delivery');
   t.deepEqual(l.takeMsgAcks(), [[1n, 1n]]);
   t.false(l.hasMsgAcks());
   t.is(l.msgAckAt(), undefined);
@@ -84,4 +84,13 @@ test('MSGACKs of a lost frame are owed again at once', (t) => {
   l.onMsgAcksLost(900, sent);
   t.is(l.msgAckAt(), 900, 'due now, not after the delay');
   t.deepEqual(l.takeMsgAcks(), [[1n, 2n]]);
+});
+
+test('a store that took longer than the MSGACK wait makes it due at once, never before the confirmation', (t) => {
+  const { l } = setup();
+  l.offer(1000, 4n, stanza(4n), undefined);
+  t.is(l.msgAckAt(), undefined, 'nothing owed while the host stores it');
+  l.confirm(1500, 4n);
+  t.is(l.msgAckAt(), 1000 + DELAY, 'already due when confirmed');
+  t.true(l.msgAckAt()! <= 1500);
 });
