@@ -18,13 +18,15 @@ import { chatCorpus } from './corpus.ts';
  * short ones (b only acknowledges by then).
  */
 function loadBurst(p: EmuPair, seconds: number, bothWays: boolean): { a: number; b: number } {
-  const n = Math.max(120, Math.min(2000, Math.round((p.profile.bearer.rate_bps / 8) * seconds / 60)));
-  // Above 1 Mbit/s (starlink-maritime) 2000 chat stanzas cross in a few round trips: each carries
-  // a block of random bytes so the burst takes many round trips, not a few.
-  const rate = p.profile.bearer.rate_bps;
-  const pad = rate > 1_000_000 ? seededBytes(rng(p.seed))(Math.round((rate / 8) * seconds / n / 1.34)) : undefined;
+  // Above 1 Mbit/s (starlink-maritime) chat stanzas fit in the window at once: 400 carry their own
+  // random bytes, four windows in all, so stanzas are still waiting when the outage comes.
+  const fast = p.profile.bearer.rate_bps > 1_000_000;
+  const n = fast ? 400 : Math.max(120, Math.min(2000, Math.round((p.profile.bearer.rate_bps / 8) * seconds / 60)));
+  const t = p.profile.tuning;
+  const padBytes = fast ? Math.ceil((4 * t.window_frames * t.frame_bytes) / n) : 0;
+  const random = seededBytes(rng(p.seed));
   for (const s of chatCorpus(n, p.seed)) {
-    const st = pad ? Buffer.from(s.toString().replace('</body>', ` ${pad.toString('base64')}</body>`)) : s;
+    const st = padBytes ? Buffer.from(s.toString().replace('</body>', ` ${random(padBytes).toString('base64')}</body>`)) : s;
     p.a.submit(st, s.subarray(0, 9).toString() === '<presence' ? 'low' : 'high');
   }
   const replies = Math.ceil(bothWays ? n / 2 : n / 8);
