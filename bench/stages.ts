@@ -5,7 +5,7 @@
  * system) per stanza, so a busy machine inflates it less than wall time.
  *
  *   parse            S2S input bytes -> stanzas (StreamParser, 16 KiB reads)
- *   route            Router.fromLocal to a link that takes everything
+ *   route            Router.fromLocal with the default hooks (policy, optimizers) to a link that takes everything
  *   spool commit     Spool.accept, durable (fsync), 64 in flight as a link has them
  *   pack+compress+seal     stanzas packed into ~1 frame messages, LinkEndpoint.submit + pollTransmit
  *   unseal+inflate+parse   LinkEndpoint.handleFrame + pollEvent + StreamParser (implicit stream)
@@ -21,6 +21,8 @@ import { parseArgs } from 'node:util';
 import { StreamParser } from '../src/xml/parser.ts';
 import type { XmlElement } from '../src/xml/element.ts';
 import { Router } from '../src/relay/router.ts';
+import { buildOptimizeHooks } from '../src/optimize/index.ts';
+import { PolicyHook } from '../src/policy/index.ts';
 import type { RelayLink } from '../src/relay/link.ts';
 import { Spool } from '../src/spool/index.ts';
 import { LinkEndpoint, type LinkOptions, type LinkTuning } from '../src/link/core/index.ts';
@@ -117,8 +119,13 @@ async function main(): Promise<void> {
     let sent = 0;
     // Both directions of the workload route to the one link here.
     const link = { name: 'shore', domains: ['a.example', 'muc.a.example', 'b.example'], send: async () => void sent++ } as unknown as RelayLink;
-    const router = new Router({ localDomains: ['c.example'], links: [link], local: { deliver: () => {} }, metrics: new Metrics() });
+    // The hooks a relay runs with the default site settings (relay/from-config.ts): policy, then the optimizers.
+    const metrics = new Metrics();
+    const optimize = buildOptimizeHooks({ presence: 'coalesce', discoCache: true, fanout: true, dataDir: join(dir, 'optimize'), metrics });
+    const policy = new PolicyHook({ allow: ['*'], block: [], blockNamespaces: [], drop: [] }, { metrics });
+    const router = new Router({ localDomains: ['c.example'], links: [link], local: { deliver: () => {} }, metrics, hooks: [policy, ...optimize.hooks] });
     out.route = await cpuPer(n, () => Promise.all(parsed.map((el) => router.fromLocal(el))).then(() => undefined));
+    await optimize.close();
     if (sent !== n) throw new Error(`routed ${sent} of ${n}`);
 
     const spool = Spool.open(join(dir, 'spool'), { maxBytes: 1 << 30, maxStanzas: 1_000_000 });
