@@ -267,14 +267,15 @@ export abstract class S2SStream {
   send(data: string | Buffer): boolean {
     if (this.outputClosed || !this.socket || this.socket.destroyed) return false;
     if (this.state === 'authed' && !this.corked) {
-      // Stanzas written while the current I/O callbacks run (a burst of socket
-      // reads, link datagrams, spool commits) leave as one write: one TLS
-      // record, one syscall. Only once authenticated: no STARTTLS can swap the
-      // socket under the cork.
+      // Stanzas written in one tick leave as one write (one TLS record, one syscall).
+      // Only once authenticated: no STARTTLS can swap the socket under the cork.
+      // (Held until the I/O callbacks are done instead, an XEP-0198 <r/> sent
+      // from such a deferral waits a whole loop turn: vsat-1m bursts kept the
+      // bearer less busy.)
       const socket = this.socket;
       socket.cork();
       this.corked = true;
-      this.env.runtime.soon(() => {
+      this.env.runtime.tick(() => {
         this.corked = false;
         socket.uncork();
       });
