@@ -7,7 +7,7 @@
  * JSON and SVG chart there.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createLogger } from '../obs/log.ts';
 import { runBench, DEFAULT_STANZAS, type BaselineChoice, type BenchResult, type ExtraBaseline } from '../sim/bench.ts';
 import { BenchError } from '../sim/world.ts';
@@ -35,6 +35,7 @@ export const BENCH: CommandSpec = {
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
+    'cpu-prof': { type: 'string', value: 'DIR', help: 'write a V8 CPU profile of each relay process to DIR (node --cpu-prof)' },
     verbose: { type: 'boolean', short: 'v', help: 'progress on stderr (default with --json: warnings only)' },
   },
 };
@@ -88,12 +89,13 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   }
 
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
-  // The relays' own logs: SATRELAY_BENCH_RELAY_LOG=debug (stderr); silent by default.
-  const relayLevel = process.env.SATRELAY_BENCH_RELAY_LOG;
-  const relayLog = relayLevel ? createLogger({ level: relayLevel, name: 'relay', pretty: false, destination: 2 }) : undefined;
+  // The relays' own log level: SATRELAY_BENCH_RELAY_LOG=debug (to files in the run's temp dir); warn by default.
+  const relayLogLevel = process.env.SATRELAY_BENCH_RELAY_LOG;
+  const prof = typeof v['cpu-prof'] === 'string' ? resolve(v['cpu-prof']) : undefined;
+  const relayNodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLog, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);
@@ -126,6 +128,7 @@ export function formatTable(r: BenchResult, baselineTitle = 'plain S2S'): string
     ['bytes on the bearer', (f) => `${num(f.link_bytes)} B`, ''],
     ['XML bytes delivered', (f) => `${num(f.xml_bytes)} B`, ''],
     ['transfer time (burst)', (f) => ms(f.transfer_ms), ''],
+    ['stanzas per second (burst)', (f) => num(f.stanzas_per_s), ratio(r.stanzas_per_s, b?.stanzas_per_s, 'more')],
     ['latency p50 / p95', (f) => `${ms(f.latency_ms.p50)} / ${ms(f.latency_ms.p95)}`, ''],
     ['latency p99 / max', (f) => `${ms(f.latency_ms.p99)} / ${ms(f.latency_ms.max)}`, ''],
     ['delivered / sent', (f) => `${f.delivered} / ${f.stanzas}`, ''],
@@ -152,6 +155,9 @@ export function formatTable(r: BenchResult, baselineTitle = 'plain S2S'): string
   extras.push(`emulator drops ${r.emulator.dropped}`);
   if (r.nat) extras.push(`NAT rebinds ${r.nat.rebinds} (every ${r.nat.rebind_every_s} s), shore followed ${r.nat.shore_followed}, to stale ports ${r.nat.dropped}`);
   out += `\n  relay: ${extras.join(', ')}\n`;
+  for (const [side, x] of Object.entries(r.relays ?? {})) {
+    out += `  relay ${side.toUpperCase()} process: CPU ${num(x.cpu_ms)} ms in the burst, ${num(x.cpu_us_per_stanza, 1)} µs per stanza, peak RSS ${num(x.rss_max_mb, 1)} MB\n`;
+  }
   for (const n of r.notes) out += `  note: ${n}\n`;
   return out + '\n';
 }

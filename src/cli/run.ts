@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, loadSiteConfig, renderEffectiveConfig } from '../config/index.ts';
 import { createLogger } from '../obs/log.ts';
 import { buildRelay } from '../relay/from-config.ts';
+import { answerParent } from './run-ipc.ts';
 import { CONFIG_OPTION, configFile, runCommand as runParsed, type CommandSpec } from './args.ts';
 
 export const RUN: CommandSpec = {
@@ -46,11 +47,13 @@ async function runRelay(file: string): Promise<number> {
     logger.flush?.();
     return 1;
   }
-  const signal = await new Promise<string>((resolve) => {
+  const signal = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  await relay.stop(signal);
+  const parentDone = answerParent(relay);
+  await relay.stop(await signal);
+  parentDone();
   logger.flush?.();
   return 0;
 }

@@ -21,6 +21,8 @@ export class Metrics {
   private gauges = new Map<string, Gauge<string>>();
   private histograms = new Map<string, Histogram<string>>();
   private readonly collectors = new Set<() => void>();
+  /** tally()'s counts not yet handed to their counters. */
+  private readonly pending = new Map<string, { name: string; labels: Labels; n: number }>();
 
   /** `processMetrics`: also prom-client's default process_* and nodejs_* metrics (memory, open files, CPU, event loop). */
   constructor(defaultLabels: Labels = {}, opts: { processMetrics?: boolean } = {}) {
@@ -35,6 +37,8 @@ export class Metrics {
   }
 
   private collect(): void {
+    for (const p of this.pending.values()) if (p.n) this.inc(p.name, p.labels, p.n);
+    this.pending.clear();
     for (const fn of this.collectors) fn();
   }
 
@@ -46,6 +50,15 @@ export class Metrics {
       this.counters.set(name, c);
     }
     c.inc(labels, n);
+  }
+
+  /** inc() for per-stanza paths: added up here, handed to the counter before the next read (scrape, get, value). */
+  tally(name: string, labels: Labels = {}, n = 1): void {
+    let key = name;
+    for (const k in labels) key += '\0' + labels[k];
+    const p = this.pending.get(key);
+    if (p) p.n += n;
+    else this.pending.set(key, { name, labels: { ...labels }, n });
   }
 
   set(name: string, value: number, labels: Labels = {}): void {

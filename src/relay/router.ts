@@ -45,6 +45,8 @@ export class Router {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly hooks: StanzaHook[];
+  private readonly linkOf = new Map<string, RelayLink | undefined>();
+  private readonly contexts = new Map<RelayLink, HookContext>();
 
   constructor(private readonly opts: RouterOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -52,10 +54,15 @@ export class Router {
     this.hooks = opts.hooks ?? [];
   }
 
-  /** The link serving a remote domain: explicit patterns first, "*" last. */
+  /** The link serving a remote domain: explicit patterns first, "*" last (remembered per domain; the links do not change). */
   linkFor(domain: string): RelayLink | undefined {
+    const known = this.linkOf.get(domain);
+    if (known !== undefined || this.linkOf.has(domain)) return known;
     const specific = this.opts.links.find((l) => domainMatches(domain, l.domains.filter((d) => d !== '*')));
-    return specific ?? this.opts.links.find((l) => l.domains.includes('*'));
+    const link = specific ?? this.opts.links.find((l) => l.domains.includes('*'));
+    if (this.linkOf.size >= 1024) this.linkOf.clear();
+    this.linkOf.set(domain, link);
+    return link;
   }
 
   /** True when some link serves the domain: the relay stands in for it toward local servers. */
@@ -67,13 +74,15 @@ export class Router {
   async fromLocal(stanza: XmlElement): Promise<void> {
     const to = domainOf(stanza.attr('to'));
     const link = to ? this.linkFor(to) : undefined;
-    this.metrics.inc('stanzas_in_total', { direction: 'to_link', kind: stanza.local });
+    this.metrics.tally('stanzas_in_total', { direction: 'to_link', kind: stanza.local });
     if (!link) return this.refuseLocal(stanza, new StanzaError('remote-server-not-found', `no link serves ${to}`));
     let out: OutboundVerdict = stanza;
     const ctx = this.hookContext(link);
     for (const hook of this.hooks) {
       if (!hook.outbound) continue;
-      out = await hook.outbound(out, ctx);
+      // Most hooks answer at once: no microtask for them.
+      const verdict = hook.outbound(out, ctx);
+      out = verdict instanceof Promise ? await verdict : verdict;
       if (out === 'consumed') return;
       if (out instanceof StanzaError) return this.refuseLocal(stanza, out);
     }
@@ -92,7 +101,7 @@ export class Router {
   async fromLink(link: RelayLink, stanza: XmlElement): Promise<void> {
     const from = domainOf(stanza.attr('from'));
     const to = domainOf(stanza.attr('to'));
-    this.metrics.inc('stanzas_in_total', { direction: 'from_link', kind: stanza.local });
+    this.metrics.tally('stanzas_in_total', { direction: 'from_link', kind: stanza.local });
     if (!from || !domainMatches(from, link.domains) || domainMatches(from, this.opts.localDomains)) {
       // The partner may only speak for the domains behind it.
       this.metrics.inc('drops_total', { reason: 'invalid_from', link: link.name });
@@ -114,28 +123,34 @@ export class Router {
       }
       stanzas = next;
     }
-    await Promise.all(
-      stanzas.map(async (s) => {
-        try {
-          await this.opts.local.deliver(s);
-          this.metrics.inc('stanzas_out_total', { direction: 'to_local', kind: s.local });
-        } catch (err) {
-          if (!(err instanceof StanzaError)) throw err;
-          this.refuseRemote(link, s, err);
-        }
-      }),
-    );
+    if (stanzas.length === 1) return this.deliverLocal(link, stanzas[0]);
+    await Promise.all(stanzas.map((s) => this.deliverLocal(link, s)));
+  }
+
+  private async deliverLocal(link: RelayLink, s: XmlElement): Promise<void> {
+    try {
+      await this.opts.local.deliver(s);
+      this.metrics.tally('stanzas_out_total', { direction: 'to_local', kind: s.local });
+    } catch (err) {
+      if (!(err instanceof StanzaError)) throw err;
+      this.refuseRemote(link, s, err);
+    }
   }
 
   /** What a hook sees of the link: its name, and replies through the router. */
   private hookContext(link: RelayLink): HookContext {
-    return {
-      link: link.name,
-      replyLocal: (el) => this.toLocal(el),
-      replyRemote: (el) => {
-        link.send(el).catch((e: Error) => this.log.warn({ err: e.message, link: link.name }, 'link refused a hook reply'));
-      },
-    };
+    let ctx = this.contexts.get(link);
+    if (!ctx) {
+      ctx = {
+        link: link.name,
+        replyLocal: (el) => this.toLocal(el),
+        replyRemote: (el) => {
+          link.send(el).catch((e: Error) => this.log.warn({ err: e.message, link: link.name }, 'link refused a hook reply'));
+        },
+      };
+      this.contexts.set(link, ctx);
+    }
+    return ctx;
   }
 
   /** The link could not carry a stanza from a local sender: answer the sender. */

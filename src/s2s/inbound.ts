@@ -139,7 +139,7 @@ export class InboundSession extends S2SStream {
       return;
     }
     this.stanzasOut++;
-    this.ctx.metrics.inc('s2s_stanzas_out_total', { kind: el.local });
+    this.ctx.metrics.tally('s2s_stanzas_out_total', { kind: el.local });
     // no XEP-0198 acks are requested for this direction: taken once written
     this.ctx.taken(el);
     this.restartIdle();

@@ -101,7 +101,7 @@ export class OutboundSession extends S2SStream {
     // unedited stanzas go out as their exact bytes
     if (this.send(el.toBuffer())) {
       this.stanzasOut++;
-      this.ctx.metrics.inc('s2s_stanzas_out_total', { kind: el.local });
+      this.ctx.metrics.tally('s2s_stanzas_out_total', { kind: el.local });
     }
     if (this.sm) {
       this.sm.unacked.push(el);

@@ -152,6 +152,8 @@ export abstract class S2SStream {
   private parserGen = 0;
   private timers = new Map<string, RuntimeTimer>();
   private corked = false;
+  /** runtime.now() of the last stanza in or out (the idle timer). */
+  private lastActive = 0;
   private outputClosed = false;
   protected readonly log: Logger;
   /** Called once, after the close path ran. */
@@ -267,6 +269,9 @@ export abstract class S2SStream {
     if (this.state === 'authed' && !this.corked) {
       // Stanzas written in one tick leave as one write (one TLS record, one syscall).
       // Only once authenticated: no STARTTLS can swap the socket under the cork.
+      // (Held until the I/O callbacks are done instead, an XEP-0198 <r/> sent
+      // from such a deferral waits a whole loop turn: vsat-1m bursts kept the
+      // bearer less busy.)
       const socket = this.socket;
       socket.cork();
       this.corked = true;
@@ -279,9 +284,22 @@ export abstract class S2SStream {
     return true;
   }
 
-  /** (Re)starts the idle timer: a stream without stanzas for idleMs is closed cleanly. */
+  /**
+   * (Re)starts the idle clock: a stream without stanzas for idleMs is closed
+   * cleanly. One timer, not one per stanza: when it fires early (traffic
+   * came since it was set) it is set again for the time left.
+   */
   protected restartIdle(): void {
-    this.timer('idle', this.env.timeouts.idleMs, () => this.close(null));
+    this.lastActive = this.env.runtime.now();
+    if (!this.timers.has('idle')) this.idleIn(this.env.timeouts.idleMs);
+  }
+
+  private idleIn(ms: number): void {
+    this.timer('idle', ms, () => {
+      const left = this.lastActive + this.env.timeouts.idleMs - this.env.runtime.now();
+      if (left > 0) this.idleIn(left);
+      else this.close(null);
+    });
   }
 
   /**
@@ -290,7 +308,7 @@ export abstract class S2SStream {
    * §4) while `current()` says that receiver is still the stream's.
    */
   protected handIn(el: XmlElement, route: { from: string; to: string }, sm: SmReceiver | undefined, current: () => boolean = () => true): void {
-    this.env.metrics.inc('s2s_stanzas_in_total', { kind: el.local });
+    this.env.metrics.tally('s2s_stanzas_in_total', { kind: el.local });
     this.stanzasIn++;
     this.restartIdle();
     const seq = sm ? sm.next() : -1;

@@ -1,7 +1,8 @@
 /**
  * One benchmark run: a workload through the relay pair, then through plain
  * S2S (the baseline), over the same emulated bearer (same profile, same
- * seed), in real time.
+ * seed), in real time. Each relay runs in its own process (world-procs.ts),
+ * so its CPU time and memory are its own.
  *
  *   relay:    peer a.example <-S2S/TLS-> relay A ~UDP emulator~ relay B <-S2S/TLS-> peer b.example
  *   baseline: peer a.example <-S2S/TLS over a TCP emulator (both directions, one bearer)-> peer b.example
@@ -9,13 +10,13 @@
  * The baseline is the built-in one (baseline.ts), none, or one the caller
  * brings (an ExtraBaseline: bench/prosody.ts runs two real Prosody servers).
  */
-import type { ConstrainedLink } from '../link/constrained/link.ts';
 import { loadBearerParams, type BearerParams } from '../emulator/index.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { makeWorkload } from './workloads.ts';
 import type { OutageSpec } from './outage.ts';
 import { natFigures, withNat } from './nat.ts';
-import { BenchError, startRelayWorld, type World } from './world.ts';
+import type { World } from './world.ts';
+import { startRelayProcessWorld, type RelayUsage } from './world-procs.ts';
 import { startBaselineWorld } from './baseline.ts';
 import { measure, round, type Figures } from './measure.ts';
 
@@ -63,8 +64,10 @@ export interface BenchOptions {
   optimize?: string;
   /** progress lines (info). */
   log?: Logger;
-  /** the relays' own logs (default silent). */
-  relayLog?: Logger;
+  /** the relays' log level (each relay process logs to a file in the run's temp dir, removed at the end; default warn). */
+  relayLogLevel?: string;
+  /** extra node flags for the relay processes (e.g. --cpu-prof --cpu-prof-dir=DIR). */
+  relayNodeArgs?: readonly string[];
   /** Deadline multiplier (default 1). */
   patience?: number;
   /** Where the relays' data dirs (spool: fsync per commit) and certs go (default the OS temp dir). */
@@ -77,14 +80,17 @@ export interface BenchOptions {
 
 export const DEFAULT_STANZAS = 200;
 
-function relayExtras(world: World, fig: Figures): void {
-  if (!world.relays) return;
-  const stats = (['a', 'b'] as const).map((s) => (world.relays![s].links[0] as ConstrainedLink).stats());
+/** Link counters and usage from the relays; returns the usage (undefined: the world has none). */
+async function relayExtras(world: World, fig: Figures): Promise<{ a: RelayUsage; b: RelayUsage } | undefined> {
+  if (!world.usage) return undefined;
+  const u = await world.usage();
+  const stats = [...u.a.links, ...u.b.links];
   fig.header_bytes = stats.reduce((a, s) => a + s.headerBytes, 0);
   fig.retransmits = stats.reduce((a, s) => a + s.retransmits, 0);
   const inB = stats.reduce((a, s) => a + s.stanzaBytesIn, 0);
   const outB = stats.reduce((a, s) => a + s.compressedBytesOut, 0);
   fig.compression_ratio = outB > 0 ? round(inB / outB, 2) : 0;
+  return u;
 }
 
 function describeLoss(p: BearerParams): string {
@@ -112,12 +118,12 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
-  const relayWorld = await startRelayWorld({ profile: o.profile, seed, relayLog: o.relayLog, params, tmpDir: o.tmpDir, optimize: o.optimize });
+  const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs });
   let relay: Figures;
   try {
     relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
-    relayExtras(relayWorld, relay);
-    if (o.natRebindS) Object.assign(relay, natFigures(relayWorld, o.natRebindS));
+    const usage = await relayExtras(relayWorld, relay);
+    if (o.natRebindS) Object.assign(relay, natFigures(relayWorld, o.natRebindS, usage?.b.links.reduce((n, l) => n + l.peerMoves, 0) ?? 0));
   } finally {
     await relayWorld.stop();
   }

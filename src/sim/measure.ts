@@ -13,6 +13,7 @@ import { replyFor, type BenchStanza, type Side } from './workloads.ts';
 import { OutageRun, type OutageFigures, type OutageSpec } from './outage.ts';
 import type { NatFigures } from './nat.ts';
 import type { World } from './world.ts';
+import type { RelayUsage } from './relay-process.ts';
 
 export interface Latency {
   p50: number;
@@ -53,11 +54,29 @@ export interface Figures extends Partial<OutageFigures>, Partial<NatFigures> {
   /** from the burst's injection to its last arrival. */
   transfer_ms: number;
   emulator: { dropped: number; corrupted: number; duplicated: number; reordered: number };
-  /** CPU time (user + system) of the whole bench process during the burst, ms: relays, peers and emulator share it. */
+  /** CPU time (user + system) of the benchmark process during the burst, ms: peers, emulator, tracking (and relays run in it, not those in their own processes). */
   cpu_ms?: number;
+  /** stanzas (and iq answers) of the burst delivered per second of its transfer time. */
+  stanzas_per_s?: number;
+  /** relay pair as processes: each relay's own CPU time during the burst, per burst stanza, and its peak RSS. */
+  relays?: Record<Side, RelayFigures>;
   /** relay only: link retransmits (frames), compression ratio of stanza bytes. */
   retransmits?: number;
   compression_ratio?: number;
+}
+
+export interface RelayFigures {
+  cpu_ms: number;
+  cpu_us_per_stanza: number;
+  rss_max_mb: number;
+}
+
+function relayFigures(u0: Record<Side, RelayUsage>, u1: Record<Side, RelayUsage>, stanzas: number): Record<Side, RelayFigures> {
+  const one = (s: Side): RelayFigures => {
+    const us = u1[s].cpu_us - u0[s].cpu_us;
+    return { cpu_ms: round(us / 1000), cpu_us_per_stanza: round(us / Math.max(1, stanzas)), rss_max_mb: round(u1[s].max_rss_kb / 1024) };
+  };
+  return { a: one('a'), b: one('b') };
 }
 
 interface Tracked {
@@ -228,6 +247,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
 
   // Burst: everything else at once (in waves when the workload has them: each after the previous one arrived).
   const rest = all.slice(1);
+  const usage0 = await world.usage?.();
   const before = world.emulatorStats();
   const t1 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -260,6 +280,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
   const tEnd = performance.now();
   const cpu = process.cpuUsage(cpu0);
   const after = world.emulatorStats();
+  const usage1 = usage0 && (await world.usage?.());
   if (!complete) log.warn({ path: world.kind, deadline_ms: Math.round(deadline) }, 'deadline reached before everything arrived');
   // A late duplicate would show up here.
   await new Promise((r) => setTimeout(r, Math.max(500, 2 * rtt)));
@@ -268,6 +289,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
   const lastArrival = Math.max(t1, ...rest.flatMap((t) => [t.arrivedAt ?? 0, t.response?.arrivedAt ?? 0]));
   const transfer = rest.length ? lastArrival - t1 : (first.arrivedAt ?? t0) - t0;
   const burstBytes = rest.reduce((a, t) => a + (t.arrivedAt !== undefined ? t.s.bytes : 0) + (t.response?.arrivedAt !== undefined ? t.response.bytes : 0), 0);
+  const burstDelivered = rest.reduce((a, t) => a + (t.arrivedAt !== undefined ? 1 : 0) + (t.response?.arrivedAt !== undefined ? 1 : 0), 0);
   const goodBytes = rest.length ? burstBytes : first.arrivedAt !== undefined ? first.s.bytes : 0;
   const xmlBytes = all.reduce((a, t) => a + (t.arrivedAt !== undefined ? t.s.bytes : 0) + (t.response?.arrivedAt !== undefined ? t.response.bytes : 0), 0);
   const lat = delivered.map((t) => t.arrivedAt! - t.sentAt!).sort((a, b) => a - b);
@@ -291,6 +313,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     header_bytes: null,
     bytes_per_stanza: round((linkAb + linkBa) / all.length),
     goodput_bps: transfer > 0 ? Math.round((goodBytes * 8 * 1000) / transfer) : 0,
+    stanzas_per_s: transfer > 0 && rest.length ? Math.round((burstDelivered * 1000) / transfer) : 0,
     link_utilization: transfer > 0 ? round(Math.min(1, busyMs / transfer), 3) : 0,
     latency_ms: { p50: round(percentile(lat, 50)), p95: round(percentile(lat, 95)), p99: round(percentile(lat, 99)), max: round(lat.at(-1) ?? 0) },
     first_stanza_ms: firstMs === null ? null : round(firstMs),
@@ -303,7 +326,8 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
       reordered: sumStats(after, (d) => d.reordered),
     },
   };
-  if (outage) Object.assign(fig, outage.figures(all.flatMap((t) => [t.arrivedAt ?? -Infinity, t.response?.arrivedAt ?? -Infinity])));
+  if (usage0 && usage1) fig.relays = relayFigures(usage0, usage1, rest.length);
+  if (outage) Object.assign(fig, await outage.figures(all.flatMap((t) => [t.arrivedAt ?? -Infinity, t.response?.arrivedAt ?? -Infinity])));
   if (tr.unexpected) log.warn({ path: world.kind, unexpected: tr.unexpected }, 'stanzas arrived that the workload did not send');
   log.info({ path: world.kind, delivered: fig.delivered, lost: fig.lost, transfer_ms: fig.transfer_ms, end_ms: round(tEnd - t0) }, 'done');
   return fig;

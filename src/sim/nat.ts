@@ -9,7 +9,6 @@
  *   nat.dropped         datagrams to the ship addressed to a port the NAT no longer maps
  */
 import type { BearerParams, EmulatorControl, DirStats } from '../emulator/index.ts';
-import type { Relay } from '../relay/index.ts';
 
 export interface NatFigures {
   nat: { rebind_every_s: number; rebinds: number; shore_followed: number; dropped: number } | null;
@@ -27,11 +26,10 @@ export function withNat(params: BearerParams, everyS: number): BearerParams {
   return { ...params, nat: { side: 'a', rebind_every_s: everyS, ...(params.nat_timeout_s !== undefined ? { timeout_s: params.nat_timeout_s } : {}) } };
 }
 
-/** After the run: what the NAT did and how often the shore (side b) followed. */
-export function natFigures(w: { control?: EmulatorControl; relays?: Record<'a' | 'b', Relay>; emulatorStats(): { ab: DirStats; ba: DirStats } }, everyS: number): NatFigures {
+/** After the run: what the NAT did and how often the shore (side b) followed (`followed`: its link_peer_address_changes_total{kind=moved}). */
+export function natFigures(w: { control?: EmulatorControl; emulatorStats(): { ab: DirStats; ba: DirStats } }, everyS: number, followed: number): NatFigures {
   const state = w.control?.nat();
   if (!state) return { nat: null };
-  const followed = w.relays?.b.metrics.get('link_peer_address_changes_total', { link: 'ship', kind: 'moved' }) ?? 0;
   const s = w.emulatorStats();
   return { nat: { rebind_every_s: everyS, rebinds: state.rebinds, shore_followed: followed, dropped: s.ab.dropped_nat + s.ba.dropped_nat } };
 }

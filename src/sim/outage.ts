@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { EmulatorControl, DirStats } from '../emulator/index.ts';
 import type { ConstrainedLink } from '../link/constrained/link.ts';
 import type { Relay } from '../relay/relay.ts';
+import type { RelayUsage } from './relay-process.ts';
 import type { Logger } from '../obs/log.ts';
 
 export interface OutageSpec {
@@ -39,6 +40,7 @@ interface Where {
   control?: EmulatorControl;
   emulatorStats(): { ab: DirStats; ba: DirStats };
   relays?: Record<'a' | 'b', Relay>;
+  usage?: () => Promise<Record<'a' | 'b', RelayUsage>>;
 }
 
 /** Cuts the bearer once, START_S after arm(); figures() afterwards. */
@@ -46,8 +48,8 @@ export class OutageRun {
   private timer: NodeJS.Timeout | undefined;
   private cutAt: number | undefined;
   private burstAt = 0;
-  private atCut = { bearer: 0, probe: 0 };
-  private atRestore: { bearer: number; probe: number } | undefined;
+  private atCut: Promise<{ bearer: number; probe: number }> = Promise.resolve({ bearer: 0, probe: 0 });
+  private atRestore: Promise<{ bearer: number; probe: number }> | undefined;
 
   constructor(private readonly world: Where, readonly spec: OutageSpec, private readonly log: Logger) {}
 
@@ -71,23 +73,31 @@ export class OutageRun {
     }, this.durationMs);
   }
 
-  private counters(): { bearer: number; probe: number } {
+  /** Bearer bytes now; the links' probe bytes from the relays in this process or from the relay processes. */
+  private async counters(): Promise<{ bearer: number; probe: number }> {
     const s = this.world.emulatorStats();
-    const links = this.world.relays ? (['a', 'b'] as const).map((x) => (this.world.relays![x].links[0] as ConstrainedLink).stats()) : [];
-    return { bearer: s.ab.bytes_sent + s.ba.bytes_sent, probe: links.reduce((n, l) => n + (l?.outageBytes ?? 0), 0) };
+    const bearer = s.ab.bytes_sent + s.ba.bytes_sent;
+    let probes: number[] = [];
+    if (this.world.relays) probes = (['a', 'b'] as const).map((x) => (this.world.relays![x].links[0] as ConstrainedLink).stats()?.outageBytes ?? 0);
+    else if (this.world.usage) {
+      const u = await this.world.usage();
+      probes = [...u.a.links, ...u.b.links].map((l) => l.outageBytes);
+    }
+    return { bearer, probe: probes.reduce((n, p) => n + p, 0) };
   }
 
   /** After the run: `arrivals` are the delivery times (performance.now()) of every stanza and answer. */
-  figures(arrivals: number[]): OutageFigures {
+  async figures(arrivals: number[]): Promise<OutageFigures> {
     if (this.timer) clearTimeout(this.timer);
     if (this.cutAt === undefined) return { resume_ms: null, outage_probe_bytes: 0, outage_bytes: 0, outage: null };
     const restoredAt = this.cutAt + this.durationMs;
-    const end = this.atRestore ?? this.counters();
+    const end = await (this.atRestore ?? this.counters());
+    const atCut = await this.atCut;
     const after = arrivals.filter((a) => a >= restoredAt);
     return {
       resume_ms: after.length ? Math.round(Math.min(...after) - restoredAt) : null,
-      outage_probe_bytes: end.probe - this.atCut.probe,
-      outage_bytes: end.bearer - this.atCut.bearer,
+      outage_probe_bytes: end.probe - atCut.probe,
+      outage_bytes: end.bearer - atCut.bearer,
       outage: { start_ms: Math.round(this.cutAt - this.burstAt), duration_ms: this.durationMs },
     };
   }

@@ -19,13 +19,14 @@ import { CertStore } from '../s2s/tls/index.ts';
 import { parseSiteConfig, generateKeyText } from '../config/index.ts';
 import { buildRelay } from '../relay/from-config.ts';
 import type { Relay } from '../relay/relay.ts';
-import { loadBearerParams, startUdpEmulator, type BearerParams, type DirStats, type EmulatorControl } from '../emulator/index.ts';
+import { loadBearerParams, startUdpEmulator, type BearerParams, type DirStats, type EmulatorControl, type UdpEmulatorHandle } from '../emulator/index.ts';
 import type { XmlElement } from '../xml/element.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { optimizeYaml } from './optimize-choice.ts';
 import { freeUdpPort } from './ports.ts';
 import type { Side } from './workloads.ts';
+import type { RelayUsage } from './relay-process.ts';
 
 export class BenchError extends Error {
   constructor(
@@ -57,6 +58,8 @@ export interface World {
   /** Runtime faults on the emulated bearer (absent for the Prosody baseline). */
   control?: EmulatorControl;
   relays?: Record<Side, Relay>;
+  /** Relays as processes (world-procs.ts): each one's own CPU time, peak RSS and link counters. */
+  usage?: () => Promise<Record<Side, RelayUsage>>;
   dir: string;
   stop(): Promise<void>;
 }
@@ -146,53 +149,68 @@ ${o.linkExtra ?? ''}metrics: { listen: ${o.metrics ? `"${o.metrics}"` : 'null'} 
 ${optimizeYaml(o.optimize)}${o.extra ?? ''}`;
 }
 
+/**
+ * What every relay pair world has around its relays: the link key, both
+ * peers, and the UDP emulator forwarding to the relays' link ports `udp`.
+ */
+export async function startSites(world: World, cleanup: Array<() => Promise<void> | void>, o: { seed: number; params: BearerParams; udp: Record<Side, number> }): Promise<{ keyFile: string; emu: UdpEmulatorHandle }> {
+  const keyFile = join(world.dir, 'link.key');
+  writeFileSync(keyFile, generateKeyText(), { mode: 0o600 });
+  const metrics = new Metrics();
+  const pa = await startPeer(world, 'a', world.dir, metrics);
+  cleanup.push(() => pa.stop());
+  const pb = await startPeer(world, 'b', world.dir, metrics);
+  cleanup.push(() => pb.stop());
+  world.peers = { a: pa, b: pb };
+  const emu = await startUdpEmulator({
+    params: o.params,
+    seed: o.seed,
+    a: { listen: '127.0.0.1:0', forward: `127.0.0.1:${o.udp.a}` },
+    b: { listen: '127.0.0.1:0', forward: `127.0.0.1:${o.udp.b}` },
+  });
+  cleanup.push(() => emu.close());
+  world.emulatorStats = () => emu.stats();
+  world.emulatorSummary = () => emu.summary();
+  world.control = emu.control;
+  return { keyFile, emu };
+}
+
+/** Relay `side`'s site file in a pair world (a: ship, b: shore; its data_dir made): where it goes and its text. */
+export function pairSite(world: World, side: Side, o: { profile: string; optimize?: string; udp: number; emu: number | undefined; key: string; listen?: string; extra?: string }): { site: string; file: string; yaml: string } {
+  const other: Side = side === 'a' ? 'b' : 'a';
+  const site = side === 'a' ? 'ship' : 'shore';
+  mkdirSync(join(world.dir, site), { recursive: true });
+  const peer = world.peers[side].addresses[0];
+  const yaml = siteYaml({
+    site,
+    dir: join(world.dir, site),
+    local: DOMAINS[side],
+    remote: DOMAINS[other],
+    peerAddr: `${peer.host}:${peer.port}`,
+    profile: o.profile,
+    bind: `127.0.0.1:${o.udp}`,
+    emu: o.emu === undefined ? undefined : `127.0.0.1:${o.emu}`,
+    key: o.key,
+    optimize: o.optimize,
+    listen: o.listen,
+    extra: o.extra,
+  });
+  return { site, file: join(world.dir, `${site}.yaml`), yaml };
+}
+
 /** Relay pair world: peers, relays, the UDP emulator between the relays. */
 export async function startRelayWorld(o: { profile: string; seed: number; relayLog?: Logger; dir?: string; tmpDir?: string; params?: BearerParams; optimize?: string }): Promise<World> {
   const dir = o.dir ?? mkdtempSync(join(o.tmpDir ?? tmpdir(), 'satrelay-bench-relay-'));
   const { world, cleanup } = worldWithCleanup('relay', dir, !o.dir);
   try {
     const params = o.params ?? loadBearerParams(o.profile);
-    const metrics = new Metrics();
-    const keyFile = join(dir, 'link.key');
-    writeFileSync(keyFile, generateKeyText(), { mode: 0o600 });
-    const pa = await startPeer(world, 'a', dir, metrics);
-    cleanup.push(() => pa.stop());
-    const pb = await startPeer(world, 'b', dir, metrics);
-    cleanup.push(() => pb.stop());
-    world.peers = { a: pa, b: pb };
     const [ua, ub] = [await freeUdpPort(), await freeUdpPort()];
-    const emu = await startUdpEmulator({
-      params,
-      seed: o.seed,
-      a: { listen: '127.0.0.1:0', forward: `127.0.0.1:${ua}` },
-      b: { listen: '127.0.0.1:0', forward: `127.0.0.1:${ub}` },
-    });
-    cleanup.push(() => emu.close());
-    world.emulatorStats = () => emu.stats();
-    world.emulatorSummary = () => emu.summary();
-    world.control = emu.control;
+    const { keyFile, emu } = await startSites(world, cleanup, { seed: o.seed, params, udp: { a: ua, b: ub } });
     const relays = {} as Record<Side, Relay>;
     for (const side of ['a', 'b'] as const) {
-      const other: Side = side === 'a' ? 'b' : 'a';
-      const site = side === 'a' ? 'ship' : 'shore';
-      mkdirSync(join(dir, site), { recursive: true });
-      const peer = world.peers[side].addresses[0];
-      const cfg = parseSiteConfig(
-        siteYaml({
-          site,
-          dir: join(dir, site),
-          local: DOMAINS[side],
-          remote: DOMAINS[other],
-          peerAddr: `${peer.host}:${peer.port}`,
-          profile: o.profile,
-          bind: `127.0.0.1:${side === 'a' ? ua : ub}`,
-          // Behind a NAT the ship keeps peer; the shore has none and follows it (roaming).
-          emu: params.nat && side === 'b' ? undefined : `127.0.0.1:${emu.addresses[side].port}`,
-          key: keyFile,
-          optimize: o.optimize,
-        }),
-        join(dir, `${site}.yaml`),
-      );
+      // Behind a NAT the ship keeps peer; the shore has none and follows it (roaming).
+      const { site, file, yaml } = pairSite(world, side, { profile: o.profile, optimize: o.optimize, udp: side === 'a' ? ua : ub, emu: params.nat && side === 'b' ? undefined : emu.addresses[side].port, key: keyFile });
+      const cfg = parseSiteConfig(yaml, file);
       const relay = buildRelay(cfg, { logger: (o.relayLog ?? silentLogger).child({ site }) });
       await relay.start();
       cleanup.push(() => relay.stop());

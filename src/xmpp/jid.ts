@@ -28,8 +28,18 @@ export function parseJid(s: string): Jid | undefined {
 }
 
 /** Domain part of a JID string, lower-cased; undefined when it is not a JID. */
+/** Recent domainOf answers: a relay asks about the same few JIDs at every step of every stanza. */
+const DOMAIN_MEMO_MAX = 4096;
+const domainMemo = new Map<string, string | undefined>();
+
 export function domainOf(s: string | undefined): string | undefined {
-  return s === undefined ? undefined : parseJid(s)?.domain;
+  if (s === undefined) return undefined;
+  let d = domainMemo.get(s);
+  if (d !== undefined || domainMemo.has(s)) return d;
+  d = parseJid(s)?.domain;
+  if (domainMemo.size >= DOMAIN_MEMO_MAX) domainMemo.clear();
+  domainMemo.set(s, d);
+  return d;
 }
 
 export function bareJid(s: string): string {

@@ -1,6 +1,6 @@
 /**
  * The metric catalog (src/obs/catalog.ts) against the code and the guide:
- * every metric name used in src/ (metrics.inc/set/observe) has an entry with
+ * every metric name used in src/ (metrics.inc/tally/set/observe) has an entry with
  * a real HELP text and the labels its calls use; no entry is left over; the
  * guide's metric reference is the catalog's table; the guide's "ones to
  * watch" name only catalog metrics, with their labels.
@@ -21,12 +21,12 @@ function sources(dir: string): string[] {
 
 interface Use { name: string; file: string; labels: string[] }
 
-/** Every metrics.inc/set/observe call with a literal (or template) name, and the literal label keys it passes. */
+/** Every metrics.inc/tally/set/observe call with a literal (or template) name, and the literal label keys it passes. */
 function uses(): Use[] {
   const out: Use[] = [];
   for (const file of sources('src')) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/metrics\??\.(?:inc|set|observe)\(\s*(['"`])([^'"`]+)\1\s*(?:,\s*(\{[^}]*\}|[\w.]+))?/g)) {
+    for (const m of text.matchAll(/metrics\??\.(?:inc|tally|set|observe)\(\s*(['"`])([^'"`]+)\1\s*(?:,\s*(\{[^}]*\}|[\w.]+))?/g)) {
       const labelArg = m[3] ?? '';
       const labels = labelArg.startsWith('{') ? [...labelArg.matchAll(/(?:^\{|,)\s*(\w+)\s*(?::|,|\})/g)].map((x) => x[1]) : [];
       out.push({ name: m[2], file, labels });

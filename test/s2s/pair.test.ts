@@ -149,3 +149,30 @@ test('pair: send() resolves once the local server has the stanza, and rejects wi
   t.is((err as { condition?: string }).condition, 'remote-server-not-found');
   t.deepEqual(X.undeliverable, [], 'send() reports to its caller, not to onUndeliverable');
 });
+
+test('pair: a burst sets each stream\'s idle timer once, not once per stanza, and the stream still closes idleMs after its last stanza (simulated time)', async (t) => {
+  const rt = new SimRuntime();
+  const idleMs = 654_321;
+  let idleTimers = 0;
+  const after = rt.after;
+  rt.after = (ms, fn) => {
+    if (ms === idleMs) idleTimers++;
+    return after(ms, fn);
+  };
+  const X = await service(t, { local: ['a.example'], served: ['b.example'], tls: 'off', runtime: rt, timeouts: { idleMs } });
+  const Y = await service(t, { local: ['b.example'], served: ['a.example'], tls: 'off', runtime: rt, timeouts: { idleMs } });
+  X.routes['a.example'] = `127.0.0.1:${Y.port}`;
+  Y.routes['b.example'] = `127.0.0.1:${X.port}`;
+  for (let i = 0; i < 300; i++) X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='b${i}'/>`));
+  await until(() => Y.got.length === 300, 8000, '300 stanzas at Y');
+  t.true(idleTimers <= 8, `idle timers set: ${idleTimers} (one per stream, not one per stanza)`);
+  await rt.advance(300_000);
+  X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='late'/>`));
+  await until(() => Y.got.length === 301);
+  await rt.advance(idleMs - 1);
+  t.true(X.svc.sessions().some((s) => s.direction === 'out' && s.stanzas.out > 0), 'the stanza 300 s in moved the deadline: still open');
+  await rt.advance(1);
+  await until(() => X.svc.sessions().length === 0 && Y.svc.sessions().length === 0, 5000, 'idle close');
+  t.is(X.metrics.get('s2s_stream_errors_total'), 0);
+  t.deepEqual(X.undeliverable, []);
+});

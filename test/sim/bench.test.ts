@@ -42,6 +42,16 @@ function checkResult(t: ExecutionContext, r: BenchResult, profile: string, workl
   t.truthy(r.baseline, 'baseline present');
   checkFigures(t, r.baseline!, 'baseline', stanzas);
   t.is(typeof r.header_bytes, 'number', 'the relay reports link header bytes');
+  // Each relay runs in its own process: its own CPU time and memory, as the OS counts them.
+  for (const side of ['a', 'b'] as const) {
+    const x = r.relays?.[side];
+    t.truthy(x, `relay ${side} figures`);
+    t.true(x!.cpu_ms > 0 && x!.cpu_us_per_stanza > 0, `relay ${side} used CPU in the burst: ${JSON.stringify(x)}`);
+    t.true(Math.abs(x!.cpu_us_per_stanza - (x!.cpu_ms * 1000) / (stanzas - 1)) <= 0.1 + 60 / (stanzas - 1), `relay ${side}: per stanza of the burst (cpu_ms rounded to 0.1 ms)`);
+    t.true(x!.rss_max_mb > 10 && x!.rss_max_mb < 4096, `relay ${side} peak RSS ${x!.rss_max_mb} MB`);
+  }
+  t.true(r.stanzas_per_s! > 0 && r.baseline!.stanzas_per_s! > 0, 'stanzas per second, relay and baseline');
+  t.is(r.baseline!.relays, undefined, 'the baseline has no relays');
   t.true(r.header_bytes! < r.link_bytes, 'headers are part of the bearer bytes');
   // Same workload both ways: the same XML crossed.
   t.is(r.xml_bytes, r.baseline!.xml_bytes);
