@@ -115,9 +115,12 @@ export class GroupCommit {
     this.runningBytes = 0;
     this.epoch++;
     if (err === undefined) {
-      for (const w of batch) w.done?.();
-      this.hooks.committed(batch.length);
-      for (const w of batch) w.resolve();
+      try {
+        for (const w of batch) w.done?.();
+        this.hooks.committed(batch.length);
+      } finally {
+        for (const w of batch) w.resolve(); // committed: callers learn it whatever the bookkeeping did
+      }
     } else {
       // Writes queued behind a failed commit fail too: their memory state assumed it.
       const all = batch.concat(this.queue);

@@ -31,8 +31,13 @@ import { onDisk, SpoolStore, type DamagedStanza, type InState, type LinkState, t
 export type { InboundMeta, OutboundMeta, PartInfo, Priority, StanzaHead } from './records.ts';
 export type { DamagedStanza, Recovery, SpoolEntry, SpoolGroup, SpoolOptions, SpoolStats } from './store.ts';
 
+/** Longest link name (UTF-8 bytes): its keys stay well inside lmdb's key limit, so a write never fails the batch it shares. */
+const MAX_LINK_BYTES = 1024;
+
 function checkLink(link: string): void {
-  if (link.length === 0 || link.includes('\0')) throw new SpoolError('SPOOL_BAD_LINK', `bad link name: ${JSON.stringify(link)}`);
+  if (link.length === 0 || link.includes('\0') || Buffer.byteLength(link) > MAX_LINK_BYTES) {
+    throw new SpoolError('SPOOL_BAD_LINK', `bad link name: ${JSON.stringify(link.slice(0, 64))}${link.length > 64 ? '...' : ''}`);
+  }
 }
 
 export class Spool extends SpoolStore {
@@ -132,6 +137,7 @@ export class Spool extends SpoolStore {
    */
   async assignGroups(link: string, groups: Array<{ ids: bigint[]; stanza: Buffer; priority: Priority }>): Promise<bigint[]> {
     this.ensureOpen();
+    checkLink(link);
     const bytes = groups.reduce((n, g) => n + onDisk(g.stanza.length + 24 * g.ids.length), 0);
     this.checkSpace('assign', bytes);
     const st = this.link(link);
@@ -284,7 +290,7 @@ export class Spool extends SpoolStore {
     if (id <= st.deliveredUpTo || st.above.has(id)) {
       this.metrics.inc('spool_inbound_duplicate_total', { link });
       // The first copy may still wait for its commit: say "have it" only once it is on disk.
-      if (this.commits.busy) await this.commits.add({ apply: () => undefined, bytes: 0 });
+      if (this.commits.busy) await this.commits.add({ apply: () => undefined, bytes: 0 }).catch(async (err: unknown) => Promise.reject(await this.commitFailed('receive', err)));
       return false;
     }
     const bytes = onDisk(stanza.length);
@@ -331,6 +337,7 @@ export class Spool extends SpoolStore {
    */
   async advanceDeliveredUpTo(link: string, upTo: bigint): Promise<void> {
     this.ensureOpen();
+    checkLink(link);
     const st = this.link(link);
     if (upTo <= st.deliveredUpTo) return;
     const bytes = onDisk(0);

@@ -75,6 +75,22 @@ test('a duplicate received while the first copy waits for its commit is answered
   t.deepEqual(order, ['first true', 'again false']);
 });
 
+test('a link name too long for lmdb keys is refused up front, not by failing the commit others share', async (t) => {
+  const sp = Spool.open(tempDir(t), big);
+  t.teardown(() => sp.close());
+  const long = 'l'.repeat(3000);
+  const [bad, badIn, good] = await Promise.allSettled([
+    sp.accept(long, Buffer.from('<a/>'), meta),
+    sp.receive(long, 1n, Buffer.from('<a/>')),
+    sp.accept('shore', Buffer.from('<b/>'), meta),
+  ]);
+  t.is(bad.status === 'rejected' && (bad.reason as { code?: string }).code, 'SPOOL_BAD_LINK');
+  t.is(badIn.status === 'rejected' && (badIn.reason as { code?: string }).code, 'SPOOL_BAD_LINK');
+  t.deepEqual(good, { status: 'fulfilled', value: 1n });
+  await t.throwsAsync(sp.assignGroups(long, [{ ids: [1n], stanza: Buffer.from('<a/>'), priority: 'high' }]), { code: 'SPOOL_BAD_LINK' });
+  t.deepEqual(sp.pending('shore').map((e) => e.stanza.toString()), ['<b/>']);
+});
+
 // A child puts 40 accepts and 40 receives per turn and prints each as its promise
 // resolves; it is killed right after a seeded number of lines; every one printed is there.
 for (const seed of [1, 2]) {
