@@ -40,11 +40,11 @@ export interface CommitHooks {
 export class GroupCommit {
   private queue: Queued[] = [];
   private lasts = new Map<string, () => void>();
-  private scheduled = false;
-  private running: Promise<void> | undefined;
+  /** A transaction is queued in lmdb or committing: at most one, so a failed one fails everything behind it. */
+  private outstanding: Promise<void> | undefined;
   private runningBytes = 0;
   private queuedBytes = 0;
-  /** Changes whenever a batch starts or ends: free space read in an earlier epoch is stale. */
+  /** Changes whenever a batch is cut or its commit ends: free space read in an earlier epoch is stale. */
   epoch = 0;
 
   constructor(private readonly env: RootDatabase, private readonly hooks: CommitHooks) {}
@@ -54,14 +54,14 @@ export class GroupCommit {
     return this.queuedBytes + this.runningBytes;
   }
 
-  /** Writes queued for the next commit. */
+  /** Writes queued for the next batch. */
   get queued(): number {
     return this.queue.length;
   }
 
   /** A commit is under way or writes wait for one. */
   get busy(): boolean {
-    return this.running !== undefined || this.queue.length > 0;
+    return this.outstanding !== undefined || this.queue.length > 0;
   }
 
   /** Queues a write; resolves once the batch holding it is committed and fsync'd. */
@@ -69,38 +69,31 @@ export class GroupCommit {
     const p = new Promise<void>((resolve, reject) => this.queue.push({ ...w, resolve, reject }));
     if (w.last) this.lasts.set(w.last[0], w.last[1]);
     this.queuedBytes += w.bytes;
-    this.schedule();
+    if (!this.outstanding) this.begin();
     return p;
   }
 
   /** Settles once everything queued so far is committed (or failed). */
   async drain(): Promise<void> {
-    while (this.running || this.queue.length) {
-      if (!this.running) this.flush();
-      await this.running;
-    }
+    while (this.outstanding) await this.outstanding;
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.running) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    if (this.running || this.queue.length === 0) return;
-    const batch = this.queue;
-    const lasts = this.lasts;
-    this.queue = [];
-    this.lasts = new Map();
-    this.runningBytes = this.queuedBytes;
-    this.queuedBytes = 0;
-    this.epoch++;
-    this.running = this.env
+  /**
+   * Asks lmdb for a transaction. lmdb starts it after the current event-loop
+   * turn (setImmediate), and the batch is cut only then: every write queued
+   * in the meantime goes into it.
+   */
+  private begin(): void {
+    let batch: Queued[] = [];
+    this.outstanding = this.env
       .transaction(() => {
+        batch = this.queue;
+        const lasts = this.lasts;
+        this.queue = [];
+        this.lasts = new Map();
+        this.runningBytes = this.queuedBytes;
+        this.queuedBytes = 0;
+        this.epoch++;
         for (const w of batch) w.apply();
         for (const write of lasts.values()) write();
       })
@@ -111,7 +104,7 @@ export class GroupCommit {
   }
 
   private settle(batch: Queued[], err: unknown): void {
-    this.running = undefined;
+    this.outstanding = undefined;
     this.runningBytes = 0;
     this.epoch++;
     if (err === undefined) {
@@ -130,6 +123,6 @@ export class GroupCommit {
       this.hooks.failed(err);
       for (let i = all.length - 1; i >= 0; i--) all[i].reject(err);
     }
-    if (this.queue.length) this.schedule();
+    if (this.queue.length) this.begin();
   }
 }
