@@ -107,7 +107,7 @@ export class Spool extends SpoolStore {
         apply: () => this.out.put(key, rec),
         bytes,
         last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, id.toString()))],
-        done: () => this.tally('spool_accepted_total', link),
+        done: () => this.tally('accepted', link),
       });
     } catch (err) {
       this.forgetOut(st, id);
@@ -126,7 +126,7 @@ export class Spool extends SpoolStore {
       return;
     }
     const key = keyOf(link, id);
-    await this.durably('ack', () => this.commits.add({ apply: () => this.out.remove(key), bytes: 0, done: () => this.tally('spool_acked_total', link) }));
+    await this.durably('ack', () => this.commits.add({ apply: () => this.out.remove(key), bytes: 0, done: () => this.tally('acked', link) }));
   }
 
   /**
@@ -184,7 +184,7 @@ export class Spool extends SpoolStore {
           for (const id of ids) this.out.remove(keyOf(link, id));
         },
         bytes: 0,
-        done: () => this.tally('spool_acked_total', link, ids.filter((id) => this.forgetOut(st, id)).length),
+        done: () => this.tally('acked', link, ids.filter((id) => this.forgetOut(st, id)).length),
       }),
     );
   }
@@ -301,7 +301,7 @@ export class Spool extends SpoolStore {
     const key = keyOf(link, id);
     const rec = sealIn(key, Buffer.from(stanza), meta, parts);
     try {
-      await this.commits.add({ apply: () => this.inb.put(key, rec), bytes, ...this.inState(link, st), done: () => this.tally('spool_received_total', link) });
+      await this.commits.add({ apply: () => this.inb.put(key, rec), bytes, ...this.inState(link, st), done: () => this.tally('received', link) });
     } catch (err) {
       // Nothing stored (memory went back to the last commit): forget it, or a retry would be taken for a duplicate (and lost).
       st.inIds.delete(id);
@@ -414,6 +414,6 @@ export class Spool extends SpoolStore {
     const st = this.link(link);
     if (!st.inIds.delete(id)) return;
     const key = keyOf(link, id);
-    await this.durably('handed_over', () => this.commits.add({ apply: () => this.inb.remove(key), bytes: 0, done: () => this.tally('spool_handed_over_total', link) }));
+    await this.durably('handed_over', () => this.commits.add({ apply: () => this.inb.remove(key), bytes: 0, done: () => this.tally('handedOver', link) }));
   }
 }

@@ -90,6 +90,9 @@ export interface LinkState {
   durableIn: InState;
 }
 
+/** Writes of one link in a commit, by kind. */
+interface Tally { accepted: number; acked: number; received: number; handedOver: number }
+
 /** Below this much free space on its disk the spool refuses writes itself (see checkSpace). */
 const MIN_FREE_BYTES = 1 << 20;
 
@@ -112,8 +115,8 @@ export abstract class SpoolStore {
   private readonly reported = new Set<string>();
   /** One lmdb commit (one fsync) per event-loop turn for every write queued in it (commit.ts). */
   protected readonly commits: GroupCommit;
-  /** Counters of writes committed since the last commit's end, added to metrics once per commit. */
-  private readonly tallies = new Map<string, { name: string; link: string; n: number }>();
+  /** Writes committed per link since the last commit's end, added to metrics once per commit. */
+  private readonly tallies = new Map<string, Tally>();
   /** Free bytes on the spool's disk, read once per batch of writes (commits.epoch). */
   private free = { epoch: -1, bytes: 0 };
 
@@ -134,16 +137,20 @@ export abstract class SpoolStore {
   }
 
   /** Counts a committed write (added to metrics once per commit). */
-  protected tally(name: string, link: string, n = 1): void {
-    const k = `${name}\0${link}`;
-    const t = this.tallies.get(k);
-    if (t) t.n += n;
-    else this.tallies.set(k, { name, link, n });
+  protected tally(what: keyof Tally, link: string, n = 1): void {
+    let t = this.tallies.get(link);
+    if (!t) this.tallies.set(link, (t = { accepted: 0, acked: 0, received: 0, handedOver: 0 }));
+    t[what] += n;
   }
 
   private afterCommit(): void {
     this.metrics.inc('spool_commits_total', this.labels);
-    for (const t of this.tallies.values()) this.metrics.inc(t.name, { link: t.link }, t.n);
+    for (const [link, t] of this.tallies) {
+      if (t.accepted) this.metrics.inc('spool_accepted_total', { link }, t.accepted);
+      if (t.acked) this.metrics.inc('spool_acked_total', { link }, t.acked);
+      if (t.received) this.metrics.inc('spool_received_total', { link }, t.received);
+      if (t.handedOver) this.metrics.inc('spool_handed_over_total', { link }, t.handedOver);
+    }
     this.tallies.clear();
     this.setGauges();
   }
