@@ -85,22 +85,28 @@ export class GroupCommit {
    */
   private begin(): void {
     let batch: Queued[] = [];
-    this.outstanding = this.env
-      .transaction(() => {
-        batch = this.queue;
-        const lasts = this.lasts;
-        this.queue = [];
-        this.lasts = new Map();
-        this.runningBytes = this.queuedBytes;
-        this.queuedBytes = 0;
-        this.epoch++;
-        for (const w of batch) w.apply();
-        for (const write of lasts.values()) write();
-      })
-      .then(
-        () => this.settle(batch, undefined),
-        (err: unknown) => this.settle(batch, err ?? new Error('commit failed')),
-      );
+    const cut = (): void => {
+      batch = this.queue;
+      const lasts = this.lasts;
+      this.queue = [];
+      this.lasts = new Map();
+      this.runningBytes = this.queuedBytes;
+      this.queuedBytes = 0;
+      this.epoch++;
+      for (const w of batch) w.apply();
+      for (const write of lasts.values()) write();
+    };
+    let started: Promise<unknown>;
+    try {
+      // Inside a write transaction lmdb runs the callback at once and returns its result, not a promise.
+      started = Promise.resolve(this.env.transaction(cut));
+    } catch (err) {
+      started = Promise.reject(err); // no transaction: the queued writes fail, none waits forever
+    }
+    this.outstanding = started.then(
+      () => this.settle(batch, undefined),
+      (err: unknown) => this.settle(batch, err ?? new Error('commit failed')),
+    );
   }
 
   private settle(batch: Queued[], err: unknown): void {
