@@ -113,6 +113,7 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   spool_quarantined_total: c('Spools moved aside at start as damaged (data_dir/spool/<link>.corrupt-<time>); the link continues on a fresh spool', 'link'),
   link_damaged_stanzas_total: c('Stanzas lost to spool damage, by outcome (bounced: an error went to the sender; not_bounced: the sender was unreadable too)', 'link', 'outcome'),
   spool_errors_total: c('Spool read or write errors, by operation', 'link', 'op'),
+  spool_commits_total: c('Spool commits to disk (each one fsync); all writes queued in one event-loop turn, or while the previous commit ran, share one', 'link'),
 
   // S2S with the local servers
   s2s_sessions: g('Open S2S streams with local servers, by direction (in: the server connected; out: the relay connected) and state', 'direction', 'state'),

@@ -5,7 +5,9 @@
  * Gives: `Spool` — outbound stanzas per link (accept -> id, ack, pending,
  *   expire, nextId) and inbound stanzas per link (receive with deliveredUpTo
  *   advanced in the same transaction, inboundPending, handedOver).
- *   A resolved write promise means the commit is on disk (fsync).
+ *   A resolved write promise means the commit is on disk (fsync). Writes are
+ *   group-committed (commit.ts): one commit per event-loop turn, counted in
+ *   spool_commits_total.
  *   Every record carries checksums (records.ts): damaged ones are never handed
  *   out as data, recover() names them for a bounce. A spool lmdb cannot read
  *   safely is moved aside at open (check.ts); inspectSpool() reports offline.

@@ -4,7 +4,9 @@
  *
  * Durability: the environment is opened with noSync off and overlappingSync
  * off, so a write promise resolves only after LMDB's commit has fsynced.
- * Every multi-record change runs in one lmdb `transaction` (atomic).
+ * Writes are group-committed (commit.ts): all queued in one event-loop turn,
+ * or while the previous commit runs, go in one transaction (atomic) and one
+ * fsync, and only then do their promises resolve.
  *
  * Stores (keys and checksums: records.ts):
  *          out    key -> { s: stanza, m: OutboundMeta }
@@ -24,13 +26,18 @@ import {
   headOfMeta, idOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
   type GroupRecord, type InboundMeta, type InRecord, type OutboundMeta, type OutRecord, type PartInfo, type Priority,
 } from './records.ts';
-import { SpoolStore, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
+import { onDisk, SpoolStore, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
 
 export type { InboundMeta, OutboundMeta, PartInfo, Priority, StanzaHead } from './records.ts';
 export type { DamagedStanza, Recovery, SpoolEntry, SpoolGroup, SpoolOptions, SpoolStats } from './store.ts';
 
+/** Longest link name (UTF-8 bytes): its keys stay well inside lmdb's key limit, so a write never fails the batch it shares. */
+const MAX_LINK_BYTES = 1024;
+
 function checkLink(link: string): void {
-  if (link.length === 0 || link.includes('\0')) throw new SpoolError('SPOOL_BAD_LINK', `bad link name: ${JSON.stringify(link)}`);
+  if (link.length === 0 || link.includes('\0') || Buffer.byteLength(link) > MAX_LINK_BYTES) {
+    throw new SpoolError('SPOOL_BAD_LINK', `bad link name: ${JSON.stringify(link.slice(0, 64))}${link.length > 64 ? '...' : ''}`);
+  }
 }
 
 export class Spool extends SpoolStore {
@@ -76,7 +83,8 @@ export class Spool extends SpoolStore {
   async accept(link: string, stanza: Buffer, meta: OutboundMeta): Promise<bigint> {
     this.ensureOpen();
     checkLink(link);
-    this.checkSpace('accept');
+    const bytes = onDisk(stanza.length);
+    this.checkSpace('accept', bytes);
     if (this.totalCount + 1 > this.opts.maxStanzas || this.totalBytes + stanza.length > this.opts.maxBytes) {
       this.metrics.inc('spool_full_total', { link });
       throw new SpoolFullError(this.totalCount, this.totalBytes, stanza.length);
@@ -93,18 +101,19 @@ export class Spool extends SpoolStore {
     this.totalBytes += stanza.length;
     const key = keyOf(link, id);
     const rec = sealOut(key, Buffer.from(stanza), { ...meta });
+    const seqKey = `seq\0${link}`;
     try {
-      await this.env.transaction(() => {
-        this.out.put(key, rec);
-        this.state.put(`seq\0${link}`, sealState(`seq\0${link}`, id.toString()));
+      await this.commits.add({
+        apply: () => this.out.put(key, rec),
+        bytes,
+        last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, id.toString()))],
+        done: () => this.tally('accepted', link),
       });
     } catch (err) {
       this.forgetOut(st, id);
       this.log.error({ err, link }, 'spool accept commit failed');
       throw await this.commitFailed('accept', err);
     }
-    this.metrics.inc('spool_accepted_total', { link });
-    this.setGauges();
     return id;
   }
 
@@ -116,9 +125,8 @@ export class Spool extends SpoolStore {
       this.metrics.inc('spool_ack_unknown_total', { link });
       return;
     }
-    await this.durably('ack', () => this.out.remove(keyOf(link, id)));
-    this.metrics.inc('spool_acked_total', { link });
-    this.setGauges();
+    const key = keyOf(link, id);
+    await this.durably('ack', () => this.commits.add({ apply: () => this.out.remove(key), bytes: 0, done: () => this.tally('acked', link) }));
   }
 
   /**
@@ -129,17 +137,25 @@ export class Spool extends SpoolStore {
    */
   async assignGroups(link: string, groups: Array<{ ids: bigint[]; stanza: Buffer; priority: Priority }>): Promise<bigint[]> {
     this.ensureOpen();
-    this.checkSpace('assign');
+    checkLink(link);
+    const bytes = groups.reduce((n, g) => n + onDisk(g.stanza.length + 24 * g.ids.length), 0);
+    this.checkSpace('assign', bytes);
     const st = this.link(link);
     const firstGid = st.lastGid;
     const gids = groups.map(() => ++st.lastGid);
+    const recs = groups.map((g, i) => {
+      const key = keyOf(link, gids[i]);
+      return [key, sealGroup(key, g.ids.map(String), Buffer.from(g.stanza), g.priority)] as const;
+    });
+    const seqKey = `gseq\0${link}`;
+    const seq = sealState(seqKey, st.lastGid.toString());
     try {
-      await this.env.transaction(() => {
-        groups.forEach((g, i) => {
-          const key = keyOf(link, gids[i]);
-          this.grp.put(key, sealGroup(key, g.ids.map(String), Buffer.from(g.stanza), g.priority));
-        });
-        this.state.put(`gseq\0${link}`, sealState(`gseq\0${link}`, st.lastGid.toString()));
+      await this.commits.add({
+        apply: () => {
+          for (const [key, rec] of recs) this.grp.put(key, rec);
+        },
+        bytes,
+        last: [seqKey, () => this.state.put(seqKey, seq)],
       });
     } catch (err) {
       // Not recorded: give the ids back (message ids must stay contiguous on the link), unless another call took more since.
@@ -161,15 +177,16 @@ export class Spool extends SpoolStore {
     }
     // A member list damaged since start: the record goes, its stanzas stay (sent again after a restart).
     const ids = verifyGroup(key, rec).ids ?? [];
-    await this.durably('ack_group', async () => {
-      await this.env.transaction(() => {
-        this.grp.remove(key);
-        for (const id of ids) this.out.remove(keyOf(link, id));
-      });
-      for (const id of ids) this.forgetOut(st, id);
-      this.metrics.inc('spool_acked_total', { link }, ids.length);
-      this.setGauges();
-    });
+    await this.durably('ack_group', () =>
+      this.commits.add({
+        apply: () => {
+          this.grp.remove(key);
+          for (const id of ids) this.out.remove(keyOf(link, id));
+        },
+        bytes: 0,
+        done: () => this.tally('acked', link, ids.filter((id) => this.forgetOut(st, id)).length),
+      }),
+    );
   }
 
   /** Link messages assigned but not yet acknowledged, in group id order (damaged ones left out: see recover()). */
@@ -272,32 +289,37 @@ export class Spool extends SpoolStore {
     const st = this.link(link);
     if (id <= st.deliveredUpTo || st.above.has(id)) {
       this.metrics.inc('spool_inbound_duplicate_total', { link });
+      // The first copy may still wait for its commit: say "have it" only once it is on disk.
+      if (this.commits.busy) await this.commits.add({ apply: () => undefined, bytes: 0 }).catch(async (err: unknown) => Promise.reject(await this.commitFailed('receive', err)));
       return false;
     }
-    this.checkSpace('receive');
-    const before = { d: st.deliveredUpTo, above: new Set(st.above) };
+    const bytes = onDisk(stanza.length);
+    this.checkSpace('receive', bytes);
     st.above.add(id);
     this.absorb(st);
     st.inIds.add(id);
-    // Snapshot now: transactions run in call order, so state written matches this record set.
-    const snap: InState = { d: st.deliveredUpTo.toString(), a: [...st.above].map(String) };
     const key = keyOf(link, id);
     const rec = sealIn(key, Buffer.from(stanza), meta, parts);
     try {
-      await this.env.transaction(() => {
-        this.inb.put(key, rec);
-        this.state.put(`dut\0${link}`, sealState(`dut\0${link}`, snap));
-      });
+      await this.commits.add({ apply: () => this.inb.put(key, rec), bytes, ...this.inState(link, st), done: () => this.tally('received', link) });
     } catch (err) {
-      // Nothing stored: forget it in memory too, or a retry would be taken for a duplicate (and lost).
-      st.deliveredUpTo = before.d;
-      st.above = before.above;
+      // Nothing stored (memory went back to the last commit): forget it, or a retry would be taken for a duplicate (and lost).
       st.inIds.delete(id);
       this.log.error({ err, link }, 'spool receive commit failed');
       throw await this.commitFailed('receive', err);
     }
-    this.metrics.inc('spool_received_total', { link });
     return true;
+  }
+
+  /**
+   * The delivered-up-to record as of now, written once per commit (the newest
+   * of the batch: writes apply in call order, so it matches the records
+   * written), and remembered as committed once it is.
+   */
+  private inState(link: string, st: LinkState): { last: [string, () => void]; done: () => void } {
+    const snap: InState = { d: st.deliveredUpTo.toString(), a: [...st.above].map(String) };
+    const k = `dut\0${link}`;
+    return { last: [k, () => this.state.put(k, sealState(k, snap))], done: () => void (st.durableIn = snap) };
   }
 
   /** Moves contiguous ids from `above` into deliveredUpTo. */
@@ -315,14 +337,15 @@ export class Spool extends SpoolStore {
    */
   async advanceDeliveredUpTo(link: string, upTo: bigint): Promise<void> {
     this.ensureOpen();
+    checkLink(link);
     const st = this.link(link);
     if (upTo <= st.deliveredUpTo) return;
-    this.checkSpace('floor');
+    const bytes = onDisk(0);
+    this.checkSpace('floor', bytes);
     st.deliveredUpTo = upTo;
     this.absorb(st);
-    const snap: InState = { d: st.deliveredUpTo.toString(), a: [...st.above].map(String) };
     try {
-      await this.state.put(`dut\0${link}`, sealState(`dut\0${link}`, snap));
+      await this.commits.add({ apply: () => undefined, bytes, ...this.inState(link, st) });
     } catch (err) {
       throw await this.commitFailed('floor', err);
     }
@@ -376,9 +399,10 @@ export class Spool extends SpoolStore {
       for (;;) {
         const latest = this.keeping.get(k);
         if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
-        this.checkSpace('keep_inbound');
-        const old = verifyIn(key, this.read(this.inb, key));
-        await this.inb.put(key, sealIn(key, latest.rest, old.meta, latest.parts));
+        const bytes = onDisk(latest.rest.length);
+        this.checkSpace('keep_inbound', bytes);
+        const rec = sealIn(key, latest.rest, verifyIn(key, this.read(this.inb, key)).meta, latest.parts);
+        await this.commits.add({ apply: () => this.inb.put(key, rec), bytes });
         if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
       }
     });
@@ -389,7 +413,7 @@ export class Spool extends SpoolStore {
     this.ensureOpen();
     const st = this.link(link);
     if (!st.inIds.delete(id)) return;
-    await this.durably('handed_over', () => this.inb.remove(keyOf(link, id)));
-    this.metrics.inc('spool_handed_over_total', { link });
+    const key = keyOf(link, id);
+    await this.durably('handed_over', () => this.commits.add({ apply: () => this.inb.remove(key), bytes: 0, done: () => this.tally('handedOver', link) }));
   }
 }

@@ -10,6 +10,7 @@ import { Metrics } from '../obs/metrics.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { SpoolClosedError, SpoolDiskFullError, SpoolError } from './errors.ts';
 import { isDiskFull } from './lmdb-guard.ts';
+import { GroupCommit } from './commit.ts';
 import type { Salvaged } from './check.ts';
 import {
   DAMAGED, headOfMeta, idOf, keyOf, linkOf, rangeOf, readState, sealGroup, sealIn, sealState, verifyGroup, verifyIn, verifyOut,
@@ -85,10 +86,18 @@ export interface LinkState {
   inIds: Set<bigint>;
   /** Outbound records that failed their checksum at open, with their meta when that is intact. */
   damagedOut: Map<bigint, OutboundMeta | undefined>;
+  /** deliveredUpTo and above as last committed (memory goes back to it when a commit fails). */
+  durableIn: InState;
 }
+
+/** Writes of one link in a commit, by kind. */
+interface Tally { accepted: number; acked: number; received: number; handedOver: number }
 
 /** Below this much free space on its disk the spool refuses writes itself (see checkSpace). */
 const MIN_FREE_BYTES = 1 << 20;
+
+/** Estimated bytes a record of `n` bytes takes on disk (key, lmdb node, msgpack, checksums). */
+export const onDisk = (n: number): number => n + 256;
 
 export abstract class SpoolStore {
   protected closed = false;
@@ -104,6 +113,12 @@ export abstract class SpoolStore {
   /** Stanzas of a spool set aside at open, read for their bounces; recover() hands them out per link. */
   protected salvaged: Salvaged[] = [];
   private readonly reported = new Set<string>();
+  /** One lmdb commit (one fsync) per event-loop turn for every write queued in it (commit.ts). */
+  protected readonly commits: GroupCommit;
+  /** Writes committed per link since the last commit's end, added to metrics once per commit. */
+  private readonly tallies = new Map<string, Tally>();
+  /** Free bytes on the spool's disk, read once per batch of writes (commits.epoch). */
+  private free = { epoch: -1, bytes: 0 };
 
   protected constructor(
     protected readonly env: RootDatabase,
@@ -118,6 +133,35 @@ export abstract class SpoolStore {
     this.metrics = opts.metrics ?? new Metrics();
     this.labels = opts.labels ?? {};
     this.log = opts.logger ?? silentLogger;
+    this.commits = new GroupCommit(env, { committed: () => this.afterCommit(), failed: () => this.afterFailedCommit() });
+  }
+
+  /** Counts a committed write (added to metrics once per commit). */
+  protected tally(what: keyof Tally, link: string, n = 1): void {
+    let t = this.tallies.get(link);
+    if (!t) this.tallies.set(link, (t = { accepted: 0, acked: 0, received: 0, handedOver: 0 }));
+    t[what] += n;
+  }
+
+  private afterCommit(): void {
+    this.metrics.inc('spool_commits_total', this.labels);
+    for (const [link, t] of this.tallies) {
+      if (t.accepted) this.metrics.inc('spool_accepted_total', { link }, t.accepted);
+      if (t.acked) this.metrics.inc('spool_acked_total', { link }, t.acked);
+      if (t.received) this.metrics.inc('spool_received_total', { link }, t.received);
+      if (t.handedOver) this.metrics.inc('spool_handed_over_total', { link }, t.handedOver);
+    }
+    this.tallies.clear();
+    this.setGauges();
+  }
+
+  /** Nothing of the failed batch (nor of the writes behind it) is on disk: inbound state goes back to the last commit. */
+  private afterFailedCommit(): void {
+    this.tallies.clear();
+    for (const st of this.links.values()) {
+      st.deliveredUpTo = BigInt(st.durableIn.d);
+      st.above = new Set(st.durableIn.a.map((a) => BigInt(a)));
+    }
   }
 
   /**
@@ -198,6 +242,8 @@ export abstract class SpoolStore {
       const damaged = [seq, gseq, dut].some((v) => v === DAMAGED);
       const ins = dut === DAMAGED ? undefined : (dut as InState | undefined);
       if (damaged) this.log.error({ ...this.labels, link }, 'spool sequence state damaged: link message ids restart above any used before; a message the partner resends may be delivered twice');
+      const deliveredUpTo = ins ? BigInt(ins.d) : 0n;
+      const above = new Set((ins?.a ?? []).map((a) => BigInt(a)));
       st = {
         lastId: typeof seq === 'string' ? BigInt(seq) : 0n,
         lastGid: typeof gseq === 'string' ? BigInt(gseq) : damaged ? BigInt(Date.now()) * 1000n : this.gidBase,
@@ -205,10 +251,11 @@ export abstract class SpoolStore {
         outBytes: 0,
         acceptedAt: new Map(),
         outSizes: new Map(),
-        deliveredUpTo: ins ? BigInt(ins.d) : 0n,
-        above: new Set((ins?.a ?? []).map((a) => BigInt(a))),
+        deliveredUpTo,
+        above,
         inIds: new Set(),
         damagedOut: new Map(),
+        durableIn: { d: deliveredUpTo.toString(), a: [...above].map(String) },
       };
       this.links.set(link, st);
     }
@@ -264,17 +311,23 @@ export abstract class SpoolStore {
   /**
    * Refuses a write before lmdb tries it when the spool's disk is (nearly)
    * full: lmdb-js can corrupt its heap after failed page writes (seen as a
-   * glibc abort in the soak), so ENOSPC must stay rare, not routine.
+   * glibc abort in the soak), so ENOSPC must stay rare, not routine. The free
+   * space is read once per batch (the first write of a batch, or after a
+   * commit started or ended); the batch's writes not yet on disk
+   * (`bytes` each, see onDisk) count against it.
    */
-  protected checkSpace(op: string): void {
-    let free: number;
-    try {
-      const st = statfsSync(this.dir);
-      free = st.bavail * st.bsize;
-    } catch {
-      return; // cannot tell: let lmdb try
+  protected checkSpace(op: string, bytes: number): void {
+    if (this.commits.queued === 0 || this.free.epoch !== this.commits.epoch) {
+      let free = Infinity; // cannot tell: let lmdb try
+      try {
+        const st = statfsSync(this.dir);
+        free = st.bavail * st.bsize;
+      } catch {
+        // keep Infinity
+      }
+      this.free = { epoch: this.commits.epoch, bytes: free };
     }
-    if (free >= MIN_FREE_BYTES) return;
+    if (this.free.bytes - this.commits.pendingBytes - bytes >= MIN_FREE_BYTES) return;
     this.metrics.inc('spool_disk_full_refusals_total', { ...this.labels, op });
     throw new SpoolDiskFullError(op);
   }
@@ -402,6 +455,7 @@ export abstract class SpoolStore {
     this.closed = true;
     for (const t of this.retries) clearTimeout(t);
     this.retries.clear();
+    await this.commits.drain();
     await this.env.committed;
     await this.env.flushed;
     await this.env.close();

@@ -7,10 +7,11 @@
  */
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Spool, SpoolDiskFullError } from '../../src/spool/index.ts';
+import { Metrics } from '../../src/obs/metrics.ts';
 import { tryMountTmpfs, fillDisk } from '../../bench/soak/disk.ts';
 
 /** A tmpfs of `mb` MiB mounted for the test, unmounted and removed at teardown; undefined when mount is not permitted. */
@@ -132,4 +133,27 @@ maybe('what is left of a partly handed-over message is recorded once space retur
   const again = Spool.open(dir, { maxBytes: 1 << 30, maxStanzas: 1_000_000 });
   t.teardown(() => again.close());
   t.deepEqual(again.inboundPending('l').map((e) => e.stanza.toString()), ['<c/>'], 'a restart replays only what was not handed over');
+});
+
+maybe('writes queued in one turn count against the free space together: refused before lmdb runs out of disk', async (t) => {
+  const disk = smallDisk(t, 8)!;
+  const dir = join(disk, 'spool');
+  mkdirSync(dir);
+  const metrics = new Metrics();
+  const sp = Spool.open(dir, { maxBytes: 1 << 30, maxStanzas: 1_000_000, metrics });
+  t.teardown(() => sp.close());
+  t.true(await sp.receive('l', 1n, Buffer.from('<warm/>')));
+  // 1.5 MiB left: each write alone passes the 1 MiB margin, all 100 (2 MiB) would not fit.
+  const st = statfsSync(disk);
+  writeFileSync(join(disk, 'filler'), Buffer.alloc(st.bavail * st.bsize - 1.5 * (1 << 20)));
+  const body = Buffer.alloc(20_000, 'z');
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => sp.receive('l', BigInt(i + 2), body).then(() => 'stored', (e: unknown) => (e instanceof SpoolDiskFullError ? e.code : String(e)))));
+  const stored = results.filter((r) => r === 'stored').length;
+  t.log(`${stored} stored, ${results.length - stored} refused`);
+  t.true(stored > 0, 'what fits is stored');
+  t.true(results.every((r) => r === 'stored' || r === 'SPOOL_DISK_FULL'), results.find((r) => r !== 'stored' && r !== 'SPOOL_DISK_FULL'));
+  t.true(metrics.get('spool_disk_full_refusals_total', { op: 'receive' }) > 0, 'the rest refused by the spool');
+  t.is(metrics.get('spool_errors_total'), 0, 'no commit failed: lmdb never ran out of disk');
+  t.is(sp.deliveredUpTo('l'), BigInt(stored + 1), 'the stored ones are the first ones, in order');
+  t.is(sp.inboundPending('l').length, stored + 1);
 });

@@ -1,11 +1,11 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Spool, SpoolError, SpoolFullError } from '../../src/spool/index.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
+import { runUntilKilled } from './kill-child.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -157,25 +157,11 @@ for (const seed of [1, 2, 3]) {
     const dir = tempDir(t);
     const killAfter = 20 + ((seed * 7919) % 200);
     t.log(`seed ${seed}: kill after ${killAfter} printed ids`);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'crash-child.ts'), dir, '5000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
     const printed = new Map<bigint, number>();
-    let buf = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line === 'done') continue;
-          const [id, n] = line.split(' ');
-          printed.set(BigInt(id), Number(n));
-          if (printed.size === killAfter) child.kill('SIGKILL');
-        }
-      });
-      child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited without kill (${_code})`))));
-    });
+    for (const line of await runUntilKilled(t, join(here, 'crash-child.ts'), [dir, '5000'], killAfter)) {
+      const [id, n] = line.split(' ');
+      printed.set(BigInt(id), Number(n));
+    }
     t.true(printed.size >= killAfter);
     const sp = Spool.open(dir, big);
     t.teardown(() => sp.close());
