@@ -92,6 +92,8 @@ test.serial('replayed first frames of 18 earlier runs and forged frames over UDP
     ends.push(ship);
   }
   t.true(await until(() => sent[run].length > 0, 5000));
+  // Each restart of the ship is one resync at the shore once its first frame is there: count from after the last.
+  t.true(await until(() => shore.metrics.get('link_resyncs_total') >= run, 5000), 'the shore heard the current run of the ship');
   const firsts = sent.slice(0, 18).map((frames) => frames[0]);
   const resyncsBefore = shore.metrics.get('link_resyncs_total');
 
