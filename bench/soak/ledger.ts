@@ -28,6 +28,8 @@ export interface Entry {
   toJid: string;
   sentAt: number;
   delivered: number;
+  /** harness time of the first delivery. */
+  firstDeliveredAt?: number;
   /** error answers that reached the sender (relay bounces) or its own server's refusals. */
   errors: Array<{ origin: 'relay' | 'own-server'; condition: string }>;
   answeredNear: boolean;
@@ -47,6 +49,13 @@ export interface LedgerVerdict {
   unanswerableRefusals: number;
   lost: number;
   duplicated: number;
+  /**
+   * of the duplicated: delivered twice by a relay killed (-9) within
+   * CRASH_WINDOW_MS after the first delivery, the window README documents (a
+   * crash between writing to the local server and recording it). Reported, not
+   * counted as a failure.
+   */
+  crashWindowDuplicates: number;
   /** delivered and also answered with an error. */
   deliveredAndBounced: number;
   /** answered with an error more than once. */
@@ -61,6 +70,9 @@ export interface LedgerVerdict {
 /** Conditions a relay answers with by design: held past held_stanza_timeout_s, spool or disk full. */
 const BY_DESIGN = new Set(['remote-server-timeout', 'resource-constraint']);
 
+/** How long after a first delivery a kill -9 of the delivering relay may still make it deliver again. */
+export const CRASH_WINDOW_MS = 1000;
+
 function stanzaKind(el: XmlElement): EntryKind {
   if (el.local === 'iq') return el.attr('type') === 'result' ? 'result' : 'iq';
   return el.local as EntryKind;
@@ -73,6 +85,8 @@ export class Ledger {
   private readonly unexpectedExamples: string[] = [];
   /** [from, to) ms windows per side in which that side's relay refused writes (disk full). */
   private readonly refusalWindows: Record<Side, Array<[number, number]>> = { a: [], b: [] };
+  /** when each side's relay was killed (-9). */
+  private readonly kills: Record<Side, number[]> = { a: [], b: [] };
   private counts = { delivered: 0, bounced: 0 };
 
   private static key(id: string, kind: EntryKind): string {
@@ -104,7 +118,7 @@ export class Ledger {
    * A stanza arrived at side `side`'s server. Returns the entry it delivered
    * (first delivery or duplicate), or undefined for answers and unknowns.
    */
-  arrived(side: Side, el: XmlElement): { entry?: Entry; firstDelivery: boolean } {
+  arrived(side: Side, el: XmlElement, now = 0): { entry?: Entry; firstDelivery: boolean } {
     const id = el.attr('id') ?? '';
     const type = el.attr('type');
     if (type === 'error') {
@@ -120,7 +134,7 @@ export class Ledger {
     }
     if (el.local === 'iq' && type === 'result') {
       const reply = this.entries.get(Ledger.key(id, 'result'));
-      if (reply && reply.from !== side && reply.toJid === el.attr('to')) return this.deliver(reply);
+      if (reply && reply.from !== side && reply.toJid === el.attr('to')) return this.deliver(reply, now);
       const q = this.query(id);
       if (q && q.from === side && q.fromJid === el.attr('to') && q.delivered === 0 && !q.answeredNear) {
         // Answered by the near relay's cache, without crossing.
@@ -135,7 +149,7 @@ export class Ledger {
       this.noteUnexpected(side, el);
       return { firstDelivery: false };
     }
-    return this.deliver(e);
+    return this.deliver(e, now);
   }
 
   /** The sender's own server could not pass a stanza to its relay (session failed): it answers the sender. */
@@ -153,6 +167,18 @@ export class Ledger {
   /** Side `side`'s relay refuses writes (disk full) from `from` to `to` (ms, same clock as sent()). */
   refusalWindow(side: Side, from: number, to: number): void {
     this.refusalWindows[side].push([from, to]);
+  }
+
+  /** Side `side`'s relay was killed (-9) at `at`. */
+  relayKilled(side: Side, at: number): void {
+    this.kills[side].push(at);
+  }
+
+  /** Delivered twice by a relay killed within CRASH_WINDOW_MS of the first delivery. */
+  private inCrashWindow(e: Entry): boolean {
+    const at = e.firstDeliveredAt;
+    const by: Side = e.from === 'a' ? 'b' : 'a';
+    return e.delivered === 2 && at !== undefined && this.kills[by].some((k) => k >= at && k - at <= CRASH_WINDOW_MS);
   }
 
   /** Entries with no outcome yet (neither delivered nor answered, nor explained by design). */
@@ -190,7 +216,7 @@ export class Ledger {
   verdict(): LedgerVerdict {
     const v: LedgerVerdict = {
       sent: this.entries.size, byKind: { message: 0, presence: 0, iq: 0, result: 0 }, delivered: 0, bounced: 0, bouncedBy: {},
-      bouncedByDesign: 0, answeredNear: 0, superseded: 0, unanswerableRefusals: 0, lost: 0, duplicated: 0,
+      bouncedByDesign: 0, answeredNear: 0, superseded: 0, unanswerableRefusals: 0, lost: 0, duplicated: 0, crashWindowDuplicates: 0,
       deliveredAndBounced: 0, bouncedTwice: 0, unexpected: this.unexpected, examples: {}, ok: false,
     };
     const example = (what: string, e: Entry | string): void => {
@@ -202,7 +228,10 @@ export class Ledger {
       v.byKind[e.kind]++;
       if (e.delivered > 1) {
         v.duplicated++;
-        example('duplicated', e);
+        if (this.inCrashWindow(e)) {
+          v.crashWindowDuplicates++;
+          example('duplicated in the crash window', e);
+        } else example('duplicated', e);
       }
       if (e.errors.length > 1) {
         v.bouncedTwice++;
@@ -242,13 +271,16 @@ export class Ledger {
       example('lost', e);
     }
     for (const u of this.unexpectedExamples) example('unexpected', u);
-    v.ok = v.lost === 0 && v.duplicated === 0 && v.deliveredAndBounced === 0 && v.bouncedTwice === 0;
+    v.ok = v.lost === 0 && v.duplicated === v.crashWindowDuplicates && v.deliveredAndBounced === 0 && v.bouncedTwice === 0;
     return v;
   }
 
-  private deliver(e: Entry): { entry: Entry; firstDelivery: boolean } {
+  private deliver(e: Entry, now: number): { entry: Entry; firstDelivery: boolean } {
     e.delivered++;
-    if (e.delivered === 1) this.counts.delivered++;
+    if (e.delivered === 1) {
+      this.counts.delivered++;
+      e.firstDeliveredAt = now;
+    }
     return { entry: e, firstDelivery: e.delivered === 1 };
   }
 

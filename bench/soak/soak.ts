@@ -19,7 +19,7 @@ import { loadBearerParams, startUdpEmulator, type UdpEmulatorHandle, type DirSta
 import { Metrics } from '../../src/obs/metrics.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
 import { DOMAINS, siteYaml, startPeer, worldWithCleanup, makeWorkload, replyFor, freeTcpPort, freeUdpPort, type World, type BenchStanza, type Side } from '../../src/sim/index.ts';
-import { Ledger, type LedgerVerdict } from './ledger.ts';
+import { CRASH_WINDOW_MS, Ledger, type LedgerVerdict } from './ledger.ts';
 import { FaultSchedule, describeFault, FAULT_KINDS, type Fault, type FaultKind } from './faults.ts';
 import { RelayProcess, type Incarnation, type Sample } from './relays.ts';
 import { ResumeWatch, formatResumes, type OutageResume } from './resume.ts';
@@ -141,7 +141,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const metrics = new Metrics();
     const port = { peer: { a: await freeTcpPort(), b: await freeTcpPort() }, s2s: { a: await freeTcpPort(), b: await freeTcpPort() }, mon: { a: await freeTcpPort(), b: await freeTcpPort() }, udp: { a: await freeUdpPort(), b: await freeUdpPort() } };
     world.onStanza = (side, el) => {
-      const { entry, firstDelivery } = ledger.arrived(side, el);
+      const { entry, firstDelivery } = ledger.arrived(side, el, clock());
       if (!entry || !firstDelivery) return;
       resume.arrived(clock());
       const reply = replyFor(el);
@@ -267,6 +267,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           emu!.control.setLoss(undefined);
           break;
         case 'kill-relay':
+          ledger.relayKilled(f.side, clock());
           await relay.kill9();
           await sleep(f.durationMs);
           await relay.start();
@@ -430,7 +431,7 @@ export function formatSoakSummary(r: SoakResult): string {
     `  superseded presence       ${v.superseded}`,
     `  iq results refused (unanswerable by RFC 6120 §8.3) ${v.unanswerableRefusals}`,
     `  LOST                      ${v.lost}`,
-    `  DUPLICATED                ${v.duplicated}`,
+    `  DUPLICATED                ${v.duplicated}${v.crashWindowDuplicates ? ` (${v.crashWindowDuplicates} by a relay killed within ${CRASH_WINDOW_MS} ms of the first delivery: the crash window README documents)` : ''}`,
     `  delivered AND bounced     ${v.deliveredAndBounced}`,
     `  bounced twice             ${v.bouncedTwice}`,
     `  unexpected arrivals       ${v.unexpected}`,
