@@ -68,6 +68,7 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   link_outages_total: c('Retransmission timeouts the partner answered after (an outage, or on a lossy bearer a lost tail of frames)', 'link'),
   link_probes_total: c('Outage probes sent: a small PING frame every probe_interval_ms while the partner is silent and stanzas wait', 'link'),
   link_probe_bytes_total: c('Bytes of outage probes and of every frame sent while the link held its data in an outage, bytes', 'link'),
+  link_silence_pings_total: c('PINGs sent because the partner stopped mid-stream for one RTO (its frames may be going to a NAT mapping that is gone)', 'link'),
   link_backoff_resets_total: c('Times the partner was heard again while retransmissions were backed off, so the timer restarted from the base RTO (an outage ended)', 'link'),
   link_duplicates_total: c('Link messages received twice (a retransmission whose first copy had arrived) and ignored', 'link'),
   link_duplicates_dropped_total: c('Stanzas received again that had already been delivered (after a restart) and were not delivered twice', 'link'),

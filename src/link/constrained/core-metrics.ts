@@ -49,6 +49,7 @@ export class CoreMetrics {
     if ((d = n('outages'))) this.metrics.inc('link_outages_total', lbl, d);
     if ((d = n('outageProbes'))) this.metrics.inc('link_probes_total', lbl, d);
     if ((d = n('outageBytes'))) this.metrics.inc('link_probe_bytes_total', lbl, d);
+    if ((d = n('silencePings'))) this.metrics.inc('link_silence_pings_total', lbl, d);
     for (const [reason, k] of grewBy(c.framesDroppedBy, l?.framesDroppedBy)) this.metrics.inc('link_frames_dropped_total', { ...lbl, reason }, k);
     for (const [reason, k] of grewBy(c.messagesDropped, l?.messagesDropped)) this.metrics.inc('link_messages_dropped_total', { ...lbl, reason }, k);
     for (const [reason, k] of grewBy(c.streamResets, l?.streamResets)) this.metrics.inc('link_stream_resets_total', { ...lbl, reason }, k);

@@ -9,6 +9,7 @@
  * The endpoint only orchestrates; each job has its part (docs/link-protocol.md):
  *   session.ts, sealing.ts  AEAD, sessions and epochs, replay window (§7)
  *   recovery.ts, outage.ts  frame numbers, window, RTO, loss, outage probes (§6)
+ *   silence.ts              a PING when the partner's stream falls silent (§6.2)
  *   acks.ts                 frames received and when the ACK is due (§6)
  *   pacing.ts               when data frames may be built (rate, coalescing)
  *   tx-stream.ts            messages -> compressed stream -> segments (§4)
@@ -32,6 +33,7 @@ import { TxStream, type SegRef } from './tx-stream.ts';
 import { RxStream } from './rx-stream.ts';
 import { DeliveryLedger } from './ledger.ts';
 import { TimerTable, type TimerName } from './timers.ts';
+import { SilenceWatch } from './silence.ts';
 import type { LinkEvent } from './events.ts';
 
 export type { LinkEvent } from './events.ts';
@@ -61,6 +63,7 @@ export class LinkEndpoint {
   private readonly rx: RxStream;
   private readonly ledger: DeliveryLedger;
   private readonly timers = new TimerTable();
+  private readonly silence = new SilenceWatch();
   private readonly logLimit = new LogLimiter(60_000);
   /** A PING is owed: the first frame announces the session; the keepalive. */
   private pingPending = true;
@@ -168,7 +171,8 @@ export class LinkEndpoint {
     const dataAt = this.pacer.dataAt(this.tx);
     const dataReady = open && this.tx.hasData() && (dataAt === undefined || dataAt <= now);
     const probeDue = (this.probeAt() ?? Infinity) <= now;
-    const due = this.acks.isDue(now) || msgAckDue || dataReady || (open && this.rx.resetDue()) || (open && this.pingPending) || probeDue;
+    const silenceDue = (this.silenceAt() ?? Infinity) <= now;
+    const due = this.acks.isDue(now) || msgAckDue || dataReady || (open && this.rx.resetDue()) || (open && this.pingPending) || probeDue || silenceDue;
     this.ledger.disarmIfNothingOwed();
     if (!this.recovery.seqLeft()) return undefined; // 2^48 frames: a new session is needed (restart)
     const versionProbe = this.sessions.probeFrame(now, this.s.keepaliveMs || 30_000, this.recovery.peekSeq());
@@ -178,13 +182,13 @@ export class LinkEndpoint {
       this.c.bytesSent += versionProbe.length;
       return versionProbe;
     }
-    return due ? this.buildFrame(now, open, dataReady, probeDue) : undefined;
+    return due ? this.buildFrame(now, open, dataReady, probeDue, silenceDue) : undefined;
   }
 
   // ------------------------------------------------------------------ send
 
   /** One frame: ACK, MSGACK, RESET, FLOOR, data, PING, in that order (docs/link-protocol.md §3). */
-  private buildFrame(now: number, open: boolean, dataReady: boolean, probeDue: boolean): Buffer {
+  private buildFrame(now: number, open: boolean, dataReady: boolean, probeDue: boolean, silenceDue: boolean): Buffer {
     const seq = this.recovery.takeSeq();
     const w = new Writer(this.s.maxFrame);
     const { version, binding } = this.sessions.header(w, seq);
@@ -208,10 +212,13 @@ export class LinkEndpoint {
     if (f.floor !== undefined) { body.u8(B_FLOOR); body.bigVarint(f.floor); }
     // 5. data: retransmissions first, then the stream head, then high before low
     if (open && this.tx.fill(body, this.s.maxFrame - TAG_BYTES - hdrLen, f.segs)) f.ackEliciting = true;
-    // 6. PING if nothing else asks for an ACK; an outage probe is a PING the ARQ does not track
+    // 6. PING if nothing else asks for an ACK; an outage probe and a silence PING (§6.2) are PINGs the ARQ does not track
     const probe = probeDue && !f.ackEliciting && !this.pingPending;
-    if ((this.pingPending || probe) && !f.ackEliciting) { body.u8(B_PING); f.ackEliciting = !probe; }
+    const quiet = silenceDue && !probe && !f.ackEliciting && !this.pingPending;
+    if ((this.pingPending || probe || quiet) && !f.ackEliciting) { body.u8(B_PING); f.ackEliciting = !probe && !quiet; }
     this.pingPending = false;
+    if (silenceDue) this.silence.onSent(now);
+    if (quiet) this.c.silencePings++;
 
     const frame = this.sessions.seal(version, seq, w.finish(), binding, body.finish());
     f.size = frame.length;
@@ -265,6 +272,7 @@ export class LinkEndpoint {
     if (body.reset !== undefined && body.reset === this.tx.generation) this.tx.resetGeneration('peer_request', now);
     if (body.floor !== undefined) this.ledger.onPeerFloor(body.floor);
     if (body.stream !== undefined) this.rx.onData(now, body.stream, body.segs, h.session);
+    this.silence.onHeard(body.segs.length > 0 || this.rx.midMessage());
     return true;
   }
 
@@ -300,6 +308,7 @@ export class LinkEndpoint {
     this.timers.set('rto', this.recovery.rtoAt());
     this.timers.set('keepalive', this.pingAt());
     this.timers.set('probe', this.probeAt());
+    this.timers.set('silence', this.silenceAt());
     this.timers.set('idle', this.up ? this.lastRecvAt + this.s.deadAfterMs : undefined);
     this.timers.set('data', dataAt !== undefined && open && this.tx.hasData() ? dataAt : undefined);
   }
@@ -328,6 +337,12 @@ export class LinkEndpoint {
   private pingAt(): number | undefined {
     if (this.s.keepaliveMs <= 0 || this.pingPending || this.recovery.framesInFlight > 0 || this.recovery.inOutage()) return undefined;
     return Math.max(this.lastRecvAt, this.recovery.lastAckElicitingSentAt) + this.s.keepaliveMs;
+  }
+
+  /** A silence PING (silence.ts): only while nothing of ours is in flight (then the RTO and outage probes ask); in a hold too (its probes wait for the keepalive when we have nothing to send). */
+  private silenceAt(): number | undefined {
+    if (this.recovery.framesInFlight > 0 || this.pingPending) return undefined;
+    return this.silence.at(this.lastRecvAt, this.recovery.rtoMs(), this.s.rtoMaxMs, this.s.keepaliveMs > 0 ? this.s.keepaliveMs : this.s.deadAfterMs, this.ledger.hasMsgAcks());
   }
 
   /** Stanzas to deliver (or a broken inbound stream) probe at the short cadence; owed MSGACKs can wait for the partner's. */

@@ -46,6 +46,9 @@ export class RxStream {
     this.resetInFlight = false;
   }
 
+  /** A message is partly received: the partner has more of it to send. */
+  midMessage(): boolean { return (this.rx?.parts.size ?? 0) > 0; }
+
   /** The stream is broken and a RESET is owed. */
   wantsReset(): boolean { return this.resetRequest !== undefined; }
   /** A RESET is owed and not in a frame in flight. */

@@ -24,6 +24,8 @@ export interface LinkCounters {
   streamResets: Record<StreamResetReason, number>; resyncs: number; downs: number; backoffResets: number;
   /** Outages ended (outage.ts), probes sent, bytes of probes and of every frame sent in an outage. */
   outages: number; outageProbes: number; outageBytes: number;
+  /** PINGs sent because the partner's stream fell silent (silence.ts). */
+  silencePings: number;
   /** Stanza bytes inflated; compressed and stanza bytes put into the stream (their ratio: the compression achieved). */
   stanzaBytesIn: number; compressedBytesOut: number; stanzaBytesOut: number;
 }
@@ -43,7 +45,7 @@ export function newCounters(): LinkCounters {
     framesDropped: 0, framesDroppedBy: {},
     delivered: 0, acked: 0, duplicates: 0, messagesDropped: { too_big: 0 },
     streamResets: { peer_restart: 0, peer_request: 0, inflate: 0, version_switch: 0 }, resyncs: 0, downs: 0, backoffResets: 0,
-    outages: 0, outageProbes: 0, outageBytes: 0, stanzaBytesIn: 0, compressedBytesOut: 0, stanzaBytesOut: 0,
+    outages: 0, outageProbes: 0, outageBytes: 0, silencePings: 0, stanzaBytesIn: 0, compressedBytesOut: 0, stanzaBytesOut: 0,
   };
 }
 

@@ -7,10 +7,10 @@
 /**
  * ack: an ACK must go (acks.ts); msgAck: owed MSGACKs must go (ledger.ts);
  * rto: the retransmission timeout (recovery.ts); keepalive: an idle PING;
- * probe: an outage probe (outage.ts); idle: the partner silent for
+ * probe: an outage probe (outage.ts); silence: a silence PING (silence.ts); idle: the partner silent for
  * linkDownAfterS, the link is down; data: the pacer or coalescing wait ends.
  */
-export const TIMERS = ['ack', 'msgAck', 'rto', 'keepalive', 'probe', 'idle', 'data'] as const;
+export const TIMERS = ['ack', 'msgAck', 'rto', 'keepalive', 'probe', 'silence', 'idle', 'data'] as const;
 export type TimerName = (typeof TIMERS)[number];
 
 export class TimerTable {

@@ -7,56 +7,14 @@
  * the end with peer: its bytes per idle hour against what `check` states.
  */
 import test from 'ava';
-import { LinkEndpoint, type LinkTuning } from '../../../src/link/core/index.ts';
-import { RoamingPeer } from '../../../src/link/drivers/index.ts';
 import { loadProfile, natKeepaliveBytesPerHour } from '../../../src/config/index.ts';
-import { silentLogger } from '../../../src/obs/log.ts';
+import { RoamPair as RoamPairOf } from './roam-pair.ts';
 import type { NatParams } from '../../../src/emulator/index.ts';
-import { EmuPair } from './emu-pair.ts';
 
 const PROFILE = 'starlink-maritime';
 
-/** a: the ship, keepalive `shipKeepaliveS`; b: the shore, no peer, the profile's keepalive. */
-class RoamPair extends EmuPair {
-  readonly roam: RoamingPeer;
-
-  constructor(seed: number, nat: NatParams | undefined, shipKeepaliveS?: number) {
-    super({ profile: PROFILE, seed, ...(nat ? { nat } : {}), ...(shipKeepaliveS ? { tuning: { keepaliveS: shipKeepaliveS } } : {}) });
-    // The shore keeps the profile's keepalive (from-config lowers it only on the end with peer).
-    const shore: LinkTuning = { ...this.tuning, keepaliveS: this.profile.tuning.keepalive_s };
-    this.b.ep = new LinkEndpoint({ ...this.b.makeOpts(undefined, { ...this.b.sessions }), tuning: shore }, 0);
-    this.roam = new RoamingPeer({ metrics: this.b.metrics, log: silentLogger, labels: { link: 'ship' } });
-  }
-
-  override step(): boolean {
-    this.steps++;
-    let busy = false;
-    const to = this.roam.current;
-    for (const [side, dir] of [[this.a, 'ab'], [this.b, 'ba']] as const) {
-      if (side === this.b && !to) continue; // the driver waits for the partner's address
-      const due = side.ep.pollTimeout();
-      if (due !== undefined && due <= this.now) { side.ep.handleTimeout(this.now); busy = true; }
-      for (let f = side.ep.pollTransmit(this.now); f; f = side.ep.pollTransmit(this.now)) {
-        this.emu.send(this.now, dir, f, 'datagram', undefined, side === this.b ? to!.port : undefined);
-        busy = true;
-      }
-    }
-    for (const d of this.emu.poll(this.now)) {
-      if (d.dir === 'ab') {
-        const taken = this.b.ep.handleFrame(this.now, d.data) === true;
-        this.roam.heard({ host: '192.0.2.1', port: d.mapping ?? 0 }, taken);
-      } else this.a.ep.handleFrame(this.now, d.data);
-      busy = true;
-    }
-    this.a.drainEvents(this.now);
-    this.b.drainEvents(this.now);
-    return busy;
-  }
-
-  override nextEventTime(): number | undefined {
-    const ts = [this.emu.nextTimeout(), this.a.ep.pollTimeout(), this.roam.current ? this.b.ep.pollTimeout() : undefined].filter((t): t is number => t !== undefined);
-    return ts.length ? Math.min(...ts) : undefined;
-  }
+class RoamPair extends RoamPairOf {
+  constructor(seed: number, nat: NatParams | undefined, shipKeepaliveS?: number) { super(PROFILE, seed, nat, shipKeepaliveS); }
 }
 
 test('NAT rebinding every 30 s mid-transfer: the shore follows the ship, nothing lost, nothing twice', (t) => {
