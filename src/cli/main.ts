@@ -62,7 +62,7 @@ export function configArg(args: string[]): string | undefined {
   return undefined;
 }
 
-const isMain = process.argv[1] && /(?:main\.ts|satrelay(?:\.js)?)$/.test(process.argv[1]);
+const isMain = process.argv[1] && /(?:main\.[jt]s|satrelay(?:\.js)?)$/.test(process.argv[1]);
 if (isMain) {
   main(process.argv.slice(2)).then(
     (code) => {

@@ -12,6 +12,8 @@ import { createWriteStream, readFileSync, readdirSync, type WriteStream } from '
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+// The relay's entry in the form this module runs in: compiled (npm test's build/) or TypeScript through tsx.
+const MAIN = import.meta.url.endsWith('.js') ? [join(ROOT, 'src/cli/main.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 
 export interface Sample {
   /** ms since the run started */
@@ -88,7 +90,7 @@ export class RelayProcess {
 
   /** Spawns the relay and waits until it is ready. */
   async start(timeoutMs = 30_000): Promise<void> {
-    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '-c', this.configFile], {
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), ...MAIN, 'run', '-c', this.configFile], {
       cwd: ROOT,
       env: { ...process.env, SATRELAY_LOG_JSON: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

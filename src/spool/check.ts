@@ -25,7 +25,10 @@ import { silentLogger, type Logger } from '../obs/log.ts';
 import type { Metrics } from '../obs/metrics.ts';
 
 const CHILD = fileURLToPath(new URL('./walk-child.mjs', import.meta.url));
-const SALVAGE = fileURLToPath(new URL('./salvage-child.ts', import.meta.url));
+// Compiled beside this file (npm test's build/), or the TypeScript through tsx.
+const SALVAGE = import.meta.url.endsWith('.js')
+  ? [fileURLToPath(new URL('./salvage-child.js', import.meta.url))]
+  : ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./salvage-child.ts', import.meta.url))];
 /** lmdb errors that mean a damaged file, not a permission or resource problem. */
 const CORRUPT = /\bMDB_(PAGE_NOTFOUND|CORRUPTED|PANIC|INVALID|INCOMPATIBLE|BAD_TXN|BAD_VALSIZE|CURSOR_FULL)\b/;
 /** The child gets this long; a slower disk is no finding (the check is skipped, logged). */
@@ -86,7 +89,7 @@ export interface Salvaged {
  * there keeps the lines printed before it): their heads, for bounces.
  */
 export function salvage(dir: string): Salvaged[] {
-  const res = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), SALVAGE, dir], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+  const res = spawnSync(process.execPath, [...SALVAGE, dir], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Salvaged[] = [];
   for (const line of (res.stdout ?? '').split('\n')) {
     try {

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { S2SService } from '../../src/s2s/index.ts';
 import { CertStore } from '../../src/s2s/tls/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
-import { ROOT } from './cli.ts';
+import { ROOT, scriptArgs } from './cli.ts';
 
 /** Starts `satrelay run -c file`, its output (JSON log lines) appended to logFile. */
 export function startRelay(file: string, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '-c', file], {
+  const child = spawn(process.execPath, [...scriptArgs(join(ROOT, 'src/cli/main.ts')), 'run', '-c', file], {
     cwd: ROOT,
     env: { ...process.env, SATRELAY_LOG_JSON: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Spool, SpoolDiskFullError } from '../../src/spool/index.ts';
 import { Metrics } from '../../src/obs/metrics.ts';
 import { tryMountTmpfs, fillDisk } from '../../bench/soak/disk.ts';
+import { scriptArgs } from '../helpers/cli.ts';
 
 /** A tmpfs of `mb` MiB mounted for the test, unmounted and removed at teardown; undefined when mount is not permitted. */
 function smallDisk(t: { teardown(fn: () => void): void }, mb: number): string | undefined {
@@ -99,7 +100,7 @@ maybe('a process whose spool runs out of disk refuses and keeps running (no cras
   const disk = smallDisk(t, 2)!;
   const dir = join(disk, 'spool');
   mkdirSync(dir);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'disk-full-child.ts'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...scriptArgs(join(import.meta.dirname, 'disk-full-child.ts')), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });

@@ -4,9 +4,10 @@
  * returns those lines (each was acknowledged to its caller, so must survive).
  */
 import { spawn } from 'node:child_process';
+import { scriptArgs } from '../helpers/cli.ts';
 
 export async function runUntilKilled(t: { teardown(fn: () => void): void }, script: string, args: string[], killAfter: number): Promise<string[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...scriptArgs(script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
