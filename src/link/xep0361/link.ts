@@ -22,6 +22,7 @@ import { Metrics } from '../../obs/metrics.ts';
 import type { LinkHandlers, LinkStatus, RelayLink } from '../port.ts';
 import { ConnectWatch, failureFields } from '../drivers/index.ts';
 import { SITE_DEFAULTS, heldTimeoutMs, reconnectMs } from '../../config/defaults.ts';
+import { SystemClock, type Cancel, type Clock } from '../../time/index.ts';
 
 /** links[].reconnect of the site file when no back-off is given (config/defaults.ts). */
 const RECONNECT = reconnectMs();
@@ -44,6 +45,8 @@ export interface Xep0361Options {
   backoff?: { minMs: number; maxMs: number };
   logger?: Logger;
   metrics?: Metrics;
+  /** Hold expiry, reconnect back-off, ack delay and the stop wait run on it (tests: simulated time). */
+  clock?: Clock;
 }
 
 interface Outgoing {
@@ -67,9 +70,10 @@ export class Xep0361Link implements RelayLink {
   private sock?: net.Socket;
   private parser?: StreamParser;
   private stopped = false;
-  private reconnectTimer?: NodeJS.Timeout;
-  private expiryTimer?: NodeJS.Timeout;
-  private ackTimer?: NodeJS.Timeout;
+  private readonly clock: Clock;
+  private reconnectTimer?: Cancel;
+  private expiryTimer?: Cancel;
+  private ackTimer?: Cancel;
   private backoffMs: number;
   private lastError?: string;
   // sending side
@@ -93,6 +97,7 @@ export class Xep0361Link implements RelayLink {
     this.domains = opts.domains;
     this.log = (opts.logger ?? silentLogger).child({ link: opts.name, transport: 'xep0361' });
     this.metrics = opts.metrics ?? new Metrics();
+    this.clock = opts.clock ?? new SystemClock();
     this.acks = opts.acks ?? true;
     this.backoffMs = (opts.backoff ?? RECONNECT).minMs;
     if (!opts.bind && !opts.peer) throw new Error(`link ${opts.name}: xep0361 needs bind or peer`);
@@ -109,8 +114,11 @@ export class Xep0361Link implements RelayLink {
     this.handlers = handlers;
     if (this.opts.peer) this.dial();
     else await this.listen();
-    this.expiryTimer = setInterval(() => this.expireHeld(Date.now()), 1000);
-    this.expiryTimer.unref();
+    const tick = (): void => {
+      this.expireHeld(this.clock.now());
+      this.expiryTimer = this.clock.schedule(1000, tick);
+    };
+    this.expiryTimer = this.clock.schedule(1000, tick);
   }
 
   send(el: XmlElement): Promise<void> {
@@ -123,7 +131,7 @@ export class Xep0361Link implements RelayLink {
       this.metrics.inc('link_refused_total', { link: this.name, reason: 'queue_full' });
       return Promise.reject(new StanzaError('resource-constraint', 'link queue full'));
     }
-    const item: Outgoing = { el, bytes, acceptedAt: Date.now(), written: false };
+    const item: Outgoing = { el, bytes, acceptedAt: this.clock.now(), written: false };
     this.outq.push(item);
     if (this.sock && !this.sock.destroyed) this.writeItem(item);
     return Promise.resolve();
@@ -158,12 +166,11 @@ export class Xep0361Link implements RelayLink {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    clearInterval(this.expiryTimer);
+    this.reconnectTimer?.();
+    this.expiryTimer?.();
     await Promise.allSettled([...this.delivering]);
     await this.confirmWritten();
     this.flushAck();
-    clearTimeout(this.ackTimer);
     const sock = this.sock;
     this.sock = undefined;
     if (sock && !sock.destroyed) await new Promise<void>((r) => sock.end(r));
@@ -182,9 +189,9 @@ export class Xep0361Link implements RelayLink {
     if (!this.acks || !this.sock || this.sock.destroyed || !unconfirmed()) return;
     this.writeRaw(Buffer.from(x('r', { xmlns: NS.SM }).toString()));
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => finish(), this.opts.stopAckWaitMs ?? 3000);
+      const cancel = this.clock.schedule(this.opts.stopAckWaitMs ?? 3000, () => finish());
       const finish = (): void => {
-        clearTimeout(timer);
+        cancel();
         this.ackWaiter = undefined;
         resolve();
       };
@@ -198,7 +205,7 @@ export class Xep0361Link implements RelayLink {
   private deliveryFailed(el: XmlElement, err: unknown): void {
     const reply = bounce(el, new StanzaError('remote-server-timeout', 'relay shutting down'));
     if (reply && this.sock && !this.sock.destroyed) {
-      const item: Outgoing = { el: reply, bytes: reply.toBuffer(), acceptedAt: Date.now(), written: false };
+      const item: Outgoing = { el: reply, bytes: reply.toBuffer(), acceptedAt: this.clock.now(), written: false };
       this.outq.push(item);
       this.writeItem(item);
       this.metrics.inc('bounces_total', { direction: 'to_link', condition: 'remote-server-timeout' });
@@ -253,10 +260,10 @@ export class Xep0361Link implements RelayLink {
 
   private scheduleReconnect(): void {
     if (this.stopped || !this.opts.peer) return;
-    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer?.();
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, (this.opts.backoff ?? RECONNECT).maxMs);
-    this.reconnectTimer = setTimeout(() => this.dial(), delay);
+    this.reconnectTimer = this.clock.schedule(delay, () => this.dial());
   }
 
   private attach(sock: net.Socket): void {
@@ -403,11 +410,11 @@ export class Xep0361Link implements RelayLink {
   private scheduleAck(now: boolean): void {
     if (!this.acks) return;
     if (now || this.received - this.ackedToPeer >= 20) return this.flushAck();
-    if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAck(), this.opts.ackDelayMs ?? 50);
+    if (!this.ackTimer) this.ackTimer = this.clock.schedule(this.opts.ackDelayMs ?? 50, () => this.flushAck());
   }
 
   private flushAck(): void {
-    clearTimeout(this.ackTimer);
+    this.ackTimer?.();
     this.ackTimer = undefined;
     if (!this.sock || this.sock.destroyed || this.received === this.ackedToPeer) return;
     this.ackedToPeer = this.received;

@@ -4,6 +4,7 @@ import { Xep0361Link } from '../../../src/link/xep0361/link.ts';
 import { XmlElement, x } from '../../../src/xml/element.ts';
 import type { StanzaError } from '../../../src/xmpp/errors.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
+import { ManualClock } from '../../../src/time/index.ts';
 
 const msg = (i: number, from = 'alice@a.example', to = 'bob@b.example') =>
   x('message', { xmlns: 'jabber:server', from, to, id: `m${i}`, type: 'chat' }, x('body', {}, `hello ${i} & <ü>`));
@@ -102,12 +103,16 @@ test('a connection cut mid-transfer loses and duplicates nothing', async (t) => 
 });
 
 test('stanzas held past the limit are bounced with remote-server-timeout', async (t) => {
-  const b = new Xep0361Link({ name: 'to-a', domains: ['a.example'], peer: { host: '127.0.0.1', port: 1 }, heldTimeoutMs: 100, backoff: { minMs: 1000, maxMs: 1000 } });
+  // Simulated time: the hold check runs once a second; the partner's port refuses.
+  const clock = new ManualClock();
+  const b = new Xep0361Link({ name: 'to-a', domains: ['a.example'], peer: { host: '127.0.0.1', port: 1 }, heldTimeoutMs: 100, backoff: { minMs: 1000, maxMs: 1000 }, clock });
   const cb = collector();
   await b.start(cb.handlers);
   t.teardown(() => b.stop());
   await b.send(msg(1));
-  await new Promise((r) => setTimeout(r, 1300));
+  clock.advance(999);
+  t.is(cb.bounced.length, 0, 'held, not yet checked');
+  clock.advance(1);
   t.is(cb.bounced.length, 1);
   t.is(cb.bounced[0].err.condition, 'remote-server-timeout');
   t.is(cb.bounced[0].el.attr('id'), 'm1');
