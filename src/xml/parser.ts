@@ -2,6 +2,8 @@
  * Incremental, strict XMPP stream parser (RFC 6120 §4, §11; XEP-0361 implicit
  * streams). saxes does the XML; this module adds a UTF-8 front end, byte
  * accounting (limits, exact raw bytes), restricted-XML checks and the tree.
+ * Between stanzas, fast.ts reads stanzas of the common shape without saxes;
+ * at anything else it hands the bytes to saxes from the stanza's start.
  *
  * Byte accounting: input is fed to saxes in pieces no larger than the budget
  * left (stanza bytes, or bytes outside stanzas), so every limit trips at the
