@@ -37,6 +37,8 @@ export class OutboundSession extends S2SStream {
   private smOffered = false;
   /** XEP-0198 as the sending side: stanzas sent since <enable/> and not yet acked. */
   private sm?: { enabled: boolean; unacked: XmlElement[]; acked: number; rPending: boolean };
+  /** An <r/> to write with the corked stanzas at the end of the tick. */
+  private rAtUncork?: { rPending: boolean };
   /** XEP-0198 for stanzas the peer sends us on a bidi stream, counted from <enabled/>. */
   private smIn?: SmReceiver;
   /** Where this session connected (with its TLSA state, trust/). */
@@ -389,16 +391,33 @@ export class OutboundSession extends S2SStream {
     v.done(el.attr('type') === 'valid');
   }
 
-  /** XEP-0198 §4: one <r/> per burst, once <enabled/> arrived. */
+  /**
+   * XEP-0198 §4: one <r/> per burst, once <enabled/> arrived. When the
+   * burst's stanzas are corked (send()), the <r/> joins their write at the
+   * end of the tick: one write instead of two per stanza, as the relay
+   * delivers to a local server one stanza at a time, each once acknowledged.
+   */
   private requestAck(): void {
     const sm = this.sm;
     if (!sm?.enabled || sm.rPending || sm.unacked.length === 0) return;
     sm.rPending = true;
+    if (this.corked) {
+      this.rAtUncork = sm;
+      return;
+    }
     this.ctx.runtime.soon(() => {
       if (this.closed || this.sm !== sm) return;
       sm.rPending = false;
       this.send(`<r xmlns='${NS.SM}'/>`);
     });
+  }
+
+  protected override beforeUncork(): void {
+    const sm = this.rAtUncork;
+    this.rAtUncork = undefined;
+    if (!sm || this.closed || this.sm !== sm) return;
+    sm.rPending = false;
+    this.send(`<r xmlns='${NS.SM}'/>`);
   }
 
   private smElement(el: XmlElement): void {

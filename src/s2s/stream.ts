@@ -151,7 +151,8 @@ export abstract class S2SStream {
   protected parser?: StreamParser;
   private parserGen = 0;
   private timers = new Map<string, RuntimeTimer>();
-  private corked = false;
+  /** Writes are corked until the end of the tick (send()). */
+  protected corked = false;
   /** runtime.now() of the last stanza in or out (the idle timer). */
   private lastActive = 0;
   private outputClosed = false;
@@ -184,6 +185,9 @@ export abstract class S2SStream {
   }
 
   protected onAuthed(): void {}
+
+  /** Last writes of a corked tick, before they leave together (an XEP-0198 <r/> after the stanzas). */
+  protected beforeUncork(): void {}
 
   /** Attaches a (new) socket and a fresh parser; old parser callbacks are ignored. */
   protected attach(socket: Socket): void {
@@ -276,6 +280,7 @@ export abstract class S2SStream {
       socket.cork();
       this.corked = true;
       this.env.runtime.tick(() => {
+        this.beforeUncork();
         this.corked = false;
         socket.uncork();
       });

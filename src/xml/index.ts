@@ -17,6 +17,11 @@
  * stream's default namespace is NOT added: el.ns carries it, and a stanza is
  * forwarded into a stream with the same content namespace (jabber:server).
  *
+ * Fast path (fast.ts): stanzas of the common shape (unprefixed names, plain,
+ * xmlns and xml:lang attributes, predefined entities) are read without saxes,
+ * to the same tree and raw bytes; anything else goes to saxes, which decides
+ * every stream error. StreamParserOptions.fastPath: false turns it off.
+ *
  * Other choices: whitespace between stanzas is ignored, other character data
  * there is bad-format; input after </stream:stream> is ignored; the first error
  * ends the stream (later writes ignored) until reset(). reset() called from a

@@ -2,6 +2,8 @@
  * Incremental, strict XMPP stream parser (RFC 6120 §4, §11; XEP-0361 implicit
  * streams). saxes does the XML; this module adds a UTF-8 front end, byte
  * accounting (limits, exact raw bytes), restricted-XML checks and the tree.
+ * Between stanzas, fast.ts reads stanzas of the common shape without saxes;
+ * at anything else it hands the bytes to saxes from the stanza's start.
  *
  * Byte accounting: input is fed to saxes in pieces no larger than the budget
  * left (stanza bytes, or bytes outside stanzas), so every limit trips at the
@@ -13,6 +15,8 @@ import { XmlElement, escapeAttr } from './element.ts';
 import { StreamError, type StreamErrorCondition } from './stream-error.ts';
 import { STREAM_NS } from './ns.ts';
 import { completeLength, firstInvalid } from './utf8.ts';
+import { fastStanza, isWs } from './fast.ts';
+import { Segments, type Seg } from './segments.ts';
 import type { Metrics } from '../obs/metrics.ts';
 
 export interface StreamParserOptions {
@@ -28,6 +32,8 @@ export interface StreamParserOptions {
   implicitStream?: { defaultNs: string };
   /** Counts satrelay_xml_stream_errors_total{condition}; none when absent (parsers are cheap, registries are not). */
   metrics?: Metrics;
+  /** Read stanzas of the common shape without saxes (fast.ts; default true). False: saxes reads everything. */
+  fastPath?: boolean;
 }
 
 export interface StreamHandlers {
@@ -38,16 +44,6 @@ export interface StreamHandlers {
   error(err: StreamError): void;
 }
 
-interface Seg {
-  c0: number; // global char index of s[0]
-  b0: number; // global byte offset of buf[0]
-  s: string;
-  buf: Buffer;
-  ascii: boolean;
-  cc: number; // cursor: char offset within s ...
-  cb: number; // ... and its byte offset within buf
-}
-
 interface Deferred {
   pos: number; // saxes position when queued
   byte: number; // stream byte offset the event ends at
@@ -55,6 +51,9 @@ interface Deferred {
 }
 
 const WS = /^[ \t\r\n]*$/;
+const EMPTY = Buffer.alloc(0);
+/** A partial stanza the fast path holds back longer than this goes to saxes (no re-scans of big stanzas). */
+const MAX_PEND = 8192;
 const IMPLICIT_ROOT = 'satrelay-implicit-stream';
 
 export class StreamParser {
@@ -65,6 +64,7 @@ export class StreamParser {
   private readonly maxHeader: number;
   private readonly implicit?: { defaultNs: string };
   private readonly metrics?: Metrics;
+  private readonly fastPath: boolean;
 
   private sax!: SaxesParser<{ xmlns: true }>;
   private gen = 0;
@@ -73,7 +73,7 @@ export class StreamParser {
   private leftover: Buffer = Buffer.alloc(0);
   private byteOff = 0; // bytes handed to saxes so far
   private charOff = 0; // chars handed to saxes so far (includes implicit root)
-  private segs: Seg[] = [];
+  private segs = new Segments();
   private streamOpened = false;
   private streamLang: string | undefined;
   private langIns: string | undefined;
@@ -89,6 +89,9 @@ export class StreamParser {
   private eventByte = 0;
   private writing = false;
   private resetAt = -1;
+  private skew = 0; // chars the fast path consumed, which saxes never saw
+  private pend: Buffer = EMPTY; // a partial stanza the fast path holds until more bytes come
+  private contentNs = ''; // default namespace of the stream's content
 
   constructor(handlers: StreamHandlers, opts: StreamParserOptions = {}) {
     this.h = handlers;
@@ -98,12 +101,13 @@ export class StreamParser {
     this.maxHeader = opts.maxHeaderBytes ?? 16384;
     this.implicit = opts.implicitStream;
     this.metrics = opts.metrics;
+    this.fastPath = opts.fastPath ?? true;
     this.init();
   }
 
   /** Bytes of the stanza being received so far (0 between stanzas). */
   get bytesInStanza(): number {
-    return this.stanzaStart >= 0 ? this.byteOff - this.stanzaStart : 0;
+    return this.stanzaStart >= 0 ? this.byteOff - this.stanzaStart : this.pend.length;
   }
 
   /** Fresh parser state for a stream restart (RFC 6120 §4.3.3). Bytes after the
@@ -117,7 +121,7 @@ export class StreamParser {
   write(chunk: Buffer): void {
     if (this.dead || this.closed || chunk.length === 0) return;
     const gen = this.gen;
-    const base = this.byteOff;
+    const base = this.byteOff + this.pend.length;
     const buf = this.leftover.length ? Buffer.concat([this.leftover, chunk]) : chunk;
     const n = completeLength(buf);
     const bad = firstInvalid(n === buf.length ? buf : buf.subarray(0, n));
@@ -151,7 +155,7 @@ export class StreamParser {
     this.leftover = Buffer.alloc(0);
     this.byteOff = 0;
     this.charOff = 0;
-    this.segs = [];
+    this.segs = new Segments();
     this.streamOpened = false;
     this.streamLang = undefined;
     this.langIns = undefined;
@@ -163,6 +167,9 @@ export class StreamParser {
     this.declStack = [];
     this.needDecl = new Map();
     this.deferred = [];
+    this.skew = 0;
+    this.pend = EMPTY;
+    this.contentNs = this.implicit?.defaultNs ?? '';
     const sax = (this.sax = new SaxesParser({ xmlns: true, position: true }));
     const live = (): boolean => this.gen === gen && !this.dead && !this.closed;
     sax.on('error', (e) => live() && this.onSaxError(e.message));
@@ -187,7 +194,7 @@ export class StreamParser {
       if (this.open === 1 && !this.dead) {
         // a whitespace CDATA section between stanzas: its '<' started no stanza
         this.stanzaStart = -1;
-        this.outsideChar = this.sax.position;
+        this.outsideChar = this.pos();
       }
     });
     sax.on('closetag', (t) => live() && this.pre() && this.onClose(t));
@@ -197,6 +204,11 @@ export class StreamParser {
       this.charOff = this.outsideChar = root.length;
       this.streamOpened = true;
     }
+  }
+
+  /** saxes's position in stream characters (chars the fast path consumed included). */
+  private pos(): number {
+    return this.sax.position + this.skew;
   }
 
   /** Runs queued emissions; returns false when the parser died or was reset. */
@@ -215,7 +227,7 @@ export class StreamParser {
     // saxes reports a mismatched close tag right after the close event it
     // triggered: that event is void.
     const last = this.deferred[this.deferred.length - 1];
-    if (last && last.pos === this.sax.position) this.deferred.pop();
+    if (last && last.pos === this.pos()) this.deferred.pop();
     if (!this.pre()) return;
     let cond: StreamErrorCondition = 'not-well-formed';
     if (/unbound namespace prefix/.test(msg)) cond = 'bad-namespace-prefix';
@@ -234,7 +246,15 @@ export class StreamParser {
 
   private feed(buf: Buffer): void {
     const gen = this.gen;
+    if (this.pend.length) {
+      buf = Buffer.concat([this.pend, buf]);
+      this.pend = EMPTY;
+    }
     let i = 0;
+    if (this.fastReady() && buf.length) {
+      i = this.fast(buf);
+      if (i < 0) return;
+    }
     while (i < buf.length) {
       if (this.dead || this.closed || this.gen !== gen) return;
       const budget = this.budget();
@@ -247,16 +267,69 @@ export class StreamParser {
       }
       const piece = buf.subarray(i, end);
       const s = piece.toString('utf8');
-      const seg: Seg = { c0: this.charOff, b0: this.byteOff, s, buf: piece, ascii: s.length === piece.length, cc: 0, cb: 0 };
-      this.segs.push(seg);
+      const seg = this.segs.add(this.charOff, this.byteOff, s, piece);
       this.sax.write(s);
       if (this.gen !== gen) return;
       this.charOff += s.length;
       this.byteOff += piece.length;
       if (!this.pre()) return;
       this.findPendingStart(seg);
-      this.prune();
+      this.segs.prune(this.stanzaStart >= 0 ? this.stanzaStart : this.byteOff);
       i = end;
+    }
+  }
+
+  /** saxes stands between stanzas with nothing fed since the last one: the fast path may read on. */
+  private fastReady(): boolean {
+    return this.fastPath && this.streamOpened && !this.closed && !this.dead && this.open === 1 && this.stanzaStart < 0 && this.deferred.length === 0 && this.charOff === this.outsideChar;
+  }
+
+  /** Reads and emits whole stanzas of the common shape (fast.ts); returns the bytes consumed (the rest
+   * goes to saxes), or -1: nothing left for saxes (a partial stanza in `pend`, or reset/ended by a handler). */
+  private fast(buf: Buffer): number {
+    const gen = this.gen;
+    const s = buf.toString('utf8');
+    const ascii = s.length === buf.length;
+    let c = 0; // chars and bytes of buf consumed
+    let b = 0;
+    const toByte = (k: number): number => (ascii ? k : b + Buffer.byteLength(s.slice(c, k)));
+    const consume = (k: number, kb: number): void => void ((this.charOff += k - c), (this.skew += k - c), (this.byteOff += kb - b), (c = k), (b = kb));
+    for (;;) {
+      let k = c;
+      while (k < s.length && isWs(s.charCodeAt(k))) k++;
+      const kb = toByte(k);
+      // the '<' counts against the bytes allowed outside stanzas
+      if (this.byteOff + (kb - b) + 1 - this.outsideByte > this.maxHeader) return b;
+      if (k === s.length) {
+        consume(k, kb);
+        return -1;
+      }
+      if (s.charCodeAt(k) !== 0x3c) return b;
+      const r = fastStanza(s, k, this.contentNs, { maxDepth: this.maxDepth, maxAttributes: this.maxAttrs });
+      if (r === 'bail') return b;
+      if (r === 'incomplete') {
+        if (buf.length - kb > Math.min(MAX_PEND, this.maxStanza)) return b;
+        consume(k, kb);
+        this.pend = Buffer.from(buf.subarray(kb));
+        return -1;
+      }
+      const el = r.el;
+      consume(k, kb);
+      const eb = toByte(r.end);
+      if (eb - kb > this.maxStanza) return b;
+      let raw: Buffer;
+      if (this.langIns !== undefined && el.attrs['xml:lang'] === undefined) {
+        el.attrs['xml:lang'] = this.streamLang!;
+        const at = kb + 1 + el.name.length;
+        raw = Buffer.concat([buf.subarray(kb, at), Buffer.from(this.langIns, 'utf8'), buf.subarray(at, eb)]);
+      } else raw = Buffer.from(buf.subarray(kb, eb));
+      el.raw = raw;
+      consume(r.end, eb);
+      this.outsideChar = this.charOff;
+      this.outsideByte = this.byteOff;
+      this.eventByte = this.byteOff;
+      this.h.stanza(el);
+      if (this.gen !== gen || this.dead || this.closed) return -1;
     }
   }
 
@@ -274,61 +347,7 @@ export class StreamParser {
     if (!this.streamOpened || this.stanzaStart >= 0 || this.closed) return;
     const from = Math.max(0, this.outsideChar - seg.c0);
     const k = seg.s.indexOf('<', from);
-    if (k >= 0) this.stanzaStart = this.charToByte(seg.c0 + k);
-  }
-
-  private prune(): void {
-    const keep = this.stanzaStart >= 0 ? this.stanzaStart : this.byteOff;
-    let k = 0;
-    while (k < this.segs.length && this.segs[k].b0 + this.segs[k].buf.length <= keep) k++;
-    if (k) this.segs.splice(0, k);
-  }
-
-  private seg(p: number): Seg | undefined {
-    for (let k = this.segs.length - 1; k >= 0; k--) {
-      const s = this.segs[k];
-      if (p >= s.c0 && p <= s.c0 + s.s.length) return s;
-    }
-    return undefined;
-  }
-
-  private charAt(p: number): string {
-    const s = this.seg(p);
-    return s ? s.s.charAt(p - s.c0) : '';
-  }
-
-  private charToByte(p: number): number {
-    const s = this.seg(p);
-    if (!s) return this.byteOff; // not reachable: positions asked for are retained
-    const c = p - s.c0;
-    if (s.ascii) return s.b0 + c;
-    // move the cursor; positions asked for are close to each other
-    if (c < s.cc) s.cb -= Buffer.byteLength(s.s.slice(c, s.cc));
-    else s.cb += Buffer.byteLength(s.s.slice(s.cc, c));
-    s.cc = c;
-    return s.b0 + s.cb;
-  }
-
-  /** Stream bytes [from, to) as a new Buffer, with `ins` spliced in at offset `at`. */
-  private bytes(from: number, to: number, ins = '', at = 0): Buffer {
-    const insBuf = ins ? Buffer.from(ins, 'utf8') : undefined;
-    const out = Buffer.allocUnsafe(to - from + (insBuf ? insBuf.length : 0));
-    let o = 0;
-    for (const s of this.segs) {
-      const a = Math.max(from, s.b0);
-      const b = Math.min(to, s.b0 + s.buf.length);
-      if (a >= b) continue;
-      if (insBuf && a - from <= at && at < b - from) {
-        // the splice point falls in this segment
-        const mid = from + at;
-        o += s.buf.copy(out, o, a - s.b0, mid - s.b0);
-        o += insBuf.copy(out, o);
-        o += s.buf.copy(out, o, mid - s.b0, b - s.b0);
-      } else {
-        o += s.buf.copy(out, o, a - s.b0, b - s.b0);
-      }
-    }
-    return out;
+    if (k >= 0) this.stanzaStart = this.segs.charToByte(seg.c0 + k);
   }
 
   private onOpenStart(tag: { name: string }): void {
@@ -336,9 +355,9 @@ export class StreamParser {
     this.attrCount = 0;
     if (this.open === 2 && this.stanzaStart < 0) {
       // '<' + name + terminator (CR LF counts as one) were just consumed
-      const pos = this.sax.position;
-      const term = this.charAt(pos - 1) === '\n' && this.charAt(pos - 2) === '\r' ? 2 : 1;
-      this.stanzaStart = this.charToByte(pos - term - tag.name.length - 1);
+      const pos = this.pos();
+      const term = this.segs.charAt(pos - 1) === '\n' && this.segs.charAt(pos - 2) === '\r' ? 2 : 1;
+      this.stanzaStart = this.segs.charToByte(pos - term - tag.name.length - 1);
     }
     if (this.open - 1 > this.maxDepth) this.fail('policy-violation', 'too deep');
   }
@@ -355,11 +374,12 @@ export class StreamParser {
         return;
       }
       this.streamOpened = true;
+      this.contentNs = attrs.xmlns ?? '';
       this.streamLang = attrs['xml:lang'];
       this.langIns = this.streamLang === undefined ? undefined : ` xml:lang="${escapeAttr(this.streamLang)}"`;
-      this.outsideChar = this.sax.position;
-      this.outsideByte = this.charToByte(this.outsideChar);
-      this.prune();
+      this.outsideChar = this.pos();
+      this.outsideByte = this.segs.charToByte(this.outsideChar);
+      this.segs.prune(this.stanzaStart >= 0 ? this.stanzaStart : this.byteOff);
       this.eventByte = this.outsideByte;
       this.h.streamOpen?.(attrs);
       return;
@@ -406,12 +426,12 @@ export class StreamParser {
 
   private onClose(_tag: SaxesTagNS): void {
     this.open--;
-    const pos = this.sax.position;
+    const pos = this.pos();
     if (this.open >= 1) {
       const el = this.stack.pop()!;
       this.declStack.pop();
       if (this.open > 1) return;
-      const end = this.charToByte(pos);
+      const end = this.segs.charToByte(pos);
       const start = this.stanzaStart;
       let ins = '';
       if (this.needDecl.size) {
@@ -427,7 +447,7 @@ export class StreamParser {
         el.attrs['xml:lang'] = this.streamLang!;
         ins += this.langIns;
       }
-      const raw = this.bytes(start, end, ins, 1 + Buffer.byteLength(el.name));
+      const raw = this.segs.bytes(start, end, ins, 1 + Buffer.byteLength(el.name));
       el.raw = raw;
       if (this.needDecl.size) this.needDecl = new Map();
       this.stanzaStart = -1;
@@ -444,7 +464,7 @@ export class StreamParser {
       this.fail('not-well-formed', 'unmatched closing tag');
       return;
     }
-    const end = this.charToByte(pos);
+    const end = this.segs.charToByte(pos);
     this.deferred.push({
       pos,
       byte: end,

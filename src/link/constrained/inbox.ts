@@ -43,6 +43,8 @@ export class Inbox {
   private running = false;
   /** Store, confirm and hand over run strictly in delivery order. */
   private chain: Promise<void> = Promise.resolve();
+  /** Messages delivered while the previous ones are being stored: stored together, in one commit. */
+  private batch: Array<{ id: bigint; stanza: Buffer }> = [];
   /** Messages being handed over (stop waits for them). */
   private readonly handing = new Set<Promise<unknown>>();
 
@@ -57,7 +59,44 @@ export class Inbox {
 
   /** The core delivered a link message (event 'deliver'). */
   delivered(id: bigint, stanza: Buffer): void {
-    this.chain = this.chain.then(() => this.receive(id, stanza));
+    this.batch.push({ id, stanza });
+    if (this.batch.length > 1) return;
+    this.chain = this.chain.then(() => {
+      const items = this.batch;
+      this.batch = [];
+      return this.receiveAll(items);
+    });
+  }
+
+  /**
+   * Stores the messages of a batch at once (the spool commits them together),
+   * then confirms and hands them over in order. One whose store failed is
+   * retried on its own (receive) before the next is confirmed, so the order of
+   * confirmation and hand-over is kept.
+   */
+  private async receiveAll(items: Array<{ id: bigint; stanza: Buffer }>): Promise<void> {
+    if (items.length === 1) return this.receive(items[0].id, items[0].stanza);
+    const stores = items.map(({ id, stanza }) => {
+      const els = this.parse(stanza);
+      const stored = this.o.spool.receive(this.o.name, id, stanza, undefined, els && partsOf(stanza, els)).then(
+        (fresh) => ({ fresh }),
+        () => undefined,
+      );
+      return { id, stanza, els, stored };
+    });
+    for (const { id, stanza, els, stored } of stores) {
+      const r = await stored;
+      if (r === undefined) await this.receive(id, stanza);
+      else this.afterStore(id, stanza, els, r.fresh);
+    }
+  }
+
+  private parse(stanza: Buffer): XmlElement[] | undefined {
+    try {
+      return parseStanzas(stanza, this.o.maxStanzaBytes);
+    } catch {
+      return undefined; // handOver reports it
+    }
   }
 
   /** The partner will never resend messages below `id` (event 'floor'). */
@@ -94,13 +133,12 @@ export class Inbox {
 
   private async receiveOnce(id: bigint, stanza: Buffer): Promise<void> {
     // Stored stanza by stanza (a checksum and a bounce address each), when the message parses.
-    let els: XmlElement[] | undefined;
-    try {
-      els = parseStanzas(stanza, this.o.maxStanzaBytes);
-    } catch {
-      els = undefined; // handOver reports it
-    }
+    const els = this.parse(stanza);
     const fresh = await this.o.spool.receive(this.o.name, id, stanza, undefined, els && partsOf(stanza, els));
+    this.afterStore(id, stanza, els, fresh);
+  }
+
+  private afterStore(id: bigint, stanza: Buffer, els: XmlElement[] | undefined, fresh: boolean): void {
     this.w!.confirm(id);
     if (!fresh) {
       this.o.metrics.inc('link_duplicates_dropped_total', { link: this.o.name });
