@@ -26,7 +26,7 @@ export function linkScheduler(cfg: SiteConfig, link: LinkConfig, deps: { logger:
     frameOverheadBytes: link.transport === 'udp' ? UDP_IP_BYTES : 0,
     stateFile: meteredStateFile(cfg, link),
     metrics: deps.metrics,
-    logger: deps.logger.child({ link: link.name }),
+    logger: deps.logger,
   });
   return { scheduler: metering.scheduler(queue), metering };
 }

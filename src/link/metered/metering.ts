@@ -59,8 +59,9 @@ export class Metering {
 
   constructor(private readonly o: MeteringOptions) {
     this.wall = o.wall ?? Date.now;
-    this.log = o.logger.child({ part: 'metered' });
-    this.audit = o.logger.child({ audit: true });
+    const log = o.logger.child({ link: o.link });
+    this.log = log.child({ part: 'metered' });
+    this.audit = log.child({ audit: true });
     const now = this.wall();
     if (o.stateFile) this.meter.restore(readSpend(o.stateFile, this.log, now), now);
     this.meter.setBearer(o.bearer, o.settings, now);
@@ -165,7 +166,7 @@ export class Metering {
     const s = this.meter.snapshot(this.wall());
     this.o.metrics.inc('metered_refused_total', { link: this.o.link, bearer: s.bearer });
     this.audit.info(
-      { link: this.o.link, direction: 'to_link', bearer: s.bearer, from: el.attr('from'), to: el.attr('to'), id: el.attr('id'), kind: el.local, class: cls, reason: 'metered_budget_spent', bytesToday: s.bytesToday, budgetBytes: s.budgetBytes },
+      { direction: 'to_link', bearer: s.bearer, from: el.attr('from'), to: el.attr('to'), id: el.attr('id'), kind: el.local, class: cls, reason: 'metered_budget_spent', bytesToday: s.bytesToday, budgetBytes: s.budgetBytes },
       'metered bearer budget spent: refused a stanza',
     );
   }
