@@ -11,6 +11,7 @@ import { generateKeyText, parseSiteConfig } from '../../src/config/index.ts';
 import { buildRelay } from '../../src/relay/from-config.ts';
 import { utcDay } from '../../src/link/metered/index.ts';
 import { formatStatus } from '../../src/cli/status.ts';
+import { renderStatusPage } from '../../src/obs/index.ts';
 import { freeTcpPort, freeUdpPort } from '../helpers/ports.ts';
 
 test('status and metrics show a metered link\'s cost today and budget left, counted from the spend kept before the start', async (t) => {
@@ -45,6 +46,9 @@ metrics: { listen: null }
   t.true(m!.costToday >= 37.5 && m!.costToday < 37.6);
   const text = formatStatus(relay.status());
   t.regex(text, /metered bgan-64k: today \(UTC \d{4}-\d\d-\d\d\) 5\.00 MB, cost 37\.5\d USD; budget left 1[45]\.\d\d MB of 20\.00 MB; carries messages, iq; 0 held for a better bearer/);
+  const page = renderStatusPage({ ...relay.status(), version: 'test', errors: [] }, () => [], Date.now());
+  t.regex(page, /<th>metered today \(UTC\)<\/th>/);
+  t.regex(page, /<td>bgan-64k: 5(\.\d+)? MB, 37\.5\d? USD; 1[45](\.\d+)? MB left; 0 held<\/td>/);
   const metrics = await relay.metrics.text();
   t.regex(metrics, /# HELP satrelay_metered_cost_today Cost of the bytes counted on a metered bearer since 00:00 UTC/);
   t.regex(metrics, /satrelay_metered_cost_today\{[^}]*link="shore"[^}]*bearer="bgan-64k"[^}]*\} 37\.5/);
