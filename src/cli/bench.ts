@@ -1,6 +1,6 @@
 /**
  * `satrelay bench --profile P --workload W [--stanzas N] [--seed S]
- *  [--baseline builtin|none] [--json] [--out DIR] [--verbose]`
+ *  [--baseline builtin|none] [--metered COST_PER_MB:BUDGET_MB] [--json] [--out DIR] [--verbose]`
  * (sim/bench.ts runs it; a checkout's bench/cli.ts adds `--baseline prosody`).
  * Prints a relay-vs-baseline table, or with --json exactly one JSON object on
  * stdout (progress and logs go to stderr); --out DIR also writes the run's
