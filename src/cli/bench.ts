@@ -1,6 +1,6 @@
 /**
  * `satrelay bench --profile P --workload W [--stanzas N] [--seed S]
- *  [--baseline builtin|none] [--json] [--out DIR] [--verbose]`
+ *  [--baseline builtin|none] [--metered COST_PER_MB:BUDGET_MB] [--json] [--out DIR] [--verbose]`
  * (sim/bench.ts runs it; a checkout's bench/cli.ts adds `--baseline prosody`).
  * Prints a relay-vs-baseline table, or with --json exactly one JSON object on
  * stdout (progress and logs go to stderr); --out DIR also writes the run's
@@ -17,6 +17,7 @@ import { OPTIMIZERS, parseOptimizeChoice } from '../sim/optimize-choice.ts';
 import { chartSvg } from '../sim/chart.ts';
 import { parseOutageArg, type OutageSpec } from '../sim/outage.ts';
 import { parseNatRebindArg } from '../sim/nat.ts';
+import { parseMeteredArg, meteredTableLines, type MeteredBench } from '../sim/metered.ts';
 import { numberOption, runCommand, UsageError, type CommandSpec } from './args.ts';
 
 export const BENCH: CommandSpec = {
@@ -32,6 +33,7 @@ export const BENCH: CommandSpec = {
     optimize: { type: 'string', value: 'WHICH', help: `the relays' optimizers: on (default), off, or a comma list of those left on (${OPTIMIZERS.join(', ')})` },
     outage: { type: 'string', value: 'START_S:DURATION_S', help: 'cut the bearer both ways START_S s after the burst starts, for DURATION_S s (adds resume_ms, outage_probe_bytes, outage_bytes)' },
     'nat-rebind': { type: 'string', value: 'S', help: "the ship behind a NAT that gives it a new source port every S s; the shore relay has no peer and follows it (adds nat: rebinds, shore_followed, dropped)" },
+    metered: { type: 'string', value: 'COST_PER_MB:BUDGET_MB', help: 'both relays treat the bearer as metered (carry messages, iq; presence and disco wait and are bounced after 10 s); adds metered: bytes, cost, held, refused per relay' },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
@@ -88,6 +90,13 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
     throw new UsageError(`--nat-rebind: ${(err as Error).message}`);
   }
 
+  let metered: MeteredBench | undefined;
+  try {
+    metered = typeof v.metered === 'string' ? parseMeteredArg(v.metered) : undefined;
+  } catch (err) {
+    throw new UsageError(`--metered: ${(err as Error).message}`);
+  }
+
   const log = createLogger({ level: v.verbose || !v.json ? 'info' : 'warn', name: 'bench', pretty: false, destination: 2 });
   // The relays' own log level: SATRELAY_BENCH_RELAY_LOG=debug (to files in the run's temp dir); warn by default.
   const relayLogLevel = process.env.SATRELAY_BENCH_RELAY_LOG;
@@ -95,7 +104,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   const relayNodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS, metered });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);
@@ -158,6 +167,7 @@ export function formatTable(r: BenchResult, baselineTitle = 'plain S2S'): string
   for (const [side, x] of Object.entries(r.relays ?? {})) {
     out += `  relay ${side.toUpperCase()} process: CPU ${num(x.cpu_ms)} ms in the burst, ${num(x.cpu_us_per_stanza, 1)} µs per stanza, peak RSS ${num(x.rss_max_mb, 1)} MB\n`;
   }
+  out += meteredTableLines(r.metered);
   for (const n of r.notes) out += `  note: ${n}\n`;
   return out + '\n';
 }

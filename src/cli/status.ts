@@ -54,6 +54,7 @@ export function formatStatus(st: RelayStatus): string {
     lines.push(`  ${l.name.padEnd(12)} ${l.transport.padEnd(8)} ${(l.up ? 'UP' : 'DOWN').padEnd(5)} rtt ${rtt.padEnd(8)} queued ${String(l.queued).padEnd(6)} in flight ${String(l.inFlight).padEnd(5)} sent ${l.sent}  received ${l.received}${spool}`);
     const failing = l.failingForS === undefined ? '' : ` (failing for ${formatDuration(l.failingForS)}, ${l.connectFailures} attempts)`;
     if (l.lastError) lines.push(`  ${''.padEnd(12)} last error: ${l.lastError}${failing}`);
+    if (l.metered?.metered) lines.push(`  ${''.padEnd(12)} ${meteredLine(l.metered)}`);
   }
   lines.push('', 's2s sessions');
   if (st.sessions.length === 0) lines.push('  none');
@@ -63,6 +64,14 @@ export function formatStatus(st: RelayStatus): string {
   if (st.pending) lines.push(`  ${pendingLine(st.pending)}`);
   if (st.lastError) lines.push('', `last error: ${st.lastError}`);
   return lines.join('\n') + '\n';
+}
+
+/** A metered bearer's day in one line: cost so far, budget left, what waits. */
+export function meteredLine(m: NonNullable<RelayStatus['links'][number]['metered']>): string {
+  const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+  const money = `${m.costToday.toFixed(2)}${m.currency ? ` ${m.currency}` : ''}`;
+  const left = m.spent ? 'budget SPENT: only urgent stanzas cross' : `budget left ${mb(m.remainingBytes ?? 0)} of ${mb(m.budgetBytes ?? 0)}`;
+  return `metered ${m.bearer}: today (UTC ${m.day}) ${mb(m.bytesToday)}, cost ${money}; ${left}; carries ${m.carry?.join(', ')}; ${m.held} held for a better bearer`;
 }
 
 /** Unauthenticated connections in one line: counts and addresses only, never a name they claimed. */

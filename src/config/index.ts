@@ -38,6 +38,7 @@ export {
   bearerRttMs,
   probeBytesPerHour,
   natKeepaliveBytesPerHour,
+  UDP_IP_BYTES,
   resumeBoundMs,
   PROFILES_DIR,
   type BearerProfile,
@@ -51,3 +52,4 @@ export { renderEffectiveConfig } from './render.ts';
 export type { ClearanceConfig, EquivalenceConfig, LabelSpecConfig } from './clearance.ts';
 export { TLS_VERSIONS, DANE_MODES, type TrustConfig, type TrustRuleConfig } from './trust.ts';
 export { generateKeyText, readKeyFile, parseKeyText, keyId, KeyFileError, KEY_PREFIX, KEY_BYTES, type KeyFileErrorCode } from './keyfile.ts';
+export { STANZA_CLASSES, BYTES_PER_MB, type StanzaClass, type MeteredConfig, type UrgentConfig } from './metered.ts';

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, sortIssues, type ConfigIssue } from './errors.ts';
 import { YamlSource, didYouMean, zodIssues, type PathSeg } from './source.ts';
+import { meteredSchema, type MeteredConfig } from './metered.ts';
 
 /** The shipped profiles: <repo>/profiles/. */
 export const PROFILES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../profiles');
@@ -94,6 +95,7 @@ const profileSchema = z
     description: z.string().default(''),
     bearer: bearerSchema,
     tuning: tuningSchema.default({}),
+    metered: meteredSchema.optional(),
   })
   .strict();
 
@@ -167,6 +169,8 @@ export interface ProfileConfig {
   description: string;
   bearer: BearerProfile;
   tuning: TuningProfile;
+  /** billed per MB (config/metered.ts); absent: not metered */
+  metered?: MeteredConfig;
 }
 
 // ---- computed tuning -----------------------------------------------------------------
@@ -320,7 +324,8 @@ export function parseProfileText(text: string, file: string, displayName = displ
   });
   if (issues.length) return { issues };
   const name = basename(file).replace(/\.ya?ml$/i, '');
-  return { loaded: { profile: { name, file, description: res.data.description, bearer, tuning }, tuningGiven }, issues: [] };
+  const metered = res.data.metered ? { metered: res.data.metered } : {};
+  return { loaded: { profile: { name, file, description: res.data.description, bearer, tuning, ...metered }, tuningGiven }, issues: [] };
 }
 
 export function loadProfileFile(file: string): { loaded?: LoadedProfile; issues: ConfigIssue[] } {

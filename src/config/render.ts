@@ -7,6 +7,7 @@ import { bearerRttMs, probeBytesPerHour, resumeBoundMs } from './profile.ts';
 import { natLines } from './render-nat.ts';
 import type { LinkConfig, SiteConfig } from './site.ts';
 import { LIMITS_HELP } from './limits.ts';
+import { METERED_HELP, meteredLines } from './metered.ts';
 
 /** One line of explanation per key; `[]` stands for any list index. */
 const HELP: Record<string, string> = {
@@ -111,6 +112,7 @@ const HELP: Record<string, string> = {
   'trust.rules[].a': 'static addresses per host name instead of DNS',
   'trust.rules[].tlsa': 'pinned TLSA records "usage selector matching-type hex" (DANE-TA 2, DANE-EE 3)',
   ...LIMITS_HELP,
+  ...METERED_HELP,
 };
 
 function clearanceHelp(at: string): Record<string, string> {
@@ -179,7 +181,7 @@ function emitMap(obj: Record<string, unknown>, indent: string, pattern: string, 
     } else if (Array.isArray(v) && v.length > 0 && isPlainObject(v[0])) {
       out.push(line(ind, `${k}:`, help));
       for (const item of v) {
-        if (path === 'links') out.push(...linkPreamble(item as unknown as LinkConfig, `${indent}  `));
+        if (path === 'links') out.push(...linkPreamble(item as unknown as LinkConfig, `${indent}  `, obj as unknown as SiteConfig));
         emitMap(item as Record<string, unknown>, `${indent}    `, `${path}[]`, out, `${indent}  - `);
       }
     } else {
@@ -189,7 +191,7 @@ function emitMap(obj: Record<string, unknown>, indent: string, pattern: string, 
 }
 
 /** Comment lines before a link: the profile's bearer figures and the key id. */
-function linkPreamble(l: LinkConfig, indent: string): string[] {
+function linkPreamble(l: LinkConfig, indent: string, cfg: SiteConfig): string[] {
   const p = l.profileConfig;
   if (!p) return [];
   const b = p.bearer;
@@ -201,6 +203,7 @@ function linkPreamble(l: LinkConfig, indent: string): string[] {
     `${indent}#   outage: a probe every ${l.tuning.probe_interval_ms} ms while stanzas wait (<= ${Math.round(probeBytesPerHour(l.tuning) / 1024)} KiB per hour per end);` +
       ` first stanza within ~${(resumeBoundMs(b, l.tuning) / 1000).toFixed(1)} s of the bearer's return`,
     ...natLines(l, indent),
+    ...meteredLines(l.metered, cfg.policy.urgent, cfg.limits.held_stanza_timeout_s, indent),
     `${indent}#   key id: ${l.keyId ?? (l.key_file ? 'not read' : 'none')}`,
   ];
 }

@@ -7,6 +7,7 @@ import { clearanceSchema, equivalenceSchema } from './clearance.ts';
 import { DNS_PORT, S2S_PORT, SITE_DEFAULTS as D } from './defaults.ts';
 import { hostPortSchema as hostPort } from './hostport-schema.ts';
 import { metricsLimitKeys, s2sLimitKeys } from './limits.ts';
+import { meteredSchema, urgentSchema } from './metered.ts';
 import { tuningSchema } from './profile.ts';
 import { trustSchema } from './trust.ts';
 
@@ -89,6 +90,7 @@ const linkSchema = z
       .strict()
       .default({}),
     tuning: tuningSchema.default({}),
+    metered: meteredSchema.nullable().optional(),
     limits: linkLimitsSchema.optional(),
     clearance: clearanceSchema.nullable().default(null),
     equivalence: equivalenceSchema,
@@ -131,6 +133,7 @@ export const siteSchema = z
         allow: z.array(domainPattern).default([...D.policy.allow]),
         block: z.array(domainPattern).default([]),
         block_namespaces: z.array(z.string().min(1)).default([]),
+        urgent: urgentSchema.default({}),
       })
       .strict()
       .default({}),

@@ -1,6 +1,7 @@
 /** What a loaded site file gives: SiteConfig, every default filled and every path absolute. */
 import type { ClearanceConfig, EquivalenceConfig } from './clearance.ts';
 import type { MetricsLimitsConfig, S2SLimitsConfig } from './limits.ts';
+import type { MeteredConfig, UrgentConfig } from './metered.ts';
 import type { ProfileConfig, TuningProfile } from './profile.ts';
 import type { DROP_CLASSES, LOG_LEVELS, PRESENCE_MODES, Transport } from './site-schema.ts';
 import type { TrustConfig } from './trust.ts';
@@ -32,6 +33,8 @@ export interface LinkConfig {
   limits: { spool_max_bytes: number; spool_max_stanzas: number } | null;
   /** effective tuning: the profile's, with this link's `tuning:` keys on top, the rest computed */
   tuning: TuningProfile;
+  /** the bearer is billed per MB: the link's `metered:`, else its profile's; null: not metered */
+  metered: MeteredConfig | null;
   /** XEP-0258 labels that may cross to this link (null: not checked), and label rewrites to the partner's policies */
   clearance: ClearanceConfig | null;
   equivalence: EquivalenceConfig;
@@ -55,7 +58,7 @@ export interface SiteConfig {
   };
   links: LinkConfig[];
   optimize: { presence: (typeof PRESENCE_MODES)[number]; disco_cache: boolean; fanout: boolean; drop: Array<(typeof DROP_CLASSES)[number]> };
-  policy: { allow: string[]; block: string[]; block_namespaces: string[] };
+  policy: { allow: string[]; block: string[]; block_namespaces: string[]; urgent: UrgentConfig };
   metrics: { listen: string | null } & MetricsLimitsConfig;
   log: { level: (typeof LOG_LEVELS)[number] };
   limits: { max_stanza_bytes: number; held_stanza_timeout_s: number; spool_max_bytes: number; spool_max_stanzas: number };

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { ConfigError, sortIssues, type ConfigIssue } from './errors.ts';
 import { SITE_DEFAULTS } from './defaults.ts';
 import { linkRuleIssues } from './link-rules.ts';
+import { meteredIssues } from './metered.ts';
 import { crossChecks } from './site-checks.ts';
 import { certFileIssues, loadLinkFiles, pathResolver } from './site-files.ts';
 import { siteSchema } from './site-schema.ts';
@@ -49,6 +50,7 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
   issues.push(...crossChecks(src), ...trustCrossChecks(src, abs), ...linkRuleIssues(src), ...certFileIssues(src, abs));
   const { profiles, keyIds, issues: fileIssues } = loadLinkFiles(src, where, opts);
   issues.push(...fileIssues);
+  issues.push(...meteredIssues(src, profiles));
 
   if (issues.length > 0 || !res.success) throw new ConfigError(dedupe(sortIssues(issues)));
   const d = res.data;
@@ -83,6 +85,7 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
                 spool_max_stanzas: l.limits?.spool_max_stanzas ?? d.limits.spool_max_stanzas,
               },
         tuning: p.tuning,
+        metered: l.metered === undefined ? (p.profile.metered ?? null) : l.metered,
         clearance: l.clearance,
         equivalence: l.equivalence,
         profileConfig: p.profile,

@@ -4,7 +4,8 @@
  * constrained link asks of the relay):
  *  - xep0361/: plain XEP-0361 over TCP (optionally TLS with a pinned certificate);
  *  - constrained/: the satrelay link protocol over udp, serial or tcp: the
- *    sans-IO core (core/), the durable spool and a transport driver (drivers/).
+ *    sans-IO core (core/), the durable spool and a transport driver (drivers/);
+ *  - metered/: a bearer billed per MB: what may cross now, the daily budget.
  * Takes: settings, a Spool, an OutboundScheduler, a DriverFactory and a Clock
  *   (time/) from the relay. Gives: RelayLink implementations; the relay
  *   orders, retries and bounces local delivery (relay/local-delivery.ts).

@@ -24,6 +24,30 @@ export interface LinkStatus {
   /** Durable links: stanzas in the spool, and the age of the oldest, s. */
   spooled?: number;
   oldestAgeS?: number;
+  /** A link with a metered bearer: its spend today (link/metered/). */
+  metered?: MeteredStatus;
+}
+
+/** The current bearer's spend of the UTC day, and what waits for a better one. */
+export interface MeteredStatus {
+  bearer: string;
+  metered: boolean;
+  /** UTC date the figures count for, YYYY-MM-DD. */
+  day: string;
+  /** Bytes counted on the bearer today, sent and received. */
+  bytesToday: number;
+  /** Their cost (cost_per_mb per 10^6 bytes). */
+  costToday: number;
+  currency: string;
+  /** daily_budget_mb in bytes, and what is left of it (absent when not metered). */
+  budgetBytes?: number;
+  remainingBytes?: number;
+  /** The budget is used up: only urgent stanzas cross. */
+  spent: boolean;
+  /** Stanza classes the bearer carries (absent when not metered: all). */
+  carry?: readonly string[];
+  /** Stanzas waiting now for an unmetered bearer. */
+  held: number;
 }
 
 export interface LinkHandlers {
@@ -80,6 +104,14 @@ export interface TakenStanzas {
   priority: 'high' | 'low';
 }
 
+/** A stanza the scheduler will not hand to the core (a metered bearer's spent budget): bounce it with `error`. */
+export interface RefusedStanza {
+  stanza: ScheduledStanza;
+  /** link_refused_total's reason label. */
+  reason: string;
+  error: StanzaError;
+}
+
 /**
  * The order in which accepted stanzas go to the link core (priority, and
  * whatever the relay's optimizers do while they wait: coalescing, folding).
@@ -92,6 +124,8 @@ export interface OutboundScheduler {
   take(): TakenStanzas | undefined;
   /** Removes and returns the stanzas accepted more than ageMs before now (wall ms). */
   expireOlderThan(now: number, ageMs: number): ScheduledStanza[];
+  /** Removes and returns the stanzas it refuses to carry (link/metered/); absent: it refuses none. */
+  refused?(): RefusedStanza[];
 }
 
 export type { Clock, Cancel } from '../time/index.ts';

@@ -62,7 +62,7 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   link_frames_dropped_total: c('Frames from the bearer thrown away before they change anything, by reason (auth: wrong key or forged; replay; stale_session: a frame of an earlier run of either relay; old_version: a v1 frame once the partner speaks v2; truncated; malformed; too_big)', 'link', 'reason'),
   link_forged_frames_total: c('Frames that failed authentication while the partner\'s frames authenticate: forged or corrupted frames on the bearer, not a key mismatch', 'link'),
   link_key_mismatch: g('1 while frames fail authentication and none from the partner authenticates (the two ends likely hold different keys), else 0', 'link'),
-  link_state_errors_total: c('Times the partner\'s session number could not be stored in data_dir/link-state (frames of that session may count once more after a restart)', 'link'),
+  link_state_errors_total: c('Times a link\'s state could not be stored in data_dir/link-state: the partner\'s session number (frames of that session may count once more after a restart) or a metered bearer\'s spend of the day', 'link'),
   link_connect_failures_total: c('tcp and xep0361 links: failed attempts to connect to the partner relay', 'link'),
   link_retransmits_total: c('Frames sent again because their acknowledgement did not come in time', 'link'),
   link_outages_total: c('Retransmission timeouts the partner answered after (an outage, or on a lossy bearer a lost tail of frames)', 'link'),
@@ -78,8 +78,17 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = {
   link_stanzas_sent_total: c('Stanzas handed to the link protocol for the partner, by stanza kind', 'link', 'kind'),
   link_stanzas_received_total: c('Stanzas received from the partner relay, by stanza kind', 'link', 'kind'),
   link_dropped_total: c('Stanzas the link dropped as unusable, by reason (bad_stanza, bad_spooled, bad_control, unsupported_element)', 'link', 'reason'),
-  link_refused_total: c('Stanzas the link refused to take (bounced resource-constraint), by reason (spool_full, disk_full, queue_full)', 'link', 'reason'),
+  link_refused_total: c('Stanzas the link refused to take (bounced resource-constraint), by reason (spool_full, disk_full, queue_full, metered_budget)', 'link', 'reason'),
   link_expired_total: c('Stanzas held longer than limits.held_stanza_timeout_s before the bearer took them, bounced remote-server-timeout', 'link'),
+
+  // metered bearers (link/metered/)
+  metered_bytes_total: c('Bytes counted against a metered bearer\'s daily budget, sent and received (frames, with IPv4/UDP headers on udp), bytes', 'link', 'bearer'),
+  metered_cost_today: g('Cost of the bytes counted on a metered bearer since 00:00 UTC (cost_per_mb per 10^6 bytes), in the profile\'s currency', 'link', 'bearer'),
+  metered_budget_remaining_bytes: g('What is left of a metered bearer\'s daily budget today (0: only urgent stanzas cross), bytes', 'link', 'bearer'),
+  metered_held_stanzas: g('Stanzas waiting because the bearer in use is metered and does not carry their class (presence, disco), stanzas', 'link'),
+  metered_held_total: c('Stanzas that had to wait for an unmetered bearer, by class', 'link', 'class'),
+  metered_refused_total: c('Stanzas refused (bounced resource-constraint, with an audit line) because the metered bearer\'s daily budget was spent', 'link', 'bearer'),
+  metered_urgent_total: c('Stanzas urgent by policy.urgent that crossed a metered bearer whose daily budget was spent', 'link', 'bearer'),
 
   // link drivers (UDP, TCP, serial)
   link_driver_bytes_tx_total: c('Bytes the driver wrote to its socket or device, bytes', 'link'),

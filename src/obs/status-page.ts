@@ -15,7 +15,7 @@ export interface PageStatus {
   version?: string;
   startedAt: string;
   uptimeS: number;
-  links: Array<{ name: string; transport: string; up: boolean; rttMs?: number; queued: number; inFlight: number; spooled?: number; oldestAgeS?: number; lastError?: string; sent: number; received: number }>;
+  links: Array<{ name: string; transport: string; up: boolean; rttMs?: number; queued: number; inFlight: number; spooled?: number; oldestAgeS?: number; lastError?: string; sent: number; received: number; metered?: PageMetered }>;
   sessions: Array<{ direction: string; local: string; remote: string; state: string; tls?: boolean; auth?: string }>;
   errors: ReadonlyArray<{ at: string; where: string; text: string }>;
 }
@@ -83,6 +83,14 @@ function upBand(samples: readonly LinkSample[], now: number): string {
   return `<figure><figcaption>Link up (green) or down (red)</figcaption><svg class="chart" width="${W}" height="30" viewBox="0 0 ${W} 30" role="img" aria-label="link up or down over the last hour"><title>link up or down over the last hour</title><rect x="${PAD.l}" y="4" width="${pw}" height="12" class="bar-none"/>${rects.join('')}<text x="${PAD.l}" y="27">−60 min</text><text x="${W - PAD.r}" y="27" text-anchor="end">now</text></svg></figure>`;
 }
 
+/** A metered bearer's day (link/port.ts MeteredStatus). */
+interface PageMetered { metered: boolean; bearer: string; bytesToday: number; costToday: number; currency: string; remainingBytes?: number; spent: boolean; held: number }
+
+function meteredCell(m: PageMetered): string {
+  const mb = (b: number) => `${num(b / 1e6, 2)} MB`;
+  return `${esc(m.bearer)}: ${mb(m.bytesToday)}, ${num(m.costToday, 2)}${m.currency ? ` ${esc(m.currency)}` : ''}; ${m.spent ? '<strong>budget spent</strong>' : `${mb(m.remainingBytes ?? 0)} left`}; ${num(m.held)} held`;
+}
+
 function linkSection(l: PageStatus['links'][number], samples: readonly LinkSample[], now: number): string {
   const spool = l.spooled === undefined ? '–' : `${num(l.spooled)}${l.spooled > 0 && l.oldestAgeS !== undefined ? ` (oldest ${duration(l.oldestAgeS)})` : ''}`;
   const last = samples[samples.length - 1];
@@ -96,6 +104,7 @@ function linkSection(l: PageStatus['links'][number], samples: readonly LinkSampl
     ['received', num(l.received)],
     ['out / in', last ? `${bytesPerS(last.txBps)} / ${bytesPerS(last.rxBps)}` : '–'],
   ];
+  if (l.metered?.metered) cells.push(['metered today (UTC)', meteredCell(l.metered)]);
   const charts = [
     upBand(samples, now),
     chart('RTT, ms', samples, now, [{ label: 'RTT', color: '#1f6fb4', value: (s) => s.rttMs }], (v) => num(v, 2)),

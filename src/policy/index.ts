@@ -8,3 +8,4 @@
  * relay builds the settings and wires the hooks).
  */
 export { PolicyHook, type PolicySettings, type DropClass } from './policy.ts';
+export { urgentMatcher, SHIM_NS, type UrgentRules } from './urgent.ts';

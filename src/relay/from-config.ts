@@ -14,9 +14,10 @@ import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { PolicyHook } from '../policy/index.ts';
 import { LabelHook, labelsConfigured, type LabelSettings } from '../policy/labels/index.ts';
-import { buildOptimizeHooks, OutboundQueue, queueOptionsFor } from '../optimize/index.ts';
+import { buildOptimizeHooks } from '../optimize/index.ts';
 import type { RelayLink } from '../link/port.ts';
 import { Relay, type RelaySettings } from './relay.ts';
+import { linkScheduler } from './metered-link.ts';
 import type { StanzaHook } from './router.ts';
 
 /** A secret kept in data_dir across restarts (dialback keys must stay verifiable). */
@@ -125,8 +126,7 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
         keyId: link.keyId ?? undefined,
         role: link.role,
         spool: deps.spool,
-        // Priority, presence coalescing and fan-out folding while stanzas wait for the core.
-        scheduler: new OutboundQueue({ ...queueOptionsFor(cfg.optimize), metrics: deps.metrics, link: link.name }),
+        ...linkScheduler(cfg, link, { logger: deps.logger, metrics: deps.metrics }),
         heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
         maxStanzaBytes: cfg.limits.max_stanza_bytes,
         logger: deps.logger,

@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from '../obs/log.ts';
 import { makeWorkload } from './workloads.ts';
 import type { OutageSpec } from './outage.ts';
 import { natFigures, withNat } from './nat.ts';
+import { meteredFigures, meteredNote, meteredSite, type MeteredBench } from './metered.ts';
 import type { World } from './world.ts';
 import { startRelayProcessWorld, type RelayUsage } from './world-procs.ts';
 import { startBaselineWorld } from './baseline.ts';
@@ -76,6 +77,8 @@ export interface BenchOptions {
   outage?: OutageSpec;
   /** The ship behind a NAT that rebinds every this many seconds; the shore without peer (nat.ts). */
   natRebindS?: number;
+  /** Both relays see the bearer as metered (metered.ts). */
+  metered?: MeteredBench;
 }
 
 export const DEFAULT_STANZAS = 200;
@@ -118,11 +121,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
-  const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs });
+  if (o.metered) notes.push(meteredNote(o.metered));
+  const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs, ...meteredSite(o.metered) });
   let relay: Figures;
   try {
     relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
     const usage = await relayExtras(relayWorld, relay);
+    if (o.metered && usage) relay.metered = meteredFigures(usage);
     if (o.natRebindS) Object.assign(relay, natFigures(relayWorld, o.natRebindS, usage?.b.links.reduce((n, l) => n + l.peerMoves, 0) ?? 0));
   } finally {
     await relayWorld.stop();

@@ -5,6 +5,7 @@
  * arrival. Stanzas are tracked by id + to; iq queries get the far side's
  * answer (workloads.replyFor). Real time: the figures are measurements.
  */
+import type { MeteredFigures } from './metered.ts';
 import { performance } from 'node:perf_hooks';
 import type { BearerParams, DirStats } from '../emulator/index.ts';
 import type { XmlElement } from '../xml/element.ts';
@@ -23,7 +24,7 @@ export interface Latency {
 }
 
 /** Figures of one path (relay pair or baseline). Times in ms, rates in bit/s, sizes in bytes. */
-export interface Figures extends Partial<OutageFigures>, Partial<NatFigures> {
+export interface Figures extends Partial<OutageFigures>, Partial<NatFigures>, Partial<MeteredFigures> {
   stanzas: number;
   delivered: number;
   lost: number;

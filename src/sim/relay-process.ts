@@ -7,6 +7,7 @@
  * samples (VmRSS, open fds) per incarnation (a restart starts a new one).
  * The bench (world.ts) and the soak (bench/soak) both run relays this way.
  */
+import type { MeteredStatus } from '../link/port.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readdirSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -39,7 +40,7 @@ export interface RelayUsage {
   /** process.resourceUsage().maxRSS, kB. */
   max_rss_kb: number;
   /** stats() of each constrained link (link core counters), by link name. */
-  links: Array<{ name: string; headerBytes: number; retransmits: number; stanzaBytesIn: number; compressedBytesOut: number; outageBytes: number; peerMoves: number }>;
+  links: Array<{ name: string; headerBytes: number; retransmits: number; stanzaBytesIn: number; compressedBytesOut: number; outageBytes: number; peerMoves: number; metered?: MeteredStatus & { heldTotal: number; refused: number } }>;
 }
 
 export interface RelayProcessOptions {

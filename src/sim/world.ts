@@ -176,7 +176,7 @@ export async function startSites(world: World, cleanup: Array<() => Promise<void
 }
 
 /** Relay `side`'s site file in a pair world (a: ship, b: shore; its data_dir made): where it goes and its text. */
-export function pairSite(world: World, side: Side, o: { profile: string; optimize?: string; udp: number; emu: number | undefined; key: string; listen?: string; extra?: string }): { site: string; file: string; yaml: string } {
+export function pairSite(world: World, side: Side, o: { profile: string; optimize?: string; udp: number; emu: number | undefined; key: string; listen?: string; linkExtra?: string; extra?: string }): { site: string; file: string; yaml: string } {
   const other: Side = side === 'a' ? 'b' : 'a';
   const site = side === 'a' ? 'ship' : 'shore';
   mkdirSync(join(world.dir, site), { recursive: true });
@@ -193,6 +193,7 @@ export function pairSite(world: World, side: Side, o: { profile: string; optimiz
     key: o.key,
     optimize: o.optimize,
     listen: o.listen,
+    linkExtra: o.linkExtra,
     extra: o.extra,
   });
   return { site, file: join(world.dir, `${site}.yaml`), yaml };

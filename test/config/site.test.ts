@@ -35,7 +35,7 @@ test('minimal site file: every default filled, paths absolute, profile loaded', 
     clearance: null,
   });
   t.deepEqual(cfg.optimize, { presence: 'coalesce', disco_cache: true, fanout: true, drop: [] });
-  t.deepEqual(cfg.policy, { allow: ['*'], block: [], block_namespaces: [] });
+  t.deepEqual(cfg.policy, { allow: ['*'], block: [], block_namespaces: [], urgent: { from: [], message_types: [], shim_urgency: [] } });
   t.deepEqual(cfg.metrics, { listen: '127.0.0.1:9105', max_connections: 32, max_connections_per_address: 8, idle_timeout_s: 10, request_timeout_s: 10 });
   t.deepEqual(cfg.log, { level: 'info' });
   t.deepEqual(cfg.limits, { max_stanza_bytes: 262144, held_stanza_timeout_s: 600, spool_max_bytes: 256 * 1024 * 1024, spool_max_stanzas: 100000 });

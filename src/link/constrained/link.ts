@@ -30,6 +30,7 @@ import { Inbox } from './inbox.ts';
 import { coreTarget } from './packer.ts';
 import { linkRole } from './role.ts';
 import { meterCore } from './core-metrics.ts';
+import type { Metering } from '../metered/index.ts';
 
 export { parseStanza, parseStanzas, priorityOf } from './message.ts';
 export { linkRole } from './role.ts';
@@ -56,6 +57,8 @@ export interface ConstrainedLinkOptions {
   stateFile?: string;
   /** Default: a SystemClock of the link's own (one Node timer). */
   clock?: Clock;
+  /** A metered bearer (link/metered/): counts this link's bytes; its scheduler is `scheduler`. */
+  metering?: Metering;
   /** Randomness for the core and the session store; default node:crypto. */
   random?: (n: number) => Buffer;
   logger?: Logger;
@@ -134,6 +137,7 @@ export class ConstrainedLink implements RelayLink {
     );
     this.endpoint = endpoint;
     meterCore(this.metrics, name, () => endpoint.stats());
+    opts.metering?.attach(() => endpoint.stats(), () => this.outbox.pump());
     // Messages recorded before a restart go out again with the same ids and bytes.
     for (const g of groups) endpoint.submit(g.gid, g.stanza, g.priority, this.clock.now());
     const requeued = this.outbox.resume(new Set(groups.flatMap((g) => g.ids)));
@@ -169,6 +173,7 @@ export class ConstrainedLink implements RelayLink {
     this.tick = this.clock.schedule(TICK_MS, () => {
       if (this.stopped) return;
       this.outbox.expire();
+      this.opts.metering?.tick();
       if (this.endpoint) this.watch.tick(this.clock.now(), this.up, this.endpoint.stats());
       this.scheduleTick();
     });
@@ -245,6 +250,7 @@ export class ConstrainedLink implements RelayLink {
       received: this.inbox.received,
       spooled: spooled.outboundCount,
       oldestAgeS: Math.round(spooled.oldestAgeMs / 1000),
+      ...(this.opts.metering ? { metered: this.opts.metering.status() } : {}),
     };
   }
 
@@ -259,6 +265,7 @@ export class ConstrainedLink implements RelayLink {
     this.outbox.stop();
     await this.inbox.stop();
     await this.driver?.close();
+    this.opts.metering?.close();
     // Unacknowledged stanzas stay in the spool and go out after the next start.
   }
 }

@@ -165,10 +165,12 @@ export class Outbox {
   pump(): void {
     const w = this.w;
     if (this.pumping || !w || !this.running) return;
+    this.bounceRefused(w);
     const room = this.o.coreTarget - w.core.waitingCount();
     if (room <= 0 || this.o.scheduler.length === 0) return;
     const limit = messageBytesLimit(this.o.frameBytes, this.o.maxStanzaBytes, w.core.stats());
     const msgs = pack(() => this.o.scheduler.take(), room, limit);
+    this.bounceRefused(w);
     if (msgs.length === 0) return;
     this.pumping = true;
     this.record(msgs.map((m) => ({ ids: m.ids, stanza: m.stanza, priority: m.priority })))
@@ -191,6 +193,17 @@ export class Outbox {
         this.pumping = false;
         this.pump();
       });
+  }
+
+  /** Bounces what the scheduler refuses to carry (a metered bearer's spent budget) and forgets it in the spool. */
+  private bounceRefused(w: OutboxWiring): void {
+    const list = this.o.scheduler.refused?.();
+    if (!list?.length) return;
+    for (const r of list) {
+      void this.o.spool.ack(this.o.name, r.stanza.id).catch((err: Error) => this.o.log.error({ err: err.message }, 'spool ack failed'));
+      this.o.metrics.inc('link_refused_total', { link: this.o.name, reason: r.reason });
+      w.bounce(r.stanza.el, r.error);
+    }
   }
 
   /** Records link messages; a failed commit (a full disk) is tried again with pumping held, so order is kept. */
