@@ -67,7 +67,7 @@ for (const [kind, { apply, readable }] of Object.entries(damage)) {
     });
     const up = (side: 'A' | 'B') => {
       procs[side] = startRelay(side === 'A' ? fileA : fileB, join(dir, `relay-${side}.log`));
-      return untilAsync(`relay ${side} answering`, async () => (await metric(side === 'A' ? mA : mB, 'satrelay_uptime_seconds')) >= 0, 20_000);
+      return untilAsync(`relay ${side} answering`, async () => (await metric(side === 'A' ? mA : mB, 'satrelay_uptime_seconds')) >= 0, 60_000); // a bound: a loaded machine starts a relay on a damaged spool slowly
     };
     const down = async (side: 'A' | 'B') => {
       const p = procs[side]!;
