@@ -30,6 +30,7 @@ import { Inbox } from './inbox.ts';
 import { coreTarget } from './packer.ts';
 import { linkRole } from './role.ts';
 import { meterCore } from './core-metrics.ts';
+import type { MultiBearerDriver } from '../bearers/index.ts';
 
 export { parseStanza, parseStanzas, priorityOf } from './message.ts';
 export { linkRole } from './role.ts';
@@ -245,7 +246,14 @@ export class ConstrainedLink implements RelayLink {
       received: this.inbox.received,
       spooled: spooled.outboundCount,
       oldestAgeS: Math.round(spooled.oldestAgeMs / 1000),
+      ...this.bearerStatus(),
     };
+  }
+
+  /** A link over several bearers: each bearer's state. */
+  private bearerStatus(): { bearers?: ReturnType<MultiBearerDriver['bearers']> } {
+    const d = this.driver as Partial<Pick<MultiBearerDriver, 'bearers'>> | undefined;
+    return d?.bearers ? { bearers: d.bearers() } : {};
   }
 
   /** Core figures (frames, bytes, retransmits, RTT) for status and benchmarks. */
