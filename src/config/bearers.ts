@@ -136,7 +136,6 @@ function oneBearer(src: YamlSource, B: PathSeg[], seen: Map<string, number>, j: 
     if (t === 'udp' && !has('peer') && bind?.port === 0) out.push(src.issue(at('bind'), `transport udp without peer listens for its partner, so it needs a fixed port: the partner's peer must name it; set bind: "${bind.host}:5299" (or another free port)`));
     if (t === 'tcp' && !has('bind') && !has('peer')) out.push(src.issue(at('transport'), 'transport tcp needs bind (listen) or peer (dial)'));
     if (t === 'tcp' && bind && peer && bind.port !== 0) out.push(src.issue(at('bind'), `expected exactly one end of a tcp bearer to set peer: with peer set this end dials ${formatHostPort(peer)} and never listens on ${formatHostPort(bind)}; remove one of them`, 'key'));
-    if (bind && bind.port !== 0 && (t === 'udp' || !peer)) once(`${t}:${bind.port}`, at('bind'), `${t} port ${bind.port}`);
   } else if (t === 'serial') {
     if (!has('device')) out.push(src.issue(at('transport'), 'transport serial needs device (e.g. /dev/ttyUSB0)'));
     for (const k of ['bind', 'peer']) if (has(k)) out.push(src.issue(at(k), 'not used by transport serial (udp, tcp only)', 'key'));

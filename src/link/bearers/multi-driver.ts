@@ -24,7 +24,7 @@ import type { BearerAccounting, BearerStatus } from './status.ts';
 /** The core as a multi-bearer link drives it (LinkEndpoint has these). */
 export interface BearerEndpoint extends LinkEndpointLike {
   useBearer(now: number, index: number, tuning: LinkTuning): void;
-  bearerProbe(): Buffer | undefined;
+  bearerProbe(now: number): Buffer | undefined;
 }
 
 export interface BearerDef {
@@ -111,7 +111,7 @@ export class MultiBearerDriver implements LinkDriver {
         let frame: Buffer | undefined;
         if (this.probe[i]) {
           this.probe[i] = false;
-          frame = ep.bearerProbe();
+          frame = ep.bearerProbe(now);
           if (frame) this.metrics.inc('link_bearer_probes_total', this.labels(i));
         } else if (i === this.sel.current) frame = ep.pollTransmit(now);
         if (!frame) return undefined;

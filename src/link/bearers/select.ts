@@ -94,7 +94,7 @@ export class BearerSelector {
   /** Declares bearers down whose time ran out; returns the switch to make now, if any (the owner then sends on `to`). */
   poll(now: number): BearerChange | undefined {
     this.st.forEach((s, i) => {
-      if (!s.down && now - s.lastHeard >= this.specs[i].downAfterMs) {
+      if (!s.down && now >= s.lastHeard + this.specs[i].downAfterMs) {
         s.down = true;
         s.heardSince = undefined;
         this.transitions.push({ bearer: i, up: false });
@@ -105,12 +105,12 @@ export class BearerSelector {
     if (this.st[cur].down) {
       const to = this.st.findIndex((s, i) => i !== cur && !s.down);
       if (to < 0) return undefined;
-      const cause = `bearer ${this.specs[cur].name} down: nothing heard on it for ${secs(now - this.st[cur].lastHeard)} s (link_down_after_s ${secs(this.specs[cur].downAfterMs)})`;
+      const cause = `bearer ${this.specs[cur].name} down: nothing heard on it for ${secs(now - this.st[cur].lastHeard)} s (down after ${secs(this.specs[cur].downAfterMs)} s: failover_after_s or link_down_after_s)`;
       return this.switchTo(to, cause);
     }
     for (let j = 0; j < cur; j++) {
       const s = this.st[j];
-      if (!s.down && s.heardSince !== undefined && now - s.heardSince >= this.holdDownMs) {
+      if (!s.down && s.heardSince !== undefined && now >= s.heardSince + this.holdDownMs) {
         return this.switchTo(j, `bearer ${this.specs[j].name} up again for ${secs(now - s.heardSince)} s (failback_hold_s ${secs(this.holdDownMs)})`);
       }
     }
@@ -128,7 +128,8 @@ export class BearerSelector {
   probesDue(now: number): number[] {
     const due: number[] = [];
     this.st.forEach((s, i) => {
-      if (now - s.lastSent >= this.specs[i].probeMs) {
+      // the same sums as nextDeadline(): a deadline reached is always acted on
+      if (now >= s.lastSent + this.specs[i].probeMs) {
         s.lastSent = now;
         due.push(i);
       }

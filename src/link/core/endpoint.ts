@@ -130,17 +130,23 @@ export class LinkEndpoint {
   }
 
   /**
-   * A bearer probe for a bearer not in use: an authenticated frame with an
-   * empty body, which the partner takes (it shows the bearer carries frames)
-   * without answering it. Not tracked by the ARQ; it carries no ACK (an ACK
-   * lost on a dead bearer would leave the partner waiting for its RTO).
+   * A bearer probe for a bearer not in use: an authenticated frame that
+   * repeats the ACK ranges (what is owed stays owed: an ACK lost on a dead
+   * bearer must not leave the partner waiting for its RTO), which the
+   * partner takes (the bearer carries frames) without answering. Before
+   * anything was heard from the partner (no ACK to give) it is a PING, as
+   * the first frame of a run is. Not tracked by the ARQ.
    */
-  bearerProbe(): Buffer | undefined {
+  bearerProbe(now: number): Buffer | undefined {
     if (!this.recovery.seqLeft()) return undefined;
     const seq = this.recovery.takeSeq();
     const w = new Writer(this.s.maxFrame);
     const { version, binding } = this.sessions.header(w, seq);
-    const frame = this.sessions.seal(version, seq, w.finish(), binding, Buffer.alloc(0));
+    const body = new Writer(this.s.maxFrame);
+    const ack = binding !== undefined ? this.acks.peek(now) : undefined;
+    if (ack) encodeAck(body, ack.ranges, ack.delayMs);
+    else body.u8(B_PING);
+    const frame = this.sessions.seal(version, seq, w.finish(), binding, body.finish());
     this.recovery.sentAside(seq);
     this.c.framesSent++;
     this.c.bytesSent += frame.length;
