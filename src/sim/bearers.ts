@@ -21,9 +21,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBearerParams, startUdpEmulator, type DirStats, type UdpEmulatorHandle } from '../emulator/index.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
-import { BenchError, DOMAINS, pairSite, startSites, worldWithCleanup, type World } from './world.ts';
+import { BenchError, pairSite, startSites, worldWithCleanup, type World } from './world.ts';
 import { freeTcpPort, freeUdpPort } from './ports.ts';
-import { RelayProcess } from './relay-process.ts';
+import { startRelayProcesses } from './world-procs.ts';
 import { measure, round, type Figures } from './measure.ts';
 import { makeWorkload, type Side } from './workloads.ts';
 
@@ -100,28 +100,14 @@ async function startBearersWorld(o: { profiles: string[]; seed: number; tmpDir?:
       get: () => (side: Side, el: Parameters<World['onStanza']>[1]) => { bw.arrivals.push(Date.now()); onStanza(side, el); },
       set: (f: World['onStanza']) => { onStanza = f; },
     });
-    const procs = {} as Record<Side, RelayProcess>;
-    const t0 = Date.now();
+    const files = {} as Record<Side, string>;
     for (const side of ['a', 'b'] as const) {
-      const name = side === 'a' ? 'A' : 'B';
       const site = pairSite(world, side, { profile: o.profiles[0], udp: udp[side][0], emu: emu.addresses[side].port, key: keyFile, listen: `127.0.0.1:${s2s[side]}`, extra: `log: { level: ${o.logLevel ?? 'warn'} }\n` });
       const yaml = site.yaml.replace(/ {4}profile: .*\n {4}transport: udp\n {4}bind: .*\n {4}peer: .*\n/, bearersBlock(o.profiles, udp[side], bw.emus.map((e) => e.addresses[side].port)));
       writeFileSync(site.file, yaml);
-      procs[side] = new RelayProcess(name, site.file, join(dir, `relay-${name}.log`), undefined, () => Date.now() - t0, () => {});
-      cleanup.push(async () => {
-        await procs[side].stop();
-        await procs[side].close();
-      });
+      files[side] = site.file;
     }
-    await Promise.all([procs.a.start(), procs.b.start()]);
-    world.usage = async () => {
-      const [a, b] = await Promise.all([procs.a.usage(), procs.b.usage()]);
-      return { a, b };
-    };
-    for (const side of ['a', 'b'] as const) {
-      const other: Side = side === 'a' ? 'b' : 'a';
-      for (const d of DOMAINS[other]) world.peers[side].setRoute(d, `127.0.0.1:${s2s[side]}`);
-    }
+    await startRelayProcesses(world, cleanup, files, s2s);
     return bw;
   } catch (err) {
     await world.stop();
@@ -181,7 +167,8 @@ export async function runBearersBench(o: BearersBenchOptions): Promise<BearersBe
     fig = await measure(bw.world, stanzas, { ...slowest, delay_ms: Math.max(primary.delay_ms, slowest.delay_ms) }, { log, patience: o.patience, outage: { startS: o.outage.startS, durationS: o.outage.durationS } });
     // Failback comes failback_hold_s after the bearer's return: wait for it (or a minute) before reading the logs.
     const restoredAt = (bw.cutAt ?? Date.now()) + o.outage.durationS * 1000;
-    for (let i = 0; i < 120 && !switchLines(join(bw.dir, 'relay-A.log')).some((l) => l.kind === 'failback' && l.time >= restoredAt); i++) await new Promise((r) => setTimeout(r, 500));
+    const failedBack = (side: string) => switchLines(join(bw.dir, `relay-${side}.log`)).some((l) => l.kind === 'failback' && l.time >= restoredAt);
+    for (let i = 0; i < 120 && !(failedBack('A') && failedBack('B')); i++) await new Promise((r) => setTimeout(r, 500));
     ship = switchLines(join(bw.dir, 'relay-A.log'));
     shore = switchLines(join(bw.dir, 'relay-B.log'));
     bytes = bw.emus.map((e) => e.stats().ab.bytes_sent + e.stats().ba.bytes_sent);
