@@ -15,8 +15,9 @@ import { startUdpEmulator, type UdpEmulatorHandle } from '../../src/emulator/ind
 import { buildRelay } from '../../src/relay/from-config.ts';
 import type { Relay } from '../../src/relay/relay.ts';
 import { createLogger } from '../../src/obs/log.ts';
-import { ProsodyServer, prosodyAvailable, freePort } from '../helpers/prosody.ts';
-import { XmppClient, bare, type ClientEvent } from '../helpers/xmpp-client.ts';
+import { prosodyAvailable, freePort } from '../helpers/prosody.ts';
+import { bare, type ClientEvent } from '../helpers/xmpp-client.ts';
+import { prosodyPair } from './prosody-pair.ts';
 import { freeUdpPort } from '../helpers/ports.ts';
 import { until } from '../helpers/until.ts';
 
@@ -76,16 +77,7 @@ run('Prosody to Prosody over two bearers: the primary cut mid-flow, failover and
   const [relayA, relayB] = relays;
   const sA = relayA.s2s.addresses[0];
   const sB = relayB.s2s.addresses[0];
-  const a = await ProsodyServer.start({ domain: 'a.example', ip: '127.0.0.2', s2sPort: pA, s2sTls: 'off', peers: { 'b.example': { host: sA.host, port: sA.port } }, users: [{ user: 'alice', password: 'pw-a' }] });
-  t.teardown(() => a.stop());
-  const b = await ProsodyServer.start({ domain: 'b.example', ip: '127.0.0.3', s2sPort: pB, s2sTls: 'off', peers: { 'a.example': { host: sB.host, port: sB.port } }, users: [{ user: 'bob', password: 'pw-b' }] });
-  t.teardown(() => b.stop());
-  const [alice, bob] = await Promise.all([
-    XmppClient.connect({ jid: 'alice@a.example', password: 'pw-a', host: a.ip, port: a.c2sPort }),
-    XmppClient.connect({ jid: 'bob@b.example', password: 'pw-b', host: b.ip, port: b.c2sPort }),
-  ]);
-  t.teardown(() => alice.close());
-  t.teardown(() => bob.close());
+  const { alice, bob } = await prosodyPair(t, { pA, pB, s2sTls: 'off', relayA: { host: sA.host, port: sA.port }, relayB: { host: sB.host, port: sB.port } });
 
   const sent = { a2b: [] as string[], b2a: [] as string[] };
   const send = (tag: string, i: number): void => {
