@@ -186,9 +186,13 @@ export class MultiBearerDriver implements LinkDriver {
   private apply(now: number, c: BearerChange): void {
     const to = this.o.bearers[c.to];
     this.endpoint.useBearer(now, c.to, to.tuning);
-    if (c.kind === 'failover') this.counts.failovers++;
-    else this.counts.failbacks++;
-    this.metrics.inc(c.kind === 'failover' ? 'link_bearer_failovers_total' : 'link_bearer_failbacks_total', this.labels(c.to));
+    if (c.kind === 'failover') {
+      this.counts.failovers++;
+      this.metrics.inc('link_bearer_failovers_total', this.labels(c.to));
+    } else {
+      this.counts.failbacks++;
+      this.metrics.inc('link_bearer_failbacks_total', this.labels(c.to));
+    }
     this.log.warn({ kind: c.kind, from: this.o.bearers[c.from].name, to: to.name, cause: c.cause }, `link ${c.kind} to bearer ${to.name}: ${c.cause}`);
     this.gauges();
     this.subs[c.to].poke();
