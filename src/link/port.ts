@@ -20,13 +20,13 @@ export interface LinkStatus {
   failingSince?: string;
   failingForS?: number;
   connectFailures?: number;
+  /** A link over several bearers: each, in order of preference (up, current, bytes, cost so far today). */
+  bearers?: BearerStatus[];
   sent: number;
   received: number;
   /** Durable links: stanzas in the spool, and the age of the oldest, s. */
   spooled?: number;
   oldestAgeS?: number;
-  /** A link over several bearers: each, in order of preference (up, current, bytes, cost so far today). */
-  bearers?: BearerStatus[];
 }
 
 export interface LinkHandlers {

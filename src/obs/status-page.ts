@@ -15,7 +15,7 @@ export interface PageStatus {
   version?: string;
   startedAt: string;
   uptimeS: number;
-  links: Array<{ name: string; transport: string; up: boolean; rttMs?: number; queued: number; inFlight: number; spooled?: number; oldestAgeS?: number; lastError?: string; sent: number; received: number; bearers?: PageBearer[] }>;
+  links: Array<{ name: string; transport: string; up: boolean; rttMs?: number; queued: number; inFlight: number; spooled?: number; oldestAgeS?: number; lastError?: string; sent: number; received: number }>;
   sessions: Array<{ direction: string; local: string; remote: string; state: string; tls?: boolean; auth?: string }>;
   errors: ReadonlyArray<{ at: string; where: string; text: string }>;
 }
@@ -109,7 +109,7 @@ function linkSection(l: PageStatus['links'][number], samples: readonly LinkSampl
   return `<section class="link" id="link-${esc(l.name)}">
 <h2>link <span class="name">${esc(l.name)}</span> <span class="state ${l.up ? 'up' : 'down'}">${l.up ? 'UP' : 'DOWN'}</span></h2>
 <table class="figures"><tr>${cells.map(([k]) => `<th>${k}</th>`).join('')}</tr><tr>${cells.map(([, v]) => `<td>${v}</td>`).join('')}</tr></table>
-${bearerTable(l.bearers)}${l.lastError ? `<p class="error">last error: ${esc(l.lastError)}</p>` : ''}<div class="charts">${charts.join('')}</div>
+${bearerTable((l as { bearers?: readonly PageBearer[] }).bearers)}${l.lastError ? `<p class="error">last error: ${esc(l.lastError)}</p>` : ''}<div class="charts">${charts.join('')}</div>
 </section>`;
 }
 

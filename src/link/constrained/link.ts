@@ -22,6 +22,7 @@ import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import { SystemClock, type Cancel } from '../../time/index.ts';
 import type { Clock, LinkHandlers, LinkStatus, OutboundScheduler, RelayLink } from '../port.ts';
+import type { MultiBearerDriver } from '../bearers/index.ts';
 import { SessionStore } from './session-store.ts';
 import { AuthWatch } from './auth-watch.ts';
 import { reportDamaged, type DamageSinks } from './damage.ts';
@@ -30,7 +31,6 @@ import { Inbox } from './inbox.ts';
 import { coreTarget } from './packer.ts';
 import { linkRole } from './role.ts';
 import { meterCore } from './core-metrics.ts';
-import type { MultiBearerDriver } from '../bearers/index.ts';
 
 export { parseStanza, parseStanzas, priorityOf } from './message.ts';
 export { linkRole } from './role.ts';
@@ -242,11 +242,11 @@ export class ConstrainedLink implements RelayLink {
       inFlight: s?.inFlight ?? 0,
       rttMs: s?.rttMs,
       ...failureFields(this.lastError, this.driver?.failing?.(), this.clock.wall()),
+      ...this.bearerStatus(),
       sent: this.outbox.sent,
       received: this.inbox.received,
       spooled: spooled.outboundCount,
       oldestAgeS: Math.round(spooled.oldestAgeMs / 1000),
-      ...this.bearerStatus(),
     };
   }
 
