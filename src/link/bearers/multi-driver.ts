@@ -45,6 +45,8 @@ export interface MultiOptions {
   holdDownMs: number;
   /** Cost so far today per bearer (metered bearers); absent: none shown. */
   accounting?: BearerAccounting;
+  /** Told each switch, after the core moved to bearer `index` (e.g. metering's setBearer: what the new bearer carries). */
+  onSwitch?(bearer: BearerDef, index: number): void;
 }
 
 export class MultiBearerDriver implements LinkDriver {
@@ -195,6 +197,7 @@ export class MultiBearerDriver implements LinkDriver {
     }
     this.log.warn({ kind: c.kind, from: this.o.bearers[c.from].name, to: to.name, cause: c.cause }, `link ${c.kind} to bearer ${to.name}: ${c.cause}`);
     this.gauges();
+    this.o.onSwitch?.(to, c.to);
     this.subs[c.to].poke();
     this.arm();
   }

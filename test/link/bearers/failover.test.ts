@@ -63,6 +63,7 @@ for (const [primary, backup, loss] of [['starlink-maritime', 'iridium-2400', tru
       t.true(backOnPrimary!.at - r.backAt >= 20_000, `${why}: failed back before the hold-down (${backOnPrimary!.at - r.backAt} ms)`);
       const sw = pair.a.driver.switches();
       t.deepEqual(sw, { failovers: 1, failbacks: 1 }, why);
+      t.deepEqual(pair.a.switchedTo, [`2:${backup}`, `1:${primary}`], why);
       // One log line each, with its cause.
       const lines = pair.a.logs.filter((l) => /^link (failover|failback) to bearer/.test(l.msg));
       t.is(lines.length, sw.failovers + sw.failbacks, why);

@@ -88,6 +88,8 @@ export class SimEnd {
   readonly acked = new Set<bigint>();
   readonly metrics = new Metrics();
   readonly logs: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+  /** The bearers switched to, in order (MultiOptions.onSwitch). */
+  readonly switchedTo: string[] = [];
   private nextId = 1n;
 
   constructor(readonly name: SideName, private readonly pair: SimPair, defs: BearerDef[], holdDownMs: number, seed: number) {
@@ -101,7 +103,7 @@ export class SimEnd {
       else this.logs.push({ msg: msg ?? '', fields: { level, ...(fields as Record<string, unknown>) } });
     };
     const logger = { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error'), child: () => logger } as unknown as DriverBaseOptions['logger'];
-    this.driver = multiBearerDriver({ bearers: defs, holdDownMs }).create(this.endpoint, { name: 'link', clock: pair.clock, metrics: this.metrics, logger }, { onEvents: () => this.onEvents() }) as MultiBearerDriver;
+    this.driver = multiBearerDriver({ bearers: defs, holdDownMs, onSwitch: (b) => this.switchedTo.push(b.name) }).create(this.endpoint, { name: 'link', clock: pair.clock, metrics: this.metrics, logger }, { onEvents: () => this.onEvents() }) as MultiBearerDriver;
   }
 
   private onEvents(): void {
