@@ -7,6 +7,9 @@
  *   peer a <-S2S-> [relay A] ~bearer 1 emulator (P1)~ [relay B] <-S2S-> peer b
  *                            ~bearer 2 emulator (P2)~
  *
+ * The ship (A) has a peer on each bearer; the shore (B) has none and learns
+ * the ship's address on each bearer from its frames (roaming).
+ *
  * Figures besides the usual ones (measure.ts):
  *   failover_ms   the bearer cut -> the first stanza delivered while it is dark
  *                 (it crossed another bearer)
@@ -66,9 +69,9 @@ function sumStats(a: DirStats, b: DirStats): DirStats {
   return out as unknown as DirStats;
 }
 
-/** The link block of a pair site over bearers: one udp bearer per emulator. */
-function bearersBlock(profiles: readonly string[], udp: readonly number[], emu: readonly number[]): string {
-  return `    bearers:\n${profiles.map((p, i) => `      - { profile: ${JSON.stringify(p)}, transport: udp, bind: "127.0.0.1:${udp[i]}", peer: "127.0.0.1:${emu[i]}" }\n`).join('')}`;
+/** The link block of a pair site over bearers: one udp bearer per emulator; without `emu` (the shore) no peer: it learns the ship's address on each bearer. */
+function bearersBlock(profiles: readonly string[], udp: readonly number[], emu?: readonly number[]): string {
+  return `    bearers:\n${profiles.map((p, i) => `      - { profile: ${JSON.stringify(p)}, transport: udp, bind: "127.0.0.1:${udp[i]}"${emu ? `, peer: "127.0.0.1:${emu[i]}"` : ''} }\n`).join('')}`;
 }
 
 interface BearersWorld { world: World; emus: UdpEmulatorHandle[]; dir: string; cutAt?: number; arrivals: number[] }
@@ -103,7 +106,7 @@ async function startBearersWorld(o: { profiles: string[]; seed: number; tmpDir?:
     const files = {} as Record<Side, string>;
     for (const side of ['a', 'b'] as const) {
       const site = pairSite(world, side, { profile: o.profiles[0], udp: udp[side][0], emu: emu.addresses[side].port, key: keyFile, listen: `127.0.0.1:${s2s[side]}`, extra: `log: { level: ${o.logLevel ?? 'warn'} }\n` });
-      const yaml = site.yaml.replace(/ {4}profile: .*\n {4}transport: udp\n {4}bind: .*\n {4}peer: .*\n/, bearersBlock(o.profiles, udp[side], bw.emus.map((e) => e.addresses[side].port)));
+      const yaml = site.yaml.replace(/ {4}profile: .*\n {4}transport: udp\n {4}bind: .*\n {4}peer: .*\n/, bearersBlock(o.profiles, udp[side], side === 'a' ? bw.emus.map((e) => e.addresses[side].port) : undefined));
       writeFileSync(site.file, yaml);
       files[side] = site.file;
     }
