@@ -1,6 +1,7 @@
 /**
  * `satrelay bench --profile P --workload W [--stanzas N] [--seed S]
- *  [--baseline builtin|none] [--metered COST_PER_MB:BUDGET_MB] [--json] [--out DIR] [--verbose]`
+ *  [--baseline builtin|none] [--metered COST_PER_MB:BUDGET_MB] [--json] [--out DIR] [--verbose]`; with
+ *  `--bearers P1,P2` a link over several bearers (bench-bearers.ts)
  * (sim/bench.ts runs it; a checkout's bench/cli.ts adds `--baseline prosody`).
  * Prints a relay-vs-baseline table, or with --json exactly one JSON object on
  * stdout (progress and logs go to stderr); --out DIR also writes the run's
@@ -19,6 +20,7 @@ import { parseOutageArg, type OutageSpec } from '../sim/outage.ts';
 import { parseNatRebindArg } from '../sim/nat.ts';
 import { parseMeteredArg, meteredTableLines, type MeteredBench } from '../sim/metered.ts';
 import { numberOption, runCommand, UsageError, type CommandSpec } from './args.ts';
+import { bearersBench } from './bench-bearers.ts';
 
 export const BENCH: CommandSpec = {
   name: 'bench',
@@ -34,6 +36,8 @@ export const BENCH: CommandSpec = {
     outage: { type: 'string', value: 'START_S:DURATION_S', help: 'cut the bearer both ways START_S s after the burst starts, for DURATION_S s (adds resume_ms, outage_probe_bytes, outage_bytes)' },
     'nat-rebind': { type: 'string', value: 'S', help: "the ship behind a NAT that gives it a new source port every S s; the shore relay has no peer and follows it (adds nat: rebinds, shore_followed, dropped)" },
     metered: { type: 'string', value: 'COST_PER_MB:BUDGET_MB', help: 'both relays treat the bearer as metered (carry messages, iq; presence and disco wait and are bounced after 10 s); adds metered: bytes, cost, held, refused per relay' },
+    bearers: { type: 'string', value: 'P1,P2', help: 'a link over several bearers (primary first) instead of --profile; adds failover_ms, failback_ms, bytes per bearer' },
+    'outage-bearer': { type: 'string', value: 'INDEX:START_S:DURATION_S', help: 'with --bearers: cut bearer INDEX (1 = the primary) both ways START_S s after the burst starts (default 1:0.05:40)' },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
@@ -63,6 +67,7 @@ function baselineChoice(v: string, extra: readonly ExtraBaseline[]): BaselineCho
 }
 
 async function bench(v: Record<string, string | boolean | string[] | undefined>, extra: readonly ExtraBaseline[]): Promise<number> {
+  if (typeof v.bearers === 'string') return bearersBench(v);
   if (typeof v.profile !== 'string') throw new UsageError('--profile is required');
   if (typeof v.workload !== 'string') throw new UsageError('--workload is required');
   if (!(WORKLOADS as readonly string[]).includes(v.workload)) throw new UsageError(`--workload: unknown workload "${v.workload}" (${WORKLOADS.join(', ')})`);

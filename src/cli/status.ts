@@ -52,6 +52,10 @@ export function formatStatus(st: RelayStatus): string {
     // Spooled links (one spool each, hub mode included): depth and age of the oldest held stanza.
     const spool = l.spooled === undefined ? '' : `  spool ${l.spooled}${l.spooled > 0 && l.oldestAgeS !== undefined ? ` (oldest ${formatDuration(Math.round(l.oldestAgeS))})` : ''}`;
     lines.push(`  ${l.name.padEnd(12)} ${l.transport.padEnd(8)} ${(l.up ? 'UP' : 'DOWN').padEnd(5)} rtt ${rtt.padEnd(8)} queued ${String(l.queued).padEnd(6)} in flight ${String(l.inFlight).padEnd(5)} sent ${l.sent}  received ${l.received}${spool}`);
+    for (const b of l.bearers ?? []) {
+      const cost = b.costToday === undefined ? '' : `  cost today ${b.costToday.toFixed(2)}`;
+      lines.push(`  ${''.padEnd(12)} bearer ${b.name.padEnd(22)} ${b.transport.padEnd(7)} ${(b.up ? 'UP' : 'DOWN').padEnd(5)} ${(b.current ? 'current' : '').padEnd(8)} sent ${b.bytesSent} B  received ${b.bytesReceived} B${cost}`);
+    }
     const failing = l.failingForS === undefined ? '' : ` (failing for ${formatDuration(l.failingForS)}, ${l.connectFailures} attempts)`;
     if (l.lastError) lines.push(`  ${''.padEnd(12)} last error: ${l.lastError}${failing}`);
     if (l.metered?.metered) lines.push(`  ${''.padEnd(12)} ${meteredLine(l.metered)}`);

@@ -24,6 +24,8 @@ export const SITE_DEFAULTS = {
     baud: 9600,
     /** xep0361: resend-and-dedup acks between satrelays */
     acks: true,
+    /** links[].bearers: a better bearer must be up this long before the link fails back to it, s */
+    failback_hold_s: 20,
   },
   optimize: { presence: 'coalesce', disco_cache: true, fanout: true },
   policy: { allow: ['*'] as readonly string[] },

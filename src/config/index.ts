@@ -18,6 +18,7 @@
  * they import it).
  */
 export { ConfigError, formatIssue, type ConfigIssue } from './errors.ts';
+export { linkBearers, bearerName, bearerProbeS, bearerDownAfterS, bearerProbeBytesPerHour, type BearerConfig } from './bearers.ts';
 export { parseHostPort, readHostPort, formatHostPort, HostPortError, type HostPort } from './hostport.ts';
 export { SITE_DEFAULTS, S2S_PORT, DNS_PORT, s2sTimeoutsMs, s2sAdmission, reconnectMs, heldTimeoutMs } from './defaults.ts';
 export {

@@ -87,6 +87,7 @@ export const tuningSchema = z
     coalesce_delay_ms: num().min(0).optional(),
     probe_interval_ms: num().positive().optional(),
     nat_keepalive_s: num().positive().optional(),
+    failover_after_s: num().positive().optional(),
   })
   .strict();
 
@@ -157,6 +158,8 @@ export interface TuningProfile {
   probe_interval_ms: number;
   /** keepalive of an end with peer, below bearer.nat_timeout_s (default 2/3 of it); absent: no NAT timeout known */
   nat_keepalive_s?: number;
+  /** a link over several bearers declares this bearer down (and fails over) after this long without a frame on it, s; absent: link_down_after_s */
+  failover_after_s?: number;
 }
 
 export type TuningOverrides = Partial<TuningProfile>;
@@ -211,6 +214,7 @@ export function resolveTuning(b: BearerProfile, given: TuningOverrides): TuningP
     // of data (resumeBoundMs): within 3 RTT + 1 s (link/core/outage.ts has the same formula).
     probe_interval_ms: given.probe_interval_ms ?? Math.min(rto_max_ms, Math.max(500, Math.round(1.5 * rtt + 1000 - 2 * frameMs - (2 * PROBE_FRAME_BYTES * 8000) / b.rate_bps))),
     ...natKeepalive(b, given),
+    ...(given.failover_after_s !== undefined ? { failover_after_s: given.failover_after_s } : {}),
   };
 }
 
@@ -256,6 +260,9 @@ export function checkTuning(b: BearerProfile, t: TuningProfile, at: (key: keyof 
   }
   if (t.nat_keepalive_s !== undefined && b.nat_timeout_s !== undefined && t.nat_keepalive_s >= b.nat_timeout_s) {
     at('nat_keepalive_s', `expected less than the bearer's nat_timeout_s (${b.nat_timeout_s}), or the NAT forgets the mapping between keepalives; got ${t.nat_keepalive_s}`);
+  }
+  if (t.failover_after_s !== undefined && t.failover_after_s < 1) {
+    at('failover_after_s', `expected at least 1 s (a bearer is probed three times within it), got ${t.failover_after_s}`);
   }
   if (t.link_down_after_s <= t.keepalive_s) {
     at('link_down_after_s', `expected more than keepalive_s (${t.keepalive_s}), got ${t.link_down_after_s}`);

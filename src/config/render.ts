@@ -4,6 +4,7 @@
  * gives the same SiteConfig back. Leaf values are written as JSON (valid YAML).
  */
 import { bearerRttMs, probeBytesPerHour, resumeBoundMs } from './profile.ts';
+import { BEARER_KEYS, bearerLines, bearerName } from './bearers.ts';
 import { natLines } from './render-nat.ts';
 import type { LinkConfig, SiteConfig } from './site.ts';
 import { LIMITS_HELP } from './limits.ts';
@@ -56,6 +57,17 @@ const HELP: Record<string, string> = {
   'links[].tuning.compression_level': 'deflate level 0-9',
   'links[].tuning.coalesce_delay_ms': 'how long a partly filled frame waits for more stanzas, ms',
   'links[].tuning.probe_interval_ms': 'probe cadence while the bearer is out and something waits, ms',
+  'links[].bearers': 'bearers in order of preference (first = primary); one session, spool and ledger over all',
+  'links[].bearers[].profile': 'this bearer\'s link profile: a name under profiles/ or a file',
+  'links[].bearers[].transport': 'udp | serial | tcp',
+  'links[].bearers[].bind': 'local address on this bearer',
+  'links[].bearers[].peer': 'partner relay address on this bearer (none: learned from its frames)',
+  'links[].bearers[].device': 'serial device',
+  'links[].bearers[].baud': 'serial line speed, bit/s',
+  'links[].bearers[].tuning': 'link protocol tuning on this bearer (profile values, overridden here, rest computed)',
+  'links[].bearers[].tuning.failover_after_s': 'this bearer is declared down (the link fails over) after this long silent, s',
+  'links[].failback_hold_s': 'a better bearer must be up this long before the link fails back to it, s',
+  'links[].tuning.failover_after_s': 'with bearers: declared down after this long silent, s (default link_down_after_s)',
   'links[].tuning.nat_keepalive_s': 'keepalive of an end with peer, below the bearer\'s NAT timeout, s',
   optimize: 'what the relay does to traffic',
   'optimize.presence': 'coalesce (last state wins while queued) | fold (strip to show/status) | off',
@@ -141,7 +153,9 @@ function labelSpecHelp(at: string): Record<string, string> {
 }
 
 /** Keys of a link written only when set (null means "not used by this transport"). */
-const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'role', 'acks', 'tls', 'limits']);
+const OMIT_WHEN_NULL = new Set(['bind', 'peer', 'device', 'baud', 'key_file', 'role', 'acks', 'tls', 'limits', 'bearers', 'failback_hold_s']);
+/** A link with bearers: these are each bearer's (the link's copies are the primary's, not keys to write). */
+const PER_BEARER = new Set<string>(BEARER_KEYS);
 /** Derived fields: not site-file keys. */
 const DERIVED = new Set(['profileConfig', 'keyId', 'sourceFile']);
 /** Mappings written as nested blocks (the rest are leaves, except records). */
@@ -163,7 +177,8 @@ function emitMap(obj: Record<string, unknown>, indent: string, pattern: string, 
   let first = true;
   for (const [k, v] of Object.entries(obj)) {
     if (DERIVED.has(k)) continue;
-    if (pattern.endsWith('links[]') && OMIT_WHEN_NULL.has(k) && v === null) continue;
+    if ((pattern.endsWith('links[]') || pattern.endsWith('bearers[]')) && OMIT_WHEN_NULL.has(k) && v === null) continue;
+    if (pattern.endsWith('links[]') && PER_BEARER.has(k) && obj.bearers) continue;
     const path = pattern ? `${pattern}.${k}` : k;
     const help = HELP[path];
     const ind = first && firstPrefix !== undefined ? firstPrefix : indent;
@@ -203,7 +218,11 @@ function linkPreamble(l: LinkConfig, indent: string, cfg: SiteConfig): string[] 
     `${indent}#   outage: a probe every ${l.tuning.probe_interval_ms} ms while stanzas wait (<= ${Math.round(probeBytesPerHour(l.tuning) / 1024)} KiB per hour per end);` +
       ` first stanza within ~${(resumeBoundMs(b, l.tuning) / 1000).toFixed(1)} s of the bearer's return`,
     ...natLines(l, indent),
-    ...meteredLines(l.metered, cfg.policy.urgent, cfg.limits.held_stanza_timeout_s, indent),
+    ...(l.bearers ? [] : meteredLines(l.metered, cfg.policy.urgent, cfg.limits.held_stanza_timeout_s, indent)),
+    ...bearerLines(l, indent),
+    ...(l.bearers ?? []).flatMap((b, i) =>
+      b.metered ? [`${indent}#   bearer ${bearerName(i, b)} is metered:`, ...meteredLines(b.metered, cfg.policy.urgent, cfg.limits.held_stanza_timeout_s, `${indent}  `)] : [],
+    ),
     `${indent}#   key id: ${l.keyId ?? (l.key_file ? 'not read' : 'none')}`,
   ];
 }

@@ -135,6 +135,11 @@ function addressClashes(src: YamlSource): ConfigIssue[] {
       const t = src.get(['links', i, 'transport']);
       if (t === 'udp') add('udp', ['links', i, 'bind']);
       else if (t === 'tcp' || t === 'xep0361') add('tcp', ['links', i, 'bind']);
+      const bearers = src.get(['links', i, 'bearers']);
+      if (Array.isArray(bearers)) bearers.forEach((_, j) => {
+        const bt = src.get(['links', i, 'bearers', j, 'transport']);
+        if (bt === 'udp' || bt === 'tcp') add(bt, ['links', i, 'bearers', j, 'bind']);
+      });
     });
   }
   return out;

@@ -40,36 +40,46 @@ export interface LinkFiles {
   profiles: Array<{ profile: ProfileConfig; tuning: TuningProfile; name: string } | undefined>;
   /** Per link index: the id of the key in key_file, when it was read. */
   keyIds: Array<string | null>;
+  /** Per link index with bearers: each bearer's profile and tuning, like `profiles`. */
+  bearerProfiles: Array<Array<LoadedAt | undefined> | undefined>;
   issues: ConfigIssue[];
+}
+
+type LoadedAt = { profile: ProfileConfig; tuning: TuningProfile; name: string };
+
+/** The profile named at at/profile, with the tuning keys at at/tuning on top; issues at their keys. */
+function profileAt(src: YamlSource, at: PathSeg[], baseDir: string, issues: ConfigIssue[]): LoadedAt | undefined {
+  const ref = src.get([...at, 'profile']);
+  if (typeof ref !== 'string' || ref === '') return undefined;
+  const found = resolveProfileFile(ref, baseDir);
+  if ('error' in found) {
+    issues.push(src.issue([...at, 'profile'], found.error));
+    return undefined;
+  }
+  const { loaded, issues: pIssues } = loadProfileFile(found.file);
+  if (!loaded) {
+    issues.push(src.issue([...at, 'profile'], `profile ${JSON.stringify(ref)} is invalid (see ${pIssues[0]?.file ?? found.file})`));
+    issues.push(...pIssues);
+    return undefined;
+  }
+  const overrides = tuningSchema.safeParse(src.get([...at, 'tuning']) ?? {});
+  if (!overrides.success) return undefined;
+  const tuning = resolveTuning(loaded.profile.bearer, { ...loaded.tuningGiven, ...overrides.data });
+  checkTuning(loaded.profile.bearer, tuning, (key, msg) => {
+    const path: PathSeg[] = key in overrides.data ? [...at, 'tuning', key] : [...at, 'profile'];
+    issues.push(src.issue(path, `${path.at(-1) === 'profile' ? `tuning.${key}: ` : ''}${msg}`));
+  });
+  return { profile: loaded.profile, tuning, name: isProfilePath(ref) ? found.file : ref };
 }
 
 /** Loads each link's profile and key file. */
 export function loadLinkFiles(src: YamlSource, where: { baseDir: string; abs: (p: string) => string }, opts: LoadOptions): LinkFiles {
-  const out: LinkFiles = { profiles: [], keyIds: [], issues: [] };
+  const out: LinkFiles = { profiles: [], keyIds: [], bearerProfiles: [], issues: [] };
   const { issues } = out;
   rawLinks(src).forEach((_, i) => {
-    const ref = src.get(['links', i, 'profile']);
-    if (typeof ref === 'string' && ref !== '') {
-      const found = resolveProfileFile(ref, where.baseDir);
-      if ('error' in found) issues.push(src.issue(['links', i, 'profile'], found.error));
-      else {
-        const { loaded, issues: pIssues } = loadProfileFile(found.file);
-        if (!loaded) {
-          issues.push(src.issue(['links', i, 'profile'], `profile ${JSON.stringify(ref)} is invalid (see ${pIssues[0]?.file ?? found.file})`));
-          issues.push(...pIssues);
-        } else {
-          const overrides = tuningSchema.safeParse(src.get(['links', i, 'tuning']) ?? {});
-          if (overrides.success) {
-            const tuning = resolveTuning(loaded.profile.bearer, { ...loaded.tuningGiven, ...overrides.data });
-            checkTuning(loaded.profile.bearer, tuning, (key, msg) => {
-              const path: PathSeg[] = key in overrides.data ? ['links', i, 'tuning', key] : ['links', i, 'profile'];
-              issues.push(src.issue(path, `${path.at(-1) === 'profile' ? `tuning.${key}: ` : ''}${msg}`));
-            });
-            out.profiles[i] = { profile: loaded.profile, tuning, name: isProfilePath(ref) ? found.file : ref };
-          }
-        }
-      }
-    }
+    out.profiles[i] = profileAt(src, ['links', i], where.baseDir, issues);
+    const bearers = src.get(['links', i, 'bearers']);
+    if (Array.isArray(bearers)) out.bearerProfiles[i] = bearers.map((__, j) => profileAt(src, ['links', i, 'bearers', j], where.baseDir, issues));
     out.keyIds[i] = null;
     const kf = src.get(['links', i, 'key_file']);
     if (opts.checkKeyFiles !== false && typeof kf === 'string' && kf !== '') {

@@ -61,12 +61,32 @@ const linkLimitsSchema = z
   })
   .strict();
 
+/** Transports a bearer of a link with several may use (xep0361 keeps no spool, so no shared ledger). */
+export const BEARER_TRANSPORTS = ['udp', 'serial', 'tcp'] as const;
+
+/** One bearer of links[].bearers: its own transport settings and profile. */
+const bearerEntrySchema = z
+  .object({
+    profile: z.string().min(1),
+    transport: z.enum(BEARER_TRANSPORTS),
+    bind: hostPort().optional(),
+    peer: hostPort({ needPort: true }).optional(),
+    device: pathString.optional(),
+    baud: posInt().optional(),
+    tuning: tuningSchema.default({}),
+    metered: meteredSchema.nullable().optional(),
+  })
+  .strict();
+
 const linkSchema = z
   .object({
     name: linkName,
     domains: z.array(domainPattern).min(1),
-    profile: z.string().min(1),
-    transport: z.enum(TRANSPORTS),
+    // Both required unless bearers is given (config/bearers.ts checks which).
+    profile: z.string().min(1).optional(),
+    transport: z.enum(TRANSPORTS).optional(),
+    bearers: z.array(bearerEntrySchema).min(1).optional(),
+    failback_hold_s: posNum().optional(),
     bind: hostPort().optional(),
     peer: hostPort({ needPort: true }).optional(),
     device: pathString.optional(),

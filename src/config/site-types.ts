@@ -5,6 +5,7 @@ import type { MeteredConfig, UrgentConfig } from './metered.ts';
 import type { ProfileConfig, TuningProfile } from './profile.ts';
 import type { DROP_CLASSES, LOG_LEVELS, PRESENCE_MODES, Transport } from './site-schema.ts';
 import type { TrustConfig } from './trust.ts';
+import type { BearerConfig } from './bearers.ts';
 
 export interface LinkConfig {
   name: string;
@@ -40,6 +41,15 @@ export interface LinkConfig {
   equivalence: EquivalenceConfig;
   /** derived: the profile as loaded (not a site-file key) */
   profileConfig: ProfileConfig;
+  /**
+   * Several bearers, in order of preference (null: the single-bearer keys
+   * above, one bearer; config/bearers.ts linkBearers gives the list either
+   * way). With a list, profile, transport, bind, peer, device, baud, tuning
+   * and profileConfig above are the primary's.
+   */
+  bearers: BearerConfig[] | null;
+  /** with bearers: how long a better bearer must be up before the link fails back to it, s */
+  failback_hold_s: number | null;
   /** derived: id of the key in key_file, when it was read (not a site-file key) */
   keyId: string | null;
 }

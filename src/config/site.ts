@@ -11,6 +11,7 @@ import { ConfigError, sortIssues, type ConfigIssue } from './errors.ts';
 import { SITE_DEFAULTS } from './defaults.ts';
 import { linkRuleIssues } from './link-rules.ts';
 import { meteredIssues } from './metered.ts';
+import { bearerIssues, type BearerConfig } from './bearers.ts';
 import { crossChecks } from './site-checks.ts';
 import { certFileIssues, loadLinkFiles, pathResolver } from './site-files.ts';
 import { siteSchema } from './site-schema.ts';
@@ -47,8 +48,8 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
   }
   const res = siteSchema.safeParse(src.data);
   if (!res.success) issues.push(...zodIssues(siteSchema, res.error, src));
-  issues.push(...crossChecks(src), ...trustCrossChecks(src, abs), ...linkRuleIssues(src), ...certFileIssues(src, abs));
-  const { profiles, keyIds, issues: fileIssues } = loadLinkFiles(src, where, opts);
+  issues.push(...crossChecks(src), ...trustCrossChecks(src, abs), ...linkRuleIssues(src), ...bearerIssues(src), ...certFileIssues(src, abs));
+  const { profiles, bearerProfiles, keyIds, issues: fileIssues } = loadLinkFiles(src, where, opts);
   issues.push(...fileIssues);
   issues.push(...meteredIssues(src, profiles));
 
@@ -62,33 +63,53 @@ export function parseSiteConfig(text: string, file: string, opts: LoadOptions = 
       tls: { cert: d.local.tls.cert && abs(d.local.tls.cert), key: d.local.tls.key && abs(d.local.tls.key), require: d.local.tls.require },
     },
     links: d.links.map((l, i): LinkConfig => {
-      const p = profiles[i]!;
+      const bearers: BearerConfig[] | null = l.bearers
+        ? l.bearers.map((b, j): BearerConfig => {
+            const p = bearerProfiles[i]![j]!;
+            return {
+              profile: p.name,
+              transport: b.transport,
+              bind: b.bind ?? null,
+              peer: b.peer ?? null,
+              device: b.device === undefined ? null : abs(b.device),
+              baud: b.transport === 'serial' ? (b.baud ?? SITE_DEFAULTS.link.baud) : null,
+              tuning: p.tuning,
+              metered: b.metered === undefined ? (p.profile.metered ?? null) : b.metered,
+              profileConfig: p.profile,
+            };
+          })
+        : null;
+      const p = bearers ? { name: bearers[0].profile, tuning: bearers[0].tuning, profile: bearers[0].profileConfig } : profiles[i]!;
+      const first = bearers?.[0];
+      const transport = first?.transport ?? l.transport!;
       return {
         name: l.name,
         domains: l.domains,
         profile: p.name,
-        transport: l.transport,
-        bind: l.bind ?? null,
-        peer: l.peer ?? null,
-        device: l.device === undefined ? null : abs(l.device),
-        baud: l.transport === 'serial' ? (l.baud ?? SITE_DEFAULTS.link.baud) : null,
+        transport,
+        bind: first ? first.bind : (l.bind ?? null),
+        peer: first ? first.peer : (l.peer ?? null),
+        device: first ? first.device : l.device === undefined ? null : abs(l.device),
+        baud: first ? first.baud : transport === 'serial' ? (l.baud ?? SITE_DEFAULTS.link.baud) : null,
         key_file: l.key_file === undefined ? null : abs(l.key_file),
         role: l.role ?? null,
-        acks: l.transport === 'xep0361' ? (l.acks ?? SITE_DEFAULTS.link.acks) : null,
+        acks: transport === 'xep0361' ? (l.acks ?? SITE_DEFAULTS.link.acks) : null,
         tls: l.tls ? { cert: abs(l.tls.cert), key: abs(l.tls.key), peer_fingerprint: l.tls.peer_fingerprint?.toUpperCase() ?? null } : null,
         reconnect: l.reconnect,
         limits:
-          l.transport === 'xep0361'
+          transport === 'xep0361'
             ? null
             : {
                 spool_max_bytes: l.limits?.spool_max_bytes ?? d.limits.spool_max_bytes,
                 spool_max_stanzas: l.limits?.spool_max_stanzas ?? d.limits.spool_max_stanzas,
               },
         tuning: p.tuning,
-        metered: l.metered === undefined ? (p.profile.metered ?? null) : l.metered,
+        metered: first ? first.metered : l.metered === undefined ? (p.profile.metered ?? null) : l.metered,
         clearance: l.clearance,
         equivalence: l.equivalence,
         profileConfig: p.profile,
+        bearers,
+        failback_hold_s: bearers ? (l.failback_hold_s ?? SITE_DEFAULTS.link.failback_hold_s) : null,
         keyId: keyIds[i],
       };
     }),

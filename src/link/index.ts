@@ -4,7 +4,8 @@
  * constrained link asks of the relay):
  *  - xep0361/: plain XEP-0361 over TCP (optionally TLS with a pinned certificate);
  *  - constrained/: the satrelay link protocol over udp, serial or tcp: the
- *    sans-IO core (core/), the durable spool and a transport driver (drivers/);
+ *    sans-IO core (core/), the durable spool and a transport driver (drivers/),
+ *    or one driver per bearer under one core (bearers/: links[].bearers);
  *  - metered/: a bearer billed per MB: what may cross now, the daily budget.
  * Takes: settings, a Spool, an OutboundScheduler, a DriverFactory and a Clock
  *   (time/) from the relay. Gives: RelayLink implementations; the relay
@@ -16,3 +17,4 @@ export type { RelayLink, LinkHandlers, LinkStatus, OutboundScheduler, ScheduledS
 export { Xep0361Link, type Xep0361Options } from './xep0361/index.ts';
 export { ConstrainedLink, type ConstrainedLinkOptions } from './constrained/index.ts';
 export { transportDriver, type ConstrainedTransport, type DriverFactory } from './drivers/index.ts';
+export { multiBearerDriver, type BearerDef, type BearerStatus, type BearerAccounting } from './bearers/index.ts';

@@ -6,6 +6,7 @@
  */
 import type { XmlElement } from '../xml/element.ts';
 import type { StanzaError } from '../xmpp/errors.ts';
+import type { BearerStatus } from './bearers/status.ts';
 
 export interface LinkStatus {
   name: string;
@@ -19,6 +20,8 @@ export interface LinkStatus {
   failingSince?: string;
   failingForS?: number;
   connectFailures?: number;
+  /** A link over several bearers: each, in order of preference (up, current, bytes, cost so far today). */
+  bearers?: BearerStatus[];
   sent: number;
   received: number;
   /** Durable links: stanzas in the spool, and the age of the oldest, s. */

@@ -20,6 +20,9 @@ export interface PageStatus {
   errors: ReadonlyArray<{ at: string; where: string; text: string }>;
 }
 
+/** A bearer of a link over several (links[].bearers). */
+export interface PageBearer { name: string; transport: string; up: boolean; current: boolean; bytesSent: number; bytesReceived: number; costToday?: number }
+
 export const REFRESH_S = 10;
 const HOUR_MS = 3_600_000;
 
@@ -115,8 +118,20 @@ function linkSection(l: PageStatus['links'][number], samples: readonly LinkSampl
   return `<section class="link" id="link-${esc(l.name)}">
 <h2>link <span class="name">${esc(l.name)}</span> <span class="state ${l.up ? 'up' : 'down'}">${l.up ? 'UP' : 'DOWN'}</span></h2>
 <table class="figures"><tr>${cells.map(([k]) => `<th>${k}</th>`).join('')}</tr><tr>${cells.map(([, v]) => `<td>${v}</td>`).join('')}</tr></table>
-${l.lastError ? `<p class="error">last error: ${esc(l.lastError)}</p>` : ''}<div class="charts">${charts.join('')}</div>
+${bearerTable((l as { bearers?: readonly PageBearer[] }).bearers)}${l.lastError ? `<p class="error">last error: ${esc(l.lastError)}</p>` : ''}<div class="charts">${charts.join('')}</div>
 </section>`;
+}
+
+/** A link over several bearers: one row each, in order of preference. */
+function bearerTable(bs: readonly PageBearer[] | undefined): string {
+  if (!bs?.length) return '';
+  const bytes = (x: number): string => (x >= 1e6 ? `${num(x / 1e6, 1)} MB` : x >= 1e3 ? `${num(x / 1e3, 1)} kB` : `${num(x)} B`);
+  const rows = bs.map(
+    (b) =>
+      `<tr><td>${esc(b.name)}${b.current ? ' <b>(current)</b>' : ''}</td><td>${esc(b.transport)}</td><td><span class="state ${b.up ? 'up' : 'down'}">${b.up ? 'UP' : 'DOWN'}</span></td><td>${bytes(b.bytesSent)}</td><td>${bytes(b.bytesReceived)}</td><td>${b.costToday === undefined ? '–' : num(b.costToday, 2)}</td></tr>`,
+  );
+  return `<table class="bearers"><tr><th>bearer</th><th>transport</th><th>state</th><th>sent</th><th>received</th><th>cost today</th></tr>${rows.join('')}</table>
+`;
 }
 
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1em 2em;color:#222;background:#fff}

@@ -3,10 +3,11 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SiteConfig, LinkConfig } from '../config/index.ts';
-import { parseHostPort, s2sAdmission, s2sTimeoutsMs } from '../config/index.ts';
+import { parseHostPort, s2sAdmission, s2sTimeoutsMs, reconnectMs, SITE_DEFAULTS, linkBearers, bearerName, bearerDownAfterS, bearerProbeS } from '../config/index.ts';
 import { Xep0361Link } from '../link/xep0361/link.ts';
 import { ConstrainedLink } from '../link/constrained/index.ts';
-import { transportDriver, type ConstrainedTransport } from '../link/drivers/index.ts';
+import { transportDriver, type ConstrainedTransport, type DriverFactory } from '../link/drivers/index.ts';
+import { multiBearerDriver, type BearerDef } from '../link/bearers/index.ts';
 import type { LinkTuning } from '../link/core/index.ts';
 import { Spool } from '../spool/index.ts';
 import { bearerRttMs, readKeyFile } from '../config/index.ts';
@@ -17,7 +18,8 @@ import { LabelHook, labelsConfigured, type LabelSettings } from '../policy/label
 import { buildOptimizeHooks } from '../optimize/index.ts';
 import type { RelayLink } from '../link/port.ts';
 import { Relay, type RelaySettings } from './relay.ts';
-import { linkScheduler } from './metered-link.ts';
+import { bearerMetering, linkScheduler } from './metered-link.ts';
+import type { Metering } from '../link/metered/index.ts';
 import type { StanzaHook } from './router.ts';
 
 /** A secret kept in data_dir across restarts (dialback keys must stay verifiable). */
@@ -61,7 +63,7 @@ export function relaySettings(cfg: SiteConfig): RelaySettings {
 }
 
 /** The link core's tuning from a link's profile and the site limits. */
-export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
+export function linkTuning(cfg: SiteConfig, link: Pick<LinkConfig, 'profileConfig' | 'tuning' | 'peer'>): LinkTuning {
   const b = link.profileConfig.bearer;
   const t = link.tuning;
   return {
@@ -83,7 +85,30 @@ export function linkTuning(cfg: SiteConfig, link: LinkConfig): LinkTuning {
   };
 }
 
-function transportOf(link: LinkConfig): ConstrainedTransport {
+/**
+ * A spooled link's driver and its core's tuning: one transport, or several
+ * bearers under one core (link/bearers; the core starts on the primary's
+ * tuning and takes frames as large as the largest bearer mtu).
+ */
+function linkDriver(cfg: SiteConfig, link: LinkConfig, metering?: Metering): { driver: DriverFactory; tuning: LinkTuning } {
+  const reconnect = reconnectMs(link.reconnect);
+  const bearers = linkBearers(link);
+  if (bearers.length === 1) return { driver: transportDriver(transportOf(link), reconnect), tuning: linkTuning(cfg, link) };
+  const receiveMtu = Math.max(...bearers.map((b) => b.profileConfig.bearer.mtu));
+  const defs: BearerDef[] = bearers.map((b, i) => ({
+    name: bearerName(i, b),
+    profile: b.profile,
+    transport: b.transport,
+    driver: transportDriver(transportOf(b), reconnect),
+    tuning: { ...linkTuning(cfg, b), receiveMtu },
+    downAfterMs: bearerDownAfterS(b.tuning) * 1000,
+    probeMs: bearerProbeS(b) * 1000,
+  }));
+  const holdDownMs = (link.failback_hold_s ?? SITE_DEFAULTS.link.failback_hold_s) * 1000;
+  return { driver: multiBearerDriver({ bearers: defs, holdDownMs, ...bearerMetering(bearers, metering) }), tuning: defs[0].tuning };
+}
+
+function transportOf(link: Pick<LinkConfig, 'transport' | 'bind' | 'peer' | 'device' | 'baud'> & { name?: string }): ConstrainedTransport {
   switch (link.transport) {
     case 'udp':
       return { kind: 'udp', bind: link.bind!, peer: link.peer ?? undefined };
@@ -92,7 +117,7 @@ function transportOf(link: LinkConfig): ConstrainedTransport {
     case 'serial':
       return { kind: 'serial', device: link.device!, baud: link.baud ?? 9600 };
     default:
-      throw new Error(`link ${link.name}: ${link.transport} is not a constrained transport`);
+      throw new Error(`link ${link.name ?? ''}: ${link.transport} is not a constrained transport`);
   }
 }
 
@@ -116,17 +141,17 @@ export function buildLink(cfg: SiteConfig, link: LinkConfig, deps: { logger: Log
       });
     default:
       if (!deps.spool) throw new Error(`link ${link.name}: a spool is needed for transport ${link.transport}`);
+      const scheduling = linkScheduler(cfg, link, { logger: deps.logger, metrics: deps.metrics });
       return new ConstrainedLink({
         name: link.name,
         domains: link.domains,
         localDomains: cfg.local.domains,
-        driver: transportDriver(transportOf(link), { minMs: link.reconnect.min_s * 1000, maxMs: link.reconnect.max_s * 1000 }),
-        tuning: linkTuning(cfg, link),
+        ...linkDriver(cfg, link, scheduling.metering),
         key: readKeyFile(link.key_file!).key,
         keyId: link.keyId ?? undefined,
         role: link.role,
         spool: deps.spool,
-        ...linkScheduler(cfg, link, { logger: deps.logger, metrics: deps.metrics }),
+        ...scheduling,
         heldTimeoutMs: cfg.limits.held_stanza_timeout_s * 1000,
         maxStanzaBytes: cfg.limits.max_stanza_bytes,
         logger: deps.logger,

@@ -39,32 +39,45 @@ export async function startRelayProcessWorld(o: ProcessWorldOptions): Promise<Wo
     const udp = { a: await freeUdpPort(), b: await freeUdpPort() };
     const s2s = { a: await freeTcpPort(), b: await freeTcpPort() };
     const { keyFile, emu } = await startSites(world, cleanup, { seed: o.seed, params, udp });
-    const procs = {} as Record<Side, RelayProcess>;
-    const t0 = Date.now();
+    const files = {} as Record<Side, string>;
     for (const side of ['a', 'b'] as const) {
-      const name = side === 'a' ? 'A' : 'B';
       const { file, yaml } = pairSite(world, side, { profile: o.profile, optimize: o.optimize, udp: udp[side], emu: params.nat && side === 'b' ? undefined : emu.addresses[side].port, key: keyFile, listen: `127.0.0.1:${s2s[side]}`, linkExtra: o.linkExtra, extra: `log: { level: ${o.logLevel ?? 'warn'} }\n${o.extra ?? ''}` });
       writeFileSync(file, yaml);
-      procs[side] = new RelayProcess(name, file, join(dir, `relay-${name}.log`), undefined, () => Date.now() - t0, () => {}, { nodeArgs: o.nodeArgs });
-      // Graceful stop first: a --cpu-prof child writes its profile on exit.
-      cleanup.push(async () => {
-        await procs[side].stop();
-        await procs[side].close();
-      });
+      files[side] = file;
     }
-    await Promise.all([procs.a.start(), procs.b.start()]);
-    world.usage = async () => {
-      const [a, b] = await Promise.all([procs.a.usage(), procs.b.usage()]);
-      return { a, b };
-    };
-    for (const side of ['a', 'b'] as const) {
-      const other: Side = side === 'a' ? 'b' : 'a';
-      for (const d of DOMAINS[other]) world.peers[side].setRoute(d, `127.0.0.1:${s2s[side]}`);
-    }
+    await startRelayProcesses(world, cleanup, files, s2s, o.nodeArgs);
     return world;
   } catch (err) {
     await world.stop();
     throw new BenchError('BENCH_SETUP_FAILED', `relay pair setup: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Runs relay A and B from their site files as processes (logs in
+ * world.dir/relay-A.log, relay-B.log), stopped by the world's cleanup;
+ * world.usage() asks both; each peer routes the far domains to its relay.
+ */
+export async function startRelayProcesses(world: World, cleanup: Array<() => Promise<void> | void>, files: Record<Side, string>, s2s: Record<Side, number>, nodeArgs?: readonly string[]): Promise<void> {
+  const procs = {} as Record<Side, RelayProcess>;
+  const t0 = Date.now();
+  for (const side of ['a', 'b'] as const) {
+    const name = side === 'a' ? 'A' : 'B';
+    procs[side] = new RelayProcess(name, files[side], join(world.dir, `relay-${name}.log`), undefined, () => Date.now() - t0, () => {}, { nodeArgs });
+    // Graceful stop first: a --cpu-prof child writes its profile on exit.
+    cleanup.push(async () => {
+      await procs[side].stop();
+      await procs[side].close();
+    });
+  }
+  await Promise.all([procs.a.start(), procs.b.start()]);
+  world.usage = async () => {
+    const [a, b] = await Promise.all([procs.a.usage(), procs.b.usage()]);
+    return { a, b };
+  };
+  for (const side of ['a', 'b'] as const) {
+    const other: Side = side === 'a' ? 'b' : 'a';
+    for (const d of DOMAINS[other]) world.peers[side].setRoute(d, `127.0.0.1:${s2s[side]}`);
   }
 }
 

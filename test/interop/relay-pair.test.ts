@@ -16,6 +16,7 @@ import { buildRelay } from '../../src/relay/from-config.ts';
 import type { Relay } from '../../src/relay/relay.ts';
 import { Xep0361Link } from '../../src/link/xep0361/link.ts';
 import { createLogger } from '../../src/obs/log.ts';
+import { prosodyPair } from './prosody-pair.ts';
 
 const run = prosodyAvailable() || process.env.CI ? test.serial : test.skip;
 
@@ -95,16 +96,7 @@ async function startWorld(t: ExecutionContext, s2sTls: 'required' | 'off', mode:
   });
   const sA = relays.A.s2s.addresses[0];
   const sB = relays.B.s2s.addresses[0];
-  const a = await ProsodyServer.start({ domain: 'a.example', ip: '127.0.0.2', s2sPort: pA, s2sTls, peers: { 'b.example': { host: sA.host, port: sA.port }, 'c.example': { host: sA.host, port: sA.port } }, users: [{ user: 'alice', password: 'pw-a' }] });
-  t.teardown(() => a.stop());
-  const b = await ProsodyServer.start({ domain: 'b.example', ip: '127.0.0.3', s2sPort: pB, s2sTls, peers: { 'a.example': { host: sB.host, port: sB.port } }, users: [{ user: 'bob', password: 'pw-b' }] });
-  t.teardown(() => b.stop());
-  const [alice, bob] = await Promise.all([
-    XmppClient.connect({ jid: 'alice@a.example', password: 'pw-a', host: a.ip, port: a.c2sPort }),
-    XmppClient.connect({ jid: 'bob@b.example', password: 'pw-b', host: b.ip, port: b.c2sPort }),
-  ]);
-  t.teardown(() => alice.close());
-  t.teardown(() => bob.close());
+  const { a, b, alice, bob } = await prosodyPair(t, { pA, pB, s2sTls, relayA: { host: sA.host, port: sA.port }, relayB: { host: sB.host, port: sB.port }, moreDomainsA: ['c.example'] });
   const world: World = {
     get relayA() { return relays.A!; },
     get relayB() { return relays.B!; },

@@ -22,6 +22,7 @@ import { silentLogger, type Logger } from '../../obs/log.ts';
 import { Metrics } from '../../obs/metrics.ts';
 import { SystemClock, type Cancel } from '../../time/index.ts';
 import type { Clock, LinkHandlers, LinkStatus, OutboundScheduler, RelayLink } from '../port.ts';
+import type { MultiBearerDriver } from '../bearers/index.ts';
 import { SessionStore } from './session-store.ts';
 import { AuthWatch } from './auth-watch.ts';
 import { reportDamaged, type DamageSinks } from './damage.ts';
@@ -246,12 +247,19 @@ export class ConstrainedLink implements RelayLink {
       inFlight: s?.inFlight ?? 0,
       rttMs: s?.rttMs,
       ...failureFields(this.lastError, this.driver?.failing?.(), this.clock.wall()),
+      ...this.bearerStatus(),
       sent: this.outbox.sent,
       received: this.inbox.received,
       spooled: spooled.outboundCount,
       oldestAgeS: Math.round(spooled.oldestAgeMs / 1000),
       ...(this.opts.metering ? { metered: this.opts.metering.status() } : {}),
     };
+  }
+
+  /** A link over several bearers: each bearer's state. */
+  private bearerStatus(): { bearers?: ReturnType<MultiBearerDriver['bearers']> } {
+    const d = this.driver as Partial<Pick<MultiBearerDriver, 'bearers'>> | undefined;
+    return d?.bearers ? { bearers: d.bearers() } : {};
   }
 
   /** Core figures (frames, bytes, retransmits, RTT) for status and benchmarks. */

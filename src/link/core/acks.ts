@@ -49,6 +49,12 @@ export class ReceivedFrames {
   isDue(now: number): boolean { return this.pending && this.due !== undefined && this.due <= now; }
 
   /** The ACK to put in a frame now (highest ranges first, and how long the largest waited), if there is news. */
+  /** The ranges an ACK would carry now, leaving what is owed owed (a bearer probe repeats them). */
+  peek(now: number): { ranges: Array<[number, number]>; delayMs: number } | undefined {
+    if (this.seqs.size === 0) return undefined;
+    return { ranges: this.seqs.highest(MAX_ACK_RANGES), delayMs: Math.max(0, now - this.largestAt) };
+  }
+
   take(now: number): { ranges: Array<[number, number]>; delayMs: number } | undefined {
     if (!this.pending || this.seqs.size === 0) return undefined;
     this.pending = false;

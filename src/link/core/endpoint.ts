@@ -116,6 +116,44 @@ export class LinkEndpoint {
   bearerUp(now: number): void { this.recovery.bearerUp(now); }
 
   /**
+   * A link with several bearers (link/bearers) now sends on bearer `index`,
+   * tuned by `tuning` (its profile): frame size, rate, RTO bounds and
+   * link_down_after follow it, the pacer starts afresh, RTT state is the
+   * bearer's own (recovery.ts), and frames in flight are resent on it.
+   * Session, sequence space, streams and the delivery ledger stay: a
+   * message is delivered once whichever bearer carried it.
+   */
+  useBearer(now: number, index: number, tuning: LinkTuning): void {
+    Object.assign(this.s, settings(tuning));
+    this.pacer.reset();
+    this.recovery.useBearer(now, tuning, index);
+  }
+
+  /**
+   * A bearer probe for a bearer not in use: an authenticated frame that
+   * repeats the ACK ranges (what is owed stays owed: an ACK lost on a dead
+   * bearer must not leave the partner waiting for its RTO), which the
+   * partner takes (the bearer carries frames) without answering. Before
+   * anything was heard from the partner (no ACK to give) it is a PING, as
+   * the first frame of a run is. Not tracked by the ARQ.
+   */
+  bearerProbe(now: number): Buffer | undefined {
+    if (!this.recovery.seqLeft()) return undefined;
+    const seq = this.recovery.takeSeq();
+    const w = new Writer(this.s.maxFrame);
+    const { version, binding } = this.sessions.header(w, seq);
+    const body = new Writer(this.s.maxFrame);
+    const ack = binding !== undefined ? this.acks.peek(now) : undefined;
+    if (ack) encodeAck(body, ack.ranges, ack.delayMs);
+    else body.u8(B_PING);
+    const frame = this.sessions.seal(version, seq, w.finish(), binding, body.finish());
+    this.recovery.sentAside(seq);
+    this.c.framesSent++;
+    this.c.bytesSent += frame.length;
+    return frame;
+  }
+
+  /**
    * true: the frame passed authentication, replay and session checks and was
    * taken (its sender is the partner: a roaming driver may answer there);
    * false: dropped, nothing changed (the driver need not poll); 'poll':
@@ -248,7 +286,7 @@ export class LinkEndpoint {
   }
 
   private receive(now: number, frame: Buffer): FrameResult {
-    if (frame.length > this.s.mtu) return this.drop('too_big');
+    if (frame.length > this.s.rxMtu) return this.drop('too_big');
     // Header checks (session, replay window, length) before the AEAD: session.ts.
     const got = this.sessions.open(frame);
     if (typeof got === 'string') return this.drop(got) || (this.sessions.announceDue() && 'poll'); // a v1 announce goes at once

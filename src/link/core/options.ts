@@ -29,6 +29,8 @@ export interface LinkTuning {
   linkDownAfterS?: number;
   /** Probe cadence in an outage while stanzas wait, ms (outage.ts: default 1.5 x rttEstimateMs + 1 s - line time of 2 frames and 2 probes). */
   probeIntervalMs?: number;
+  /** Largest frame taken from the partner (default mtu): the largest mtu of the link's bearers, when it has several. */
+  receiveMtu?: number;
 }
 
 export interface LinkOptions {
@@ -55,6 +57,8 @@ export const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
 /** The tuning checked, defaults filled in, and what follows from it. */
 export interface Settings {
   mtu: number;
+  /** Largest frame taken (max of mtu and receiveMtu). */
+  rxMtu: number;
   /** Largest frame this end builds (min of mtu and frameBytes). */
   maxFrame: number;
   rateBps: number | undefined;
@@ -87,7 +91,7 @@ export function settings(tu: LinkTuning): Settings {
   const rateBps = tu.rateBps && tu.rateBps > 0 ? tu.rateBps : undefined;
   const frameMs = rateBps ? (maxFrame * 8000) / rateBps : 0;
   return {
-    mtu: tu.mtu, maxFrame, rateBps, frameMs, rtoMinMs: tu.rtoMinMs, rtoMaxMs: tu.rtoMaxMs, ackDelayMs: tu.ackDelayMs,
+    mtu: tu.mtu, rxMtu: Math.max(tu.mtu, tu.receiveMtu ?? 0), maxFrame, rateBps, frameMs, rtoMinMs: tu.rtoMinMs, rtoMaxMs: tu.rtoMaxMs, ackDelayMs: tu.ackDelayMs,
     msgAckDelayMs: tu.ackDelayMs + Math.min(2 * frameMs, tu.rtoMinMs / 2),
     keepaliveMs: tu.keepaliveS * 1000, compressionLevel: tu.compressionLevel,
     maxStanza: tu.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES, coalesceDelayMs: tu.coalesceDelayMs ?? 0,

@@ -30,6 +30,11 @@ export class Pacer {
     return this.freeAt;
   }
 
+  /** A new bearer: its line is free now (what the last one still had queued is not ahead of us). */
+  reset(): void {
+    this.freeAt = -Infinity;
+  }
+
   /** When data may go: after the pacer and the coalescing wait (undefined: whenever the window allows). */
   dataAt(w: Waiting): number | undefined {
     const paced = this.s.rateBps ? this.freeAt - (this.s.maxFrame * 8000) / this.s.rateBps : undefined;

@@ -14,6 +14,8 @@ import type { LinkCounters } from './stats.ts';
 
 /** Frames above the largest acked by this many are declared lost (RFC 9002 §6.1.1). */
 const PACKET_THRESHOLD = 3;
+/** Bearer probes remembered (their ACKs are not taken as the largest acknowledged). */
+const SIDE_SEQS = 512;
 
 /** A frame sent: builtAt when it was built, time when it should have left the pacer. */
 export interface TrackedFrame { seq: number; builtAt: number; time: number; ackEliciting: boolean }
@@ -33,8 +35,17 @@ export class Recovery<F extends TrackedFrame> {
   private lastElicitingAt = -Infinity;
   /** After a timeout: one frame in flight (outage.ts) until an ACK arrives. */
   private probeOnly = false;
-  private readonly rtt: RttEstimator;
-  private readonly outage: OutageProbe<F>;
+  private rtt: RttEstimator;
+  private outage: OutageProbe<F>;
+  /** RTT state of each bearer this end has used (a link with several: link/bearers). */
+  private readonly rtts = new Map<number, RttEstimator>();
+  private bearer = 0;
+  /**
+   * Frames sent on another bearer than the one in use (bearer probes): an
+   * ACK of one says nothing of the frames in flight on this bearer, so it
+   * never becomes the largest acknowledged (no spurious loss by threshold).
+   */
+  private readonly sideSeqs = new Set<number>();
 
   constructor(
     private readonly s: Settings,
@@ -43,12 +54,54 @@ export class Recovery<F extends TrackedFrame> {
     private readonly c: LinkCounters,
     private readonly log: CoreLogger,
   ) {
-    this.rtt = new RttEstimator(s.rtoMinMs, s.rtoMaxMs, tuning.rttEstimateMs, s.ackDelayMs);
-    this.outage = new OutageProbe<F>(tuning, s.frameMs, {
-      counters: c, log,
+    this.rtt = this.newRtt(tuning);
+    this.outage = this.newOutage(tuning);
+  }
+
+  private newRtt(tuning: LinkTuning): RttEstimator {
+    return new RttEstimator(this.s.rtoMinMs, this.s.rtoMaxMs, tuning.rttEstimateMs, this.s.ackDelayMs);
+  }
+
+  private newOutage(tuning: LinkTuning): OutageProbe<F> {
+    return new OutageProbe<F>(tuning, this.s.frameMs, {
+      counters: this.c, log: this.log,
       lose: (now, fs) => { for (const f of fs) this.lose(now, f); },
       resume: () => { this.probeOnly = false; this.rtt.resetBackoff(); },
     });
+  }
+
+  /**
+   * Frames now go on bearer `index` (settings already switched by the
+   * endpoint): its own RTT state (kept from when it was last used, or a new
+   * estimator from its profile: a 50 ms bearer's SRTT would time out a 2 s
+   * one at once), a new outage probe, and what was in flight on the old
+   * bearer is resent here (it may have gone down with it).
+   */
+  useBearer(now: number, tuning: LinkTuning, index: number): void {
+    if (index === this.bearer) return;
+    this.rtts.set(this.bearer, this.rtt);
+    this.bearer = index;
+    const kept = this.rtts.get(index);
+    kept?.resetBackoff();
+    this.rtt = kept ?? this.newRtt(tuning);
+    this.outage = this.newOutage(tuning);
+    this.loseAll(now);
+  }
+
+  /** A frame went out on another bearer (a bearer probe, untracked). */
+  sentAside(seq: number): void {
+    this.sideSeqs.add(seq);
+    if (this.sideSeqs.size > SIDE_SEQS) this.sideSeqs.delete(this.sideSeqs.values().next().value!);
+  }
+
+  /** The largest acknowledged frame that went on this bearer (the top of ranges, below any bearer probes). */
+  private topAcked(ranges: Array<[number, number]>): number {
+    for (const [lo, hi] of ranges) {
+      let seq = hi;
+      while (seq >= lo && this.sideSeqs.has(seq)) seq--;
+      if (seq >= lo) return seq;
+    }
+    return -1;
   }
 
   /** Frame numbers left in this session (2^48: then a new session is needed, a restart). */
@@ -108,7 +161,7 @@ export class Recovery<F extends TrackedFrame> {
       }
     }
     for (const f of this.outage.takeDark(ranges)) this.acked(f, false); // given up in an outage, yet arrived
-    const largest = ranges[0][1];
+    const largest = this.sideSeqs.size ? this.topAcked(ranges) : ranges[0][1];
     if (largest > this.largestAcked) this.largestAcked = largest;
     if (newlyLargest && newlyLargest.seq === largest && newlyLargest.ackEliciting) {
       // A bearer faster than the configured rate acks before the pacer's estimate.
