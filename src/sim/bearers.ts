@@ -11,8 +11,9 @@
  * the ship's address on each bearer from its frames (roaming).
  *
  * Figures besides the usual ones (measure.ts):
- *   failover_ms   the bearer cut -> the first stanza delivered while it is dark
- *                 (it crossed another bearer)
+ *   failover_ms   the bearer cut -> the first stanza delivered after the ship's
+ *                 failover: it crossed another bearer (stanzas already in the cut
+ *                 bearer's delay line arrive after the cut too, and do not count)
  *   failback_ms   the bearer back -> the ship relay fails back to it (its log
  *                 line; its traffic goes there from then on)
  *   bearers[]     bytes each bearer's emulator was offered, both ways
@@ -180,7 +181,9 @@ export async function runBearersBench(o: BearersBenchOptions): Promise<BearersBe
   }
   const cutAt = bw.cutAt;
   const restoredAt = cutAt === undefined ? undefined : cutAt + o.outage.durationS * 1000;
-  const firstWhileDark = cutAt === undefined ? undefined : bw.arrivals.find((t) => t >= cutAt && t < restoredAt!);
+  // Frames already inside the cut bearer's delay line still arrive after the cut: count from the ship's failover line.
+  const failover = cutAt === undefined ? undefined : ship.find((l) => l.kind === 'failover' && l.time >= cutAt);
+  const firstWhileDark = failover === undefined ? undefined : bw.arrivals.find((t) => t >= failover.time && t < restoredAt!);
   const failback = restoredAt === undefined ? undefined : ship.find((l) => l.kind === 'failback' && l.time >= restoredAt);
   const count = (ls: Array<{ kind: string }>) => ({ failovers: ls.filter((l) => l.kind === 'failover').length, failbacks: ls.filter((l) => l.kind === 'failback').length });
   return {
@@ -195,7 +198,7 @@ export async function runBearersBench(o: BearersBenchOptions): Promise<BearersBe
     switches: { ship: count(ship), shore: count(shore) },
     notes: [
       `bearer ${o.outage.index} (${o.profiles[o.outage.index - 1]}) is cut both ways ${o.outage.startS} s after the burst starts, for ${o.outage.durationS} s`,
-      'failover_ms: the cut -> the first stanza delivered while that bearer is dark; failback_ms: its return -> the ship relay\'s failback log line',
+      'failover_ms: the cut -> the first stanza delivered after the ship relay\'s failover line while that bearer is dark; failback_ms: its return -> the ship relay\'s failback log line',
       'bearer bytes are what the endpoints offered to each emulator, both ways',
     ],
     started_at: started.toISOString(),
