@@ -17,6 +17,7 @@ import { OPTIMIZERS, parseOptimizeChoice } from '../sim/optimize-choice.ts';
 import { chartSvg } from '../sim/chart.ts';
 import { parseOutageArg, type OutageSpec } from '../sim/outage.ts';
 import { parseNatRebindArg } from '../sim/nat.ts';
+import { SITE_DEFAULTS } from '../config/defaults.ts';
 import { numberOption, runCommand, UsageError, type CommandSpec } from './args.ts';
 
 export const BENCH: CommandSpec = {
@@ -32,6 +33,7 @@ export const BENCH: CommandSpec = {
     optimize: { type: 'string', value: 'WHICH', help: `the relays' optimizers: on (default), off, or a comma list of those left on (${OPTIMIZERS.join(', ')})` },
     outage: { type: 'string', value: 'START_S:DURATION_S', help: 'cut the bearer both ways START_S s after the burst starts, for DURATION_S s (adds resume_ms, outage_probe_bytes, outage_bytes)' },
     'nat-rebind': { type: 'string', value: 'S', help: "the ship behind a NAT that gives it a new source port every S s; the shore relay has no peer and follows it (adds nat: rebinds, shore_followed, dropped)" },
+    'delivery-window': { type: 'string', value: 'N', help: "both relays' local.delivery_window: stanzas written to a local server before its XEP-0198 ack (default 1)" },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
@@ -66,6 +68,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   if (!(WORKLOADS as readonly string[]).includes(v.workload)) throw new UsageError(`--workload: unknown workload "${v.workload}" (${WORKLOADS.join(', ')})`);
   const stanzas = numberOption(v, 'stanzas', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   const seed = numberOption(v, 'seed', Number.isInteger, 'an integer') ?? 1;
+  const deliveryWindow = numberOption(v, 'delivery-window', (n) => Number.isInteger(n) && n >= 1 && n <= SITE_DEFAULTS.local.delivery_window_max, `a whole number from 1 to ${SITE_DEFAULTS.local.delivery_window_max}`);
   const baseline = baselineChoice(typeof v.baseline === 'string' ? v.baseline : 'builtin', extra);
   let optimize: string;
   try {
@@ -95,7 +98,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   const relayNodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS, deliveryWindow });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);

@@ -12,6 +12,7 @@
  */
 import { loadBearerParams, type BearerParams } from '../emulator/index.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
+import { SITE_DEFAULTS } from '../config/defaults.ts';
 import { makeWorkload } from './workloads.ts';
 import type { OutageSpec } from './outage.ts';
 import { natFigures, withNat } from './nat.ts';
@@ -45,6 +46,8 @@ export interface BenchResult extends Figures {
   baseline_kind: string;
   /** the relays' traffic optimizers: on, off, or the comma list left on (optimize-choice.ts) */
   optimize: string;
+  /** both relays' local.delivery_window */
+  delivery_window: number;
   baseline: Figures | null;
   /** baseline / relay (first stanza, bytes per stanza) and relay / baseline (goodput); null without a baseline. */
   ratios: { first_stanza: number | null; bytes_per_stanza: number | null; goodput: number | null } | null;
@@ -76,6 +79,8 @@ export interface BenchOptions {
   outage?: OutageSpec;
   /** The ship behind a NAT that rebinds every this many seconds; the shore without peer (nat.ts). */
   natRebindS?: number;
+  /** Both relays' local.delivery_window (absent: the site-file default). */
+  deliveryWindow?: number;
 }
 
 export const DEFAULT_STANZAS = 200;
@@ -118,7 +123,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (params.loss || params.ber) notes.push("baseline: the emulator's TCP stream mode is lossless and error-free (loss and ber apply to datagrams only), so plain S2S pays no TCP retransmission here: its figures are a best case");
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
-  const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs });
+  const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs, deliveryWindow: o.deliveryWindow });
   let relay: Figures;
   try {
     relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
@@ -150,6 +155,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     ...relay,
     baseline_kind: typeof choice === 'object' ? choice.kind : choice,
     optimize: o.optimize ?? 'on',
+    delivery_window: o.deliveryWindow ?? SITE_DEFAULTS.local.delivery_window,
     baseline,
     ratios: baseline
       ? {

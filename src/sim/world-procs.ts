@@ -25,6 +25,8 @@ export interface ProcessWorldOptions {
   logLevel?: string;
   /** extra node flags for both relay processes (e.g. --cpu-prof). */
   nodeArgs?: readonly string[];
+  /** both relays' local.delivery_window (absent: the default). */
+  deliveryWindow?: number;
 }
 
 /** Relay pair world with the relays as child processes; world.usage() reports each one's CPU, RSS and link counters. */
@@ -40,7 +42,7 @@ export async function startRelayProcessWorld(o: ProcessWorldOptions): Promise<Wo
     const t0 = Date.now();
     for (const side of ['a', 'b'] as const) {
       const name = side === 'a' ? 'A' : 'B';
-      const { file, yaml } = pairSite(world, side, { profile: o.profile, optimize: o.optimize, udp: udp[side], emu: params.nat && side === 'b' ? undefined : emu.addresses[side].port, key: keyFile, listen: `127.0.0.1:${s2s[side]}`, extra: `log: { level: ${o.logLevel ?? 'warn'} }\n` });
+      const { file, yaml } = pairSite(world, side, { profile: o.profile, optimize: o.optimize, udp: udp[side], emu: params.nat && side === 'b' ? undefined : emu.addresses[side].port, key: keyFile, listen: `127.0.0.1:${s2s[side]}`, deliveryWindow: o.deliveryWindow, extra: `log: { level: ${o.logLevel ?? 'warn'} }\n` });
       writeFileSync(file, yaml);
       procs[side] = new RelayProcess(name, file, join(dir, `relay-${name}.log`), undefined, () => Date.now() - t0, () => {}, { nodeArgs: o.nodeArgs });
       // Graceful stop first: a --cpu-prof child writes its profile on exit.
