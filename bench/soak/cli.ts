@@ -33,6 +33,7 @@ async function main(): Promise<number> {
         gap: { type: 'string' },
         drain: { type: 'string', default: '300' },
         tuning: { type: 'string' },
+        'delivery-window': { type: 'string' },
         'rss-growth-mb': { type: 'string', default: '64' },
         'fd-growth': { type: 'string', default: '16' },
         keep: { type: 'boolean', default: false },
@@ -48,7 +49,7 @@ async function main(): Promise<number> {
   if (args.help) {
     process.stdout.write(
       'npm run soak -- [--duration 30m] [--profile bgan-64k] [--seed N] [--rate stanzas/s] [--faults kind[:a|b][:ms][:p],...]\n' +
-        `   [--kinds ${FAULT_KINDS.join(',')}] [--gap MIN-MAX s] [--drain s] [--tuning "keepalive_s: 5"] [--rss-growth-mb 64] [--fd-growth 16] [--keep] [--json]\n`,
+        `   [--kinds ${FAULT_KINDS.join(',')}] [--gap MIN-MAX s] [--drain s] [--tuning "keepalive_s: 5"] [--delivery-window N] [--rss-growth-mb 64] [--fd-growth 16] [--keep] [--json]\n`,
     );
     return 0;
   }
@@ -68,10 +69,12 @@ async function main(): Promise<number> {
       gapMs: gap as [number, number] | undefined,
       drainMs: Number(args.drain) * 1000,
       tuning: args.tuning,
+      deliveryWindow: args['delivery-window'] === undefined ? undefined : Number(args['delivery-window']),
       rssGrowthMb: Number(args['rss-growth-mb']),
       fdGrowth: Number(args['fd-growth']),
       keepDir: args.keep,
     };
+    if (o.deliveryWindow !== undefined && !(Number.isInteger(o.deliveryWindow) && o.deliveryWindow >= 1)) throw new Error('--delivery-window takes a whole number of stanzas, at least 1');
     if (!Number.isInteger(o.seed) || !(o.rate > 0) || !(o.drainMs > 0)) throw new Error('--seed takes an integer, --rate and --drain positive numbers');
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);

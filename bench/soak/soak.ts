@@ -55,6 +55,8 @@ export interface SoakOptions {
   log?: (line: string) => void;
   /** keep the run directory (logs, configs) even when the run passes. */
   keepDir?: boolean;
+  /** both relays' local.delivery_window (default: the site-file default); the ledger allows as many crash duplicates. */
+  deliveryWindow?: number;
 }
 
 export interface RelayReport {
@@ -122,7 +124,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
   const dir = mkdtempSync(join(tmpdir(), 'satrelay-soak-'));
   const { world, cleanup } = worldWithCleanup('relay', dir, false);
-  const ledger = new Ledger();
+  const ledger = new Ledger({ deliveryWindow: o.deliveryWindow });
   const resume = new ResumeWatch();
   const injected: Record<string, number> = {};
   const skipped: string[] = [];
@@ -198,6 +200,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
           metrics: `127.0.0.1:${port.mon[side]}`,
           linkExtra: o.tuning ? `    tuning: { ${o.tuning} }\n` : '',
           extra: 'log: { level: info }\n',
+          deliveryWindow: o.deliveryWindow,
         }),
       );
       relays[side] = new RelayProcess(name, file, join(dir, `relay-${name}.log`), port.mon[side], clock, (n, code, signal) => {

@@ -19,6 +19,7 @@ import { chartSvg } from '../sim/chart.ts';
 import { parseOutageArg, type OutageSpec } from '../sim/outage.ts';
 import { parseNatRebindArg } from '../sim/nat.ts';
 import { parseMeteredArg, meteredTableLines, type MeteredBench } from '../sim/metered.ts';
+import { SITE_DEFAULTS } from '../config/defaults.ts';
 import { numberOption, runCommand, UsageError, type CommandSpec } from './args.ts';
 import { bearersBench } from './bench-bearers.ts';
 
@@ -38,6 +39,7 @@ export const BENCH: CommandSpec = {
     metered: { type: 'string', value: 'COST_PER_MB:BUDGET_MB', help: 'both relays treat the bearer as metered (carry messages, iq; presence and disco wait and are bounced after 10 s); adds metered: bytes, cost, held, refused per relay' },
     bearers: { type: 'string', value: 'P1,P2', help: 'a link over several bearers (primary first) instead of --profile; adds failover_ms, failback_ms, bytes per bearer' },
     'outage-bearer': { type: 'string', value: 'INDEX:START_S:DURATION_S', help: 'with --bearers: cut bearer INDEX (1 = the primary) both ways START_S s after the burst starts (default 1:0.05:40)' },
+    'delivery-window': { type: 'string', value: 'N', help: "both relays' local.delivery_window: stanzas written to a local server before its XEP-0198 ack (default 1)" },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
@@ -73,6 +75,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   if (!(WORKLOADS as readonly string[]).includes(v.workload)) throw new UsageError(`--workload: unknown workload "${v.workload}" (${WORKLOADS.join(', ')})`);
   const stanzas = numberOption(v, 'stanzas', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   const seed = numberOption(v, 'seed', Number.isInteger, 'an integer') ?? 1;
+  const deliveryWindow = numberOption(v, 'delivery-window', (n) => Number.isInteger(n) && n >= 1 && n <= SITE_DEFAULTS.local.delivery_window_max, `a whole number from 1 to ${SITE_DEFAULTS.local.delivery_window_max}`);
   const baseline = baselineChoice(typeof v.baseline === 'string' ? v.baseline : 'builtin', extra);
   let optimize: string;
   try {
@@ -109,7 +112,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   const relayNodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS, metered });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS, metered, deliveryWindow });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);

@@ -16,7 +16,16 @@ export const DNS_PORT = 53;
 
 export const SITE_DEFAULTS = {
   data_dir: 'data',
-  local: { listen: [`0.0.0.0:${S2S_PORT}`] as readonly string[], tls_require: false },
+  local: {
+    listen: [`0.0.0.0:${S2S_PORT}`] as readonly string[],
+    tls_require: false,
+    /**
+     * stanzas of one link written to one local domain before its XEP-0198 ack; 1 keeps the
+     * crash guarantee at one repeated stanza per local server (operator guide, "Delivery window")
+     */
+    delivery_window: 1,
+    delivery_window_max: 1024,
+  },
   link: {
     /** back-off between reconnect attempts (xep0361, tcp), s */
     reconnect: { min_s: 1, max_s: 60 },

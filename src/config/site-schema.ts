@@ -136,6 +136,7 @@ export const siteSchema = z
           .strict()
           .default({}),
         clearance: clearanceSchema.nullable().default(null),
+        delivery_window: posInt().max(D.local.delivery_window_max).default(D.local.delivery_window),
       })
       .strict(),
     links: z.array(linkSchema).min(1),

@@ -65,6 +65,7 @@ export interface SiteConfig {
     routes: Record<string, string>;
     tls: { cert: string | null; key: string | null; require: boolean };
     clearance: ClearanceConfig | null; // XEP-0258 labels deliverable here
+    delivery_window: number; // stanzas written to one local domain before its XEP-0198 ack
   };
   links: LinkConfig[];
   optimize: { presence: (typeof PRESENCE_MODES)[number]; disco_cache: boolean; fanout: boolean; drop: Array<(typeof DROP_CLASSES)[number]> };

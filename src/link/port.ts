@@ -72,9 +72,14 @@ export interface RelayLink {
   /** Remote domain patterns reached through this link. */
   readonly domains: readonly string[];
   /**
-   * The relay writes this link's stanzas to each local domain one at a time,
-   * each once the one before is confirmed: a durable link then resends at
-   * most one unconfirmed stanza per local server after a restart.
+   * The relay writes this link's stanzas to each local domain in arrival
+   * order, at most local.delivery_window (default 1) before the local server
+   * confirms the first (XEP-0198 ack, cumulative). A durable link forgets a
+   * stanza only once it is confirmed, so after a restart (a kill -9, a power
+   * loss) it resends up to delivery_window stanzas per local domain that the
+   * server may already have received: with the default 1, at most one. A
+   * local server without XEP-0198 confirms a stanza when it is written to the
+   * stream, so the window never fills (relay/local-delivery.ts).
    */
   readonly deliverInOrder?: boolean;
   start(handlers: LinkHandlers): Promise<void>;

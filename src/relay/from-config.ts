@@ -53,6 +53,7 @@ export function relaySettings(cfg: SiteConfig): RelaySettings {
     metricsListen: cfg.metrics.listen ? parseHostPort(cfg.metrics.listen) : undefined,
     s2sTimeouts: s2sTimeoutsMs(cfg.s2s, cfg.limits),
     s2sAdmission: s2sAdmission(cfg.s2s),
+    deliveryWindow: cfg.local.delivery_window,
     metricsLimits: {
       maxConnections: cfg.metrics.max_connections,
       maxConnectionsPerAddress: cfg.metrics.max_connections_per_address,

@@ -1,19 +1,24 @@
 /**
  * Local delivery: stanzas from the far side (and those the relay makes) to
  * the local servers. The one owner of:
- *  - order: for a link that asks for it (RelayLink.deliverInOrder), its
- *    stanzas for one destination domain go one after the other, each once the one
- *    before is written to its local server (XEP-0198 acked) or bounced, so a
- *    local server that goes away has at most one unconfirmed stanza, which
- *    the durable link sends again after a restart;
+ *  - order and window: for a link that asks for it (RelayLink.deliverInOrder),
+ *    its stanzas for one destination domain (a lane) are written in arrival
+ *    order, at most `window` (local.delivery_window) of them before the
+ *    local server confirms the first (XEP-0198 ack) or it is bounced; with
+ *    the default 1, each waits for the one before. A local server that goes
+ *    away has at most `window` unconfirmed stanzas per lane, which the durable
+ *    link sends again after a restart;
  *  - retry: while a local server cannot be reached, a stanza is tried again
  *    with back-off (1 s, doubling to 30 s) for up to the hold time
- *    (limits.held_stanza_timeout_s); then the error goes to the caller;
+ *    (limits.held_stanza_timeout_s); then the error goes to the caller. In a
+ *    lane, stanzas waiting to be tried again are written again in their
+ *    first order, and no new stanza of the lane is written before them;
  *  - stop: a first attempt still goes (shutdown's own bounces must reach
  *    their senders), nothing is retried (RelayStoppingError: a durable link
  *    keeps the stanza), and stop waits a bounded time for what is under way.
  * Every wait runs on the given clock (time/).
  */
+import { SITE_DEFAULTS } from '../config/defaults.ts';
 import { StanzaError } from '../xmpp/errors.ts';
 import { domainOf } from '../xmpp/jid.ts';
 import type { XmlElement } from '../xml/element.ts';
@@ -39,65 +44,172 @@ export interface LocalDeliveryOptions {
   log: Logger;
   /** A retry's reason (the relay's lastError). */
   failed(message: string): void;
+  /** Stanzas of one lane written to a local server before its acknowledgement (local.delivery_window). */
+  window?: number;
+}
+
+/** A stanza of a lane waiting to be written again. */
+interface Resend {
+  seq: number;
+  due: number;
+  wake(): void;
+}
+
+/** One link's stanzas for one local domain. */
+interface Lane {
+  /** Routes waiting for room in the window, oldest first. */
+  waiting: Array<() => void>;
+  /** Routes started and not settled. */
+  open: number;
+  /** Deliveries of the lane under way. */
+  active: number;
+  /** Next delivery's place in the lane. */
+  seq: number;
+  /** Deliveries waiting to be written again, by seq. */
+  resend: Resend[];
+  /** Deliveries woken to be written again, not yet written. */
+  waking: number;
+  cancel?: Cancel;
 }
 
 export class LocalDelivery {
   private stopping = false;
-  /** Per link and destination domain, the last ordered delivery (settled: the next may start). */
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly window: number;
+  /** Per link and destination domain. */
+  private readonly lanes = new Map<string, Lane>();
   /** Deliveries under way (stop waits for them). */
   private readonly delivering = new Set<Promise<void>>();
   /** Retry waits, cut short at stop. */
   private readonly sleepers = new Set<() => void>();
 
-  constructor(private readonly o: LocalDeliveryOptions) {}
-
-  /**
-   * Runs `route` (the router's handling of one stanza from `link`) once every
-   * earlier call for the same link and destination domain has settled,
-   * whatever its outcome.
-   */
-  inOrder(link: string, el: XmlElement, route: () => Promise<void>): Promise<void> {
-    const key = `${link}\0${domainOf(el.attr('to')) ?? ''}`;
-    const next = (this.chains.get(key) ?? Promise.resolve()).then(route);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.chains.set(key, settled);
-    void settled.then(() => {
-      if (this.chains.get(key) === settled) this.chains.delete(key);
-    });
-    return next;
+  constructor(private readonly o: LocalDeliveryOptions) {
+    this.window = o.window ?? SITE_DEFAULTS.local.delivery_window;
   }
 
-  /** Writes a stanza to a local server, trying again while it may still wait (see above). */
-  deliver(el: XmlElement): Promise<void> {
-    const p = this.withRetries(el);
+  /**
+   * Runs `route` (the router's handling of one stanza from `link`, which
+   * delivers with deliver(el, link)) in arrival order per link and
+   * destination domain: at once while fewer than `window` earlier ones have
+   * not settled (whatever their outcome) and none waits to be written again.
+   */
+  inOrder(link: string, el: XmlElement, route: () => Promise<void>): Promise<void> {
+    const key = laneKey(link, el);
+    const lane = this.lane(key);
+    return new Promise<void>((resolve, reject) => {
+      lane.waiting.push(() => {
+        lane.open++;
+        let p: Promise<void>;
+        try {
+          p = route();
+        } catch (err) {
+          p = Promise.reject(err as Error);
+        }
+        p.then(resolve, reject);
+        const settled = (): void => {
+          lane.open--;
+          this.pump(lane);
+          this.forget(key, lane);
+        };
+        p.then(settled, settled);
+      });
+      this.pump(lane);
+    });
+  }
+
+  /**
+   * Writes a stanza to a local server, trying again while it may still wait
+   * (see above). `link`: a stanza from that in-order link (its lane).
+   */
+  deliver(el: XmlElement, link?: string): Promise<void> {
+    let lane: Lane | undefined;
+    if (link !== undefined) {
+      const key = laneKey(link, el);
+      lane = this.lane(key);
+      lane.active++;
+      const l = lane;
+      const p = this.withRetries(el, l, l.seq++);
+      const done = (): void => {
+        l.active--;
+        this.forget(key, l);
+      };
+      p.then(done, done);
+      return this.track(p);
+    }
+    return this.track(this.withRetries(el));
+  }
+
+  private track(p: Promise<void>): Promise<void> {
     this.delivering.add(p);
     const done = (): void => void this.delivering.delete(p);
     p.then(done, done);
     return p;
   }
 
-  private async withRetries(el: XmlElement): Promise<void> {
+  private async withRetries(el: XmlElement, lane?: Lane, seq = 0): Promise<void> {
     const { clock, metrics } = this.o;
     const deadline = clock.now() + this.o.holdMs;
     let delay = RETRY_FIRST_MS;
     for (let attempt = 0; ; attempt++) {
       if (this.stopping && attempt > 0) throw new RelayStoppingError();
       try {
-        await this.o.send(el);
+        const sent = this.o.send(el);
+        // Written again: once the lane's last one is, new stanzas may follow.
+        if (lane && attempt > 0) this.pump(lane);
+        await sent;
         return;
       } catch (err) {
         if (this.stopping) throw new RelayStoppingError(err as Error);
         if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || clock.now() + delay > deadline) throw err;
         this.o.failed(`local delivery to ${el.attr('to')}: ${err.condition}`);
         metrics.inc('local_delivery_retries_total', { condition: err.condition });
-        await this.nap(delay);
+        if (lane) {
+          await this.resendLater(lane, seq, delay);
+          lane.waking--;
+        } else await this.nap(delay);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
+  }
+
+  private lane(key: string): Lane {
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { waiting: [], open: 0, active: 0, seq: 0, resend: [], waking: 0 };
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  private forget(key: string, lane: Lane): void {
+    if (lane.open === 0 && lane.active === 0 && lane.waiting.length === 0 && lane.resend.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
+  }
+
+  /** Starts waiting routes while the window has room and nothing waits to be written again. */
+  private pump(lane: Lane): void {
+    while (lane.waiting.length > 0 && lane.open < this.window && lane.resend.length === 0 && lane.waking === 0) lane.waiting.shift()!();
+  }
+
+  /** Resolves once `delay` has passed and every earlier stanza of the lane waiting to be written again has been woken. */
+  private resendLater(lane: Lane, seq: number, delay: number): Promise<void> {
+    return new Promise<void>((wake) => {
+      const r: Resend = { seq, due: this.o.clock.now() + delay, wake };
+      let i = lane.resend.length;
+      while (i > 0 && lane.resend[i - 1].seq > seq) i--;
+      lane.resend.splice(i, 0, r);
+      this.release(lane);
+    });
+  }
+
+  /** Wakes the lane's due resends from the oldest on; the first not due holds those behind it. */
+  private release(lane: Lane): void {
+    lane.cancel?.();
+    lane.cancel = undefined;
+    const now = this.o.clock.now();
+    while (lane.resend.length > 0 && (this.stopping || lane.resend[0].due <= now)) {
+      lane.waking++;
+      lane.resend.shift()!.wake();
+    }
+    if (lane.resend.length > 0) lane.cancel = this.o.clock.schedule(lane.resend[0].due - now, () => this.release(lane));
   }
 
   /** Sleeps ms on the clock, or until stop(). */
@@ -118,6 +230,7 @@ export class LocalDelivery {
   stop(): void {
     this.stopping = true;
     for (const wake of [...this.sleepers]) wake();
+    for (const lane of this.lanes.values()) this.release(lane);
   }
 
   /** Waits up to maxMs for deliveries under way (bounces of stopped links among them). */
@@ -136,4 +249,8 @@ export class LocalDelivery {
       cancel?.();
     }
   }
+}
+
+function laneKey(link: string, el: XmlElement): string {
+  return `${link}\0${domainOf(el.attr('to')) ?? ''}`;
 }

@@ -39,6 +39,8 @@ export interface RelaySettings {
   s2sAdmission?: AdmissionLimits;
   /** Connection limits of the metrics/status listener (metrics.*). */
   metricsLimits?: HttpLimits;
+  /** Stanzas of one link written to one local domain before its XEP-0198 ack (local.delivery_window). */
+  deliveryWindow?: number;
 }
 
 export interface RelayStatus {
@@ -81,12 +83,13 @@ export class Relay {
       metrics: this.metrics,
       log: this.log,
       failed: (m) => (this.lastError = m),
+      window: settings.deliveryWindow,
     });
     this.view = new StatusView(() => this.status(), this.metrics, opts.version);
     this.router = new Router({
       localDomains: settings.localDomains,
       links,
-      local: { deliver: (el) => this.local.deliver(el) },
+      local: { deliver: (el, link) => this.local.deliver(el, link?.deliverInOrder ? link.name : undefined) },
       hooks: opts.hooks,
       logger: this.log,
       metrics: this.metrics,

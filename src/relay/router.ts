@@ -19,9 +19,10 @@ export interface LocalSide {
    * Delivers to a local server. Resolves once the stanza is written to an
    * authenticated session; rejects with a StanzaError when it cannot be (the
    * router bounces it), or another error when the relay is stopping (the
-   * stanza stays with the link for the next start).
+   * stanza stays with the link for the next start). `link`: the link the
+   * stanza came from (absent for stanzas the relay makes).
    */
-  deliver(stanza: XmlElement): Promise<void> | void;
+  deliver(stanza: XmlElement, link?: RelayLink): Promise<void> | void;
 }
 
 /** Thrown by LocalSide.deliver when the relay stops before the stanza could be written. */
@@ -129,7 +130,7 @@ export class Router {
 
   private async deliverLocal(link: RelayLink, s: XmlElement): Promise<void> {
     try {
-      await this.opts.local.deliver(s);
+      await this.opts.local.deliver(s, link);
       this.metrics.tally('stanzas_out_total', { direction: 'to_local', kind: s.local });
     } catch (err) {
       if (!(err instanceof StanzaError)) throw err;

@@ -394,8 +394,8 @@ export class OutboundSession extends S2SStream {
   /**
    * XEP-0198 §4: one <r/> per burst, once <enabled/> arrived. When the
    * burst's stanzas are corked (send()), the <r/> joins their write at the
-   * end of the tick: one write instead of two per stanza, as the relay
-   * delivers to a local server one stanza at a time, each once acknowledged.
+   * end of the tick: one write instead of two per burst, as the relay
+   * delivers to a local server a window of stanzas (default one) at a time.
    */
   private requestAck(): void {
     const sm = this.sm;

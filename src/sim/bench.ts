@@ -12,6 +12,7 @@
  */
 import { loadBearerParams, type BearerParams } from '../emulator/index.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
+import { SITE_DEFAULTS } from '../config/defaults.ts';
 import { makeWorkload } from './workloads.ts';
 import type { OutageSpec } from './outage.ts';
 import { natFigures, withNat } from './nat.ts';
@@ -46,6 +47,8 @@ export interface BenchResult extends Figures {
   baseline_kind: string;
   /** the relays' traffic optimizers: on, off, or the comma list left on (optimize-choice.ts) */
   optimize: string;
+  /** both relays' local.delivery_window */
+  delivery_window: number;
   baseline: Figures | null;
   /** baseline / relay (first stanza, bytes per stanza) and relay / baseline (goodput); null without a baseline. */
   ratios: { first_stanza: number | null; bytes_per_stanza: number | null; goodput: number | null } | null;
@@ -79,6 +82,8 @@ export interface BenchOptions {
   natRebindS?: number;
   /** Both relays see the bearer as metered (metered.ts). */
   metered?: MeteredBench;
+  /** Both relays' local.delivery_window (absent: the site-file default). */
+  deliveryWindow?: number;
 }
 
 export const DEFAULT_STANZAS = 200;
@@ -122,7 +127,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
   if (o.metered) notes.push(meteredNote(o.metered));
-  const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs, ...meteredSite(o.metered) });
+  const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs, ...meteredSite(o.metered), deliveryWindow: o.deliveryWindow });
   let relay: Figures;
   try {
     relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
@@ -155,6 +160,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     ...relay,
     baseline_kind: typeof choice === 'object' ? choice.kind : choice,
     optimize: o.optimize ?? 'on',
+    delivery_window: o.deliveryWindow ?? SITE_DEFAULTS.local.delivery_window,
     baseline,
     ratios: baseline
       ? {

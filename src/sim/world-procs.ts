@@ -28,6 +28,8 @@ export interface ProcessWorldOptions {
   /** more keys of each relay's link, and top-level yaml (bench --metered). */
   linkExtra?: string;
   extra?: string;
+  /** both relays' local.delivery_window (absent: the default). */
+  deliveryWindow?: number;
 }
 
 /** Relay pair world with the relays as child processes; world.usage() reports each one's CPU, RSS and link counters. */
@@ -41,7 +43,7 @@ export async function startRelayProcessWorld(o: ProcessWorldOptions): Promise<Wo
     const { keyFile, emu } = await startSites(world, cleanup, { seed: o.seed, params, udp });
     const files = {} as Record<Side, string>;
     for (const side of ['a', 'b'] as const) {
-      const { file, yaml } = pairSite(world, side, { profile: o.profile, optimize: o.optimize, udp: udp[side], emu: params.nat && side === 'b' ? undefined : emu.addresses[side].port, key: keyFile, listen: `127.0.0.1:${s2s[side]}`, linkExtra: o.linkExtra, extra: `log: { level: ${o.logLevel ?? 'warn'} }\n${o.extra ?? ''}` });
+      const { file, yaml } = pairSite(world, side, { profile: o.profile, optimize: o.optimize, udp: udp[side], emu: params.nat && side === 'b' ? undefined : emu.addresses[side].port, key: keyFile, listen: `127.0.0.1:${s2s[side]}`, linkExtra: o.linkExtra, deliveryWindow: o.deliveryWindow, extra: `log: { level: ${o.logLevel ?? 'warn'} }\n${o.extra ?? ''}` });
       writeFileSync(file, yaml);
       files[side] = file;
     }

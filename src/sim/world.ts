@@ -129,7 +129,7 @@ export function worldWithCleanup(kind: World['kind'], dir: string, ownsDir: bool
  * none), `linkExtra` (more keys of the link, indented) and `extra` (appended
  * top-level yaml) serve the soak, which runs relays as processes on fixed ports.
  */
-export function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu?: string; key: string; optimize?: string; listen?: string; metrics?: string; linkExtra?: string; extra?: string }): string {
+export function siteYaml(o: { site: string; dir: string; local: readonly string[]; remote: readonly string[]; peerAddr: string; profile: string; bind: string; emu?: string; key: string; optimize?: string; listen?: string; metrics?: string; linkExtra?: string; extra?: string; deliveryWindow?: number }): string {
   const routes = o.local.map((d) => `${d}: "${o.peerAddr}"`).join(', ');
   return `site: ${o.site}
 data_dir: ${o.dir}
@@ -138,7 +138,7 @@ local:
   listen: ["${o.listen ?? '127.0.0.1:0'}"]
   routes: { ${routes} }
   tls: { require: true }
-links:
+${o.deliveryWindow === undefined ? '' : `  delivery_window: ${o.deliveryWindow}\n`}links:
   - name: ${o.site === 'ship' ? 'shore' : 'ship'}
     domains: [${o.remote.join(', ')}]
     profile: ${JSON.stringify(o.profile)}
@@ -176,7 +176,7 @@ export async function startSites(world: World, cleanup: Array<() => Promise<void
 }
 
 /** Relay `side`'s site file in a pair world (a: ship, b: shore; its data_dir made): where it goes and its text. */
-export function pairSite(world: World, side: Side, o: { profile: string; optimize?: string; udp: number; emu: number | undefined; key: string; listen?: string; linkExtra?: string; extra?: string }): { site: string; file: string; yaml: string } {
+export function pairSite(world: World, side: Side, o: { profile: string; optimize?: string; udp: number; emu: number | undefined; key: string; listen?: string; linkExtra?: string; extra?: string; deliveryWindow?: number }): { site: string; file: string; yaml: string } {
   const other: Side = side === 'a' ? 'b' : 'a';
   const site = side === 'a' ? 'ship' : 'shore';
   mkdirSync(join(world.dir, site), { recursive: true });
@@ -195,6 +195,7 @@ export function pairSite(world: World, side: Side, o: { profile: string; optimiz
     listen: o.listen,
     linkExtra: o.linkExtra,
     extra: o.extra,
+    deliveryWindow: o.deliveryWindow,
   });
   return { site, file: join(world.dir, `${site}.yaml`), yaml };
 }

@@ -33,6 +33,7 @@ test('minimal site file: every default filled, paths absolute, profile loaded', 
     routes: {},
     tls: { cert: null, key: null, require: false },
     clearance: null,
+    delivery_window: 1,
   });
   t.deepEqual(cfg.optimize, { presence: 'coalesce', disco_cache: true, fanout: true, drop: [] });
   t.deepEqual(cfg.policy, { allow: ['*'], block: [], block_namespaces: [], urgent: { from: [], message_types: [], shim_urgency: [] } });
@@ -446,4 +447,20 @@ test('a certificate file that does not exist is reported at its key, not at the 
   t.truthy(i, JSON.stringify(issues));
   t.regex(i!.message, /file not found: .*certs\/missing\.pem/);
   t.is(i!.line, text.split('\n').findIndex((l) => l.includes('missing.pem')) + 1);
+});
+
+test('local.delivery_window: default 1, a whole number up to 1024; anything else named at its line', (t) => {
+  t.is(parseSiteConfig(MINIMAL, 'ship.yaml', { checkKeyFiles: false }).local.delivery_window, 1);
+  const with16 = MINIMAL.replace('  domains: [a.example]\n', '  domains: [a.example]\n  delivery_window: 16\n');
+  t.is(parseSiteConfig(with16, 'ship.yaml', { checkKeyFiles: false }).local.delivery_window, 16);
+  for (const [bad, message] of [
+    ['0', 'expected a number > 0, got 0'],
+    ['2.5', 'expected an integer, got 2.5'],
+    ['5000', 'expected a number <= 1024, got 5000'],
+    ['many', 'expected a number, got "many"'],
+  ]) {
+    const text = MINIMAL.replace('  domains: [a.example]\n', `  domains: [a.example]\n  delivery_window: ${bad}\n`);
+    const i = issueAt(t, issuesOf(t, () => parseSiteConfig(text, 'ship.yaml', { checkKeyFiles: false })), 'local.delivery_window');
+    t.like(i, { file: 'ship.yaml', line: 4, message }, bad);
+  }
 });

@@ -129,3 +129,131 @@ test('settle waits for deliveries under way, at most the time given', async (t) 
   // Nothing under way: returns at once.
   await local.settle(5000);
 });
+
+/** A local server whose XEP-0198 acknowledgements the test gives: send() resolves when acked, rejects when the stream breaks. */
+function ackedServer() {
+  const written: string[] = [];
+  const unacked: Array<{ id: string; d: ReturnType<typeof deferred> }> = [];
+  let most = 0;
+  const send = (el: XmlElement): Promise<void> => {
+    const d = deferred();
+    written.push(el.attr('id')!);
+    unacked.push({ id: el.attr('id')!, d });
+    most = Math.max(most, unacked.length);
+    return d.promise;
+  };
+  return {
+    send,
+    written,
+    get inFlight() {
+      return unacked.length;
+    },
+    get most() {
+      return most;
+    },
+    /** <a h/> covering the n oldest. */
+    ack(n: number): void {
+      for (const u of unacked.splice(0, n)) u.d.resolve();
+    },
+    /** One stanza's stream breaks. */
+    fail(id: string): void {
+      const i = unacked.findIndex((u) => u.id === id);
+      unacked.splice(i, 1)[0].d.reject(new StanzaError('remote-server-not-found', 'stream closed by peer'));
+    },
+    /** The stream breaks: every unacknowledged stanza comes back (s2s/outbound.ts closing). */
+    cut(): void {
+      for (const u of unacked.splice(0)) u.d.reject(new StanzaError('remote-server-not-found', 'stream closed by peer'));
+    },
+  };
+}
+
+/** n stanzas from link "ship" to b.example through inOrder, each delivered in its lane as the relay does. */
+function burst(local: LocalDelivery, n: number, from = 1): Array<Promise<void>> {
+  return Array.from({ length: n }, (_, i) => {
+    const el = msg(`m${from + i}`);
+    return local.inOrder('ship', el, () => local.deliver(el, 'ship'));
+  });
+}
+
+const ids = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `m${from + i}`);
+
+test('delivery window 4: four stanzas are written before the first ack, never a fifth; each cumulative ack lets as many follow, in order', async (t) => {
+  const server = ackedServer();
+  const local = new LocalDelivery({ send: server.send, holdMs: 10_000, clock: new ManualClock(), metrics: new Metrics(), log: silentLogger, failed: () => undefined, window: 4 });
+  const done = burst(local, 10);
+  await turn();
+  t.deepEqual(server.written, ids(1, 4), 'four in flight before any ack');
+  server.ack(1);
+  await turn();
+  t.deepEqual(server.written, ids(1, 5), 'an ack for one lets one more go');
+  server.ack(3); // <a h='4'/>: m2..m4 at once
+  await turn();
+  t.deepEqual(server.written, ids(1, 8));
+  t.is(server.inFlight, 4);
+  server.ack(4);
+  await turn();
+  server.ack(2);
+  await Promise.all(done);
+  t.deepEqual(server.written, ids(1, 10), 'each written once, in arrival order');
+  t.is(server.most, 4, 'never more than the window unacknowledged');
+});
+
+test('delivery window 3, broken stream: the unacknowledged stanzas are written again in their order after the back-off, before any new one', async (t) => {
+  const server = ackedServer();
+  const clock = new ManualClock();
+  const metrics = new Metrics();
+  const local = new LocalDelivery({ send: server.send, holdMs: 60_000, clock, metrics, log: silentLogger, failed: () => undefined, window: 3 });
+  const done = burst(local, 6);
+  await turn();
+  server.ack(1); // m1 confirmed; m2..m4 in flight
+  await turn();
+  t.deepEqual(server.written, ids(1, 4));
+  server.cut();
+  await turn();
+  clock.advance(999);
+  await turn();
+  t.deepEqual(server.written, ids(1, 4), 'nothing new while m2..m4 wait for their retry');
+  clock.advance(1);
+  await turn();
+  t.deepEqual(server.written.slice(4), ['m2', 'm3', 'm4'], 'written again on the next stream, in order');
+  t.is(metrics.get('local_delivery_retries_total', { condition: 'remote-server-not-found' }), 3);
+  server.ack(3);
+  await turn();
+  server.ack(2);
+  await turn();
+  t.deepEqual(server.written.slice(7), ['m5', 'm6']);
+  server.ack(2);
+  await Promise.all(done);
+});
+
+test('delivery window: a stanza whose retry waits longer holds the later ones of its lane behind it', async (t) => {
+  const server = ackedServer();
+  const clock = new ManualClock();
+  const local = new LocalDelivery({ send: server.send, holdMs: 60_000, clock, metrics: new Metrics(), log: silentLogger, failed: () => undefined, window: 2 });
+  const done = burst(local, 3);
+  await turn();
+  t.deepEqual(server.written, ['m1', 'm2']);
+  // m1 and m2 went on two streams (two sender domains) that fail at different times.
+  server.fail('m1'); // again at 1 s
+  await turn();
+  clock.advance(500);
+  server.fail('m2'); // again at 1.5 s
+  await turn();
+  clock.advance(500);
+  await turn();
+  t.deepEqual(server.written, ['m1', 'm2', 'm1']);
+  clock.advance(200);
+  server.fail('m1'); // its second failure: again at 3.2 s
+  await turn();
+  clock.advance(300);
+  await turn();
+  t.deepEqual(server.written, ['m1', 'm2', 'm1'], 'm2, due at 1.5 s, waits for m1');
+  clock.advance(1700);
+  await turn();
+  t.deepEqual(server.written.slice(3), ['m1', 'm2'], 'then both, in order');
+  server.ack(2);
+  await turn();
+  t.deepEqual(server.written.slice(5), ['m3']);
+  server.ack(1);
+  await Promise.all(done);
+});

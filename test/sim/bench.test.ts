@@ -5,11 +5,12 @@
  * delivery (nothing lost or duplicated), never as timings.
  */
 import test, { type ExecutionContext } from 'ava';
-import { runBench, makeWorkload, replyFor, startBaselineWorld, BenchError, WORKLOADS, type BenchResult, type ExtraBaseline, type Figures } from '../../src/sim/index.ts';
+import { runBench, makeWorkload, replyFor, startBaselineWorld, siteYaml, BenchError, WORKLOADS, type BenchResult, type ExtraBaseline, type Figures } from '../../src/sim/index.ts';
 import { XmlElement } from '../../src/xml/element.ts';
 import { parseXml } from '../../src/xml/parser.ts';
 import { verifyCapsVer } from '../../src/optimize/index.ts';
 import { runSatrelay } from '../helpers/cli.ts';
+import { parseSiteConfig } from '../../src/config/index.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +139,14 @@ test('satrelay bench refuses bad arguments with a usage message', async (t) => {
   const { code, err } = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'nope'], t);
   t.is(code, 2);
   t.regex(err, /unknown workload "nope"/);
+});
+
+test('satrelay bench --delivery-window: a whole number from 1 to 1024, written into both relays\' site files', async (t) => {
+  const { code, err } = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'chat', '--delivery-window', '0'], t);
+  t.is(code, 2);
+  t.regex(err, /--delivery-window.*a whole number from 1 to 1024/);
+  const yaml = siteYaml({ site: 'ship', dir: '/tmp/x', local: ['a.example'], remote: ['b.example'], peerAddr: '127.0.0.1:5269', profile: 'lan', bind: '127.0.0.1:5298', emu: '127.0.0.1:5299', key: 'k.key', deliveryWindow: 16 });
+  t.is(parseSiteConfig(yaml, 'ship.yaml', { checkKeyFiles: false }).local.delivery_window, 16);
 });
 
 test('the shipped satrelay bench offers builtin and none; the Prosody baseline is pointed to the checkout script', async (t) => {

@@ -72,7 +72,7 @@ const TICK_MS = 5000;
 export class ConstrainedLink implements RelayLink {
   readonly name: string;
   readonly domains: readonly string[];
-  /** The inbound spool forgets a message once each stanza is confirmed: one at a time per local domain. */
+  /** The inbound spool forgets a message once each stanza is confirmed: in order per local domain, up to local.delivery_window unconfirmed. */
   readonly deliverInOrder = true;
   private readonly log: Logger;
   private readonly metrics: Metrics;
