@@ -66,6 +66,7 @@ const HELP: Record<string, string> = {
   'links[].bearers[].device': 'serial device',
   'links[].bearers[].baud': 'serial line speed, bit/s',
   'links[].bearers[].tuning': 'link protocol tuning on this bearer (profile values, overridden here, rest computed)',
+  'links[].bearers[].metered': 'this bearer billed per MB (its own, else its profile\'s; null = not metered)',
   'links[].bearers[].tuning.failover_after_s': 'this bearer is declared down (the link fails over) after this long silent, s',
   'links[].failback_hold_s': 'a better bearer must be up this long before the link fails back to it, s',
   'links[].tuning.failover_after_s': 'with bearers: declared down after this long silent, s (default link_down_after_s)',
