@@ -25,7 +25,9 @@ export interface Write {
   last?: [string, () => void];
 }
 
-interface Queued extends Write {
+/** A queued write and its caller's promise (kept apart: no copy of the write per call). */
+interface Queued {
+  w: Write;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -66,7 +68,7 @@ export class GroupCommit {
 
   /** Queues a write; resolves once the batch holding it is committed and fsync'd. */
   add(w: Write): Promise<void> {
-    const p = new Promise<void>((resolve, reject) => this.queue.push({ ...w, resolve, reject }));
+    const p = new Promise<void>((resolve, reject) => this.queue.push({ w, resolve, reject }));
     if (w.last) this.lasts.set(w.last[0], w.last[1]);
     this.queuedBytes += w.bytes;
     if (!this.outstanding) this.begin();
@@ -93,7 +95,7 @@ export class GroupCommit {
       this.runningBytes = this.queuedBytes;
       this.queuedBytes = 0;
       this.epoch++;
-      for (const w of batch) w.apply();
+      for (const q of batch) q.w.apply();
       for (const write of lasts.values()) write();
     };
     let started: Promise<unknown>;
@@ -115,10 +117,10 @@ export class GroupCommit {
     this.epoch++;
     if (err === undefined) {
       try {
-        for (const w of batch) w.done?.();
+        for (const q of batch) q.w.done?.();
         this.hooks.committed(batch.length);
       } finally {
-        for (const w of batch) w.resolve(); // committed: callers learn it whatever the bookkeeping did
+        for (const q of batch) q.resolve(); // committed: callers learn it whatever the bookkeeping did
       }
     } else {
       // Writes queued behind a failed commit fail too: their memory state assumed it.

@@ -51,13 +51,27 @@ export interface PartInfo { length: number; head?: StanzaHead }
 
 const U64_MAX = (1n << 64n) - 1n;
 
+/** utf8(link) 0x00 per link name, so a key costs one allocation (link names are few: the configured links). */
+const prefixes = new Map<string, Buffer>();
+
+function prefixOf(link: string): Buffer {
+  let p = prefixes.get(link);
+  if (!p) {
+    if (prefixes.size >= 1024) prefixes.clear();
+    const name = Buffer.from(link, 'utf8');
+    p = Buffer.alloc(name.length + 1);
+    name.copy(p, 0);
+    prefixes.set(link, p);
+  }
+  return p;
+}
+
 export function keyOf(link: string, id: bigint): Buffer {
   if (id < 0n || id > U64_MAX) throw new SpoolError('SPOOL_BAD_ID', `id out of range: ${id}`);
-  const name = Buffer.from(link, 'utf8');
-  const k = Buffer.alloc(name.length + 9);
-  name.copy(k, 0);
-  k[name.length] = 0;
-  k.writeBigUInt64BE(id, name.length + 1);
+  const p = prefixOf(link);
+  const k = Buffer.allocUnsafe(p.length + 8);
+  p.copy(k, 0);
+  k.writeBigUInt64BE(id, p.length);
   return k;
 }
 
@@ -97,7 +111,8 @@ export function headOfMeta(m: OutboundMeta | undefined): StanzaHead | undefined 
 }
 
 export function sealOut(key: Buffer, s: Buffer, m: OutboundMeta): OutRecord {
-  return { s, m, c: checksum(key, s), h: checksum(key, metaText(m)) };
+  const k = crc32(key); // both checksums start from the key's
+  return { s, m, c: crc32(s, k), h: crc32(metaText(m), k) };
 }
 
 export function sealGroup(key: Buffer, ids: string[], s: Buffer, p: Priority): GroupRecord {
