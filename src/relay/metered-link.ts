@@ -43,13 +43,6 @@ export function bearerMetering(bearers: readonly BearerConfig[], metering: Meter
   if (!metering) return {};
   return {
     onSwitch: (to, index) => metering.setBearer(to.name, bearers[index].metered),
-    accounting: {
-      // Bytes are counted from the core's totals (Metering.attach), to the bearer in use when counted.
-      sent: () => {},
-      costToday: (name) => {
-        const s = metering.meter.snapshotOf(name, Date.now());
-        return s.metered ? s.costToday : undefined;
-      },
-    },
+    accounting: { costToday: (name) => metering.costToday(name) },
   };
 }

@@ -63,6 +63,8 @@ export class MultiBearerDriver implements LinkDriver {
   private timerAt = Infinity;
   private closed = false;
   private readonly counts = { failovers: 0, failbacks: 0 };
+  /** Each bearer's metric labels, made once (the per-frame counters use them). */
+  private readonly bearerLabels: Array<{ link: string; bearer: string }>;
 
   constructor(
     private readonly endpoint: BearerEndpoint,
@@ -74,6 +76,7 @@ export class MultiBearerDriver implements LinkDriver {
     this.log = base.logger ?? silentLogger;
     this.metrics = base.metrics ?? new Metrics();
     this.link = base.name ?? '';
+    this.bearerLabels = o.bearers.map((b) => ({ link: this.link, bearer: b.name }));
     const now = this.clock.now();
     this.sel = new BearerSelector(o.bearers.map((b) => ({ name: b.name, downAfterMs: b.downAfterMs, probeMs: b.probeMs })), o.holdDownMs, now);
     this.probe = o.bearers.map(() => false);
@@ -100,7 +103,7 @@ export class MultiBearerDriver implements LinkDriver {
         const r = ep.handleFrame(now, frame);
         if (r === true) {
           this.bytes[i].received += frame.length;
-          this.metrics.inc('link_bearer_bytes_received_total', this.labels(i), frame.length);
+          this.metrics.tally('link_bearer_bytes_received_total', this.bearerLabels[i], frame.length);
           this.sel.heard(i, now);
           this.evaluate(now);
         }
@@ -114,21 +117,16 @@ export class MultiBearerDriver implements LinkDriver {
         if (this.probe[i]) {
           this.probe[i] = false;
           frame = ep.bearerProbe(now);
-          if (frame) this.metrics.inc('link_bearer_probes_total', this.labels(i));
+          if (frame) this.metrics.tally('link_bearer_probes_total', this.bearerLabels[i]);
         } else if (i === this.sel.current) frame = ep.pollTransmit(now);
         if (!frame) return undefined;
         this.sel.sent(i, now);
         this.bytes[i].sent += frame.length;
-        this.metrics.inc('link_bearer_bytes_sent_total', this.labels(i), frame.length);
-        this.o.accounting?.sent(this.o.bearers[i].name, frame.length);
+        this.metrics.tally('link_bearer_bytes_sent_total', this.bearerLabels[i], frame.length);
         return frame;
       },
       pollTimeout: () => (i === this.sel.current ? ep.pollTimeout() : undefined),
     };
-  }
-
-  private labels(i: number): { link: string; bearer: string } {
-    return { link: this.link, bearer: this.o.bearers[i].name };
   }
 
   /** Bearer i's driver took input: the owner reads the core's events; what they owe goes on the current bearer. */
@@ -178,7 +176,7 @@ export class MultiBearerDriver implements LinkDriver {
     const change = this.sel.poll(now);
     for (const t of this.sel.takeTransitions()) {
       const b = this.o.bearers[t.bearer];
-      this.metrics.set('link_bearer_up', t.up ? 1 : 0, this.labels(t.bearer));
+      this.metrics.set('link_bearer_up', t.up ? 1 : 0, this.bearerLabels[t.bearer]);
       this.log.info({ bearer: b.name }, t.up ? `bearer ${b.name} up: the partner is heard on it` : `bearer ${b.name} declared down: nothing heard on it for ${b.downAfterMs / 1000} s`);
     }
     if (change) this.apply(now, change);
@@ -190,10 +188,10 @@ export class MultiBearerDriver implements LinkDriver {
     this.endpoint.useBearer(now, c.to, to.tuning);
     if (c.kind === 'failover') {
       this.counts.failovers++;
-      this.metrics.inc('link_bearer_failovers_total', this.labels(c.to));
+      this.metrics.inc('link_bearer_failovers_total', this.bearerLabels[c.to]);
     } else {
       this.counts.failbacks++;
-      this.metrics.inc('link_bearer_failbacks_total', this.labels(c.to));
+      this.metrics.inc('link_bearer_failbacks_total', this.bearerLabels[c.to]);
     }
     this.log.warn({ kind: c.kind, from: this.o.bearers[c.from].name, to: to.name, cause: c.cause }, `link ${c.kind} to bearer ${to.name}: ${c.cause}`);
     this.gauges();
@@ -204,8 +202,8 @@ export class MultiBearerDriver implements LinkDriver {
 
   private gauges(): void {
     this.o.bearers.forEach((_, i) => {
-      this.metrics.set('link_bearer_current', i === this.sel.current ? 1 : 0, this.labels(i));
-      this.metrics.set('link_bearer_up', this.sel.isUp(i) ? 1 : 0, this.labels(i));
+      this.metrics.set('link_bearer_current', i === this.sel.current ? 1 : 0, this.bearerLabels[i]);
+      this.metrics.set('link_bearer_up', this.sel.isUp(i) ? 1 : 0, this.bearerLabels[i]);
     });
   }
 
@@ -219,16 +217,19 @@ export class MultiBearerDriver implements LinkDriver {
 
   /** Each bearer for status: up, current, bytes, cost so far today (metered). */
   bearers(): BearerStatus[] {
-    return this.o.bearers.map((b, i) => ({
-      name: b.name,
-      profile: b.profile,
-      transport: b.transport,
-      up: this.sel.isUp(i),
-      current: i === this.sel.current,
-      bytesSent: this.bytes[i].sent,
-      bytesReceived: this.bytes[i].received,
-      ...(this.o.accounting?.costToday(b.name) !== undefined ? { costToday: this.o.accounting.costToday(b.name) } : {}),
-    }));
+    return this.o.bearers.map((b, i) => {
+      const costToday = this.o.accounting?.costToday(b.name);
+      return {
+        name: b.name,
+        profile: b.profile,
+        transport: b.transport,
+        up: this.sel.isUp(i),
+        current: i === this.sel.current,
+        bytesSent: this.bytes[i].sent,
+        bytesReceived: this.bytes[i].received,
+        ...(costToday !== undefined ? { costToday } : {}),
+      };
+    });
   }
 
   /** Failovers and failbacks so far (benchmarks). */

@@ -20,13 +20,11 @@ export interface BearerStatus {
 }
 
 /**
- * Metered bearers (profile `metered:`): told the bytes each bearer carries,
- * asked for the cost so far today. The link over several bearers calls it;
- * whoever owns the budget implements it.
+ * Metered bearers (`metered:`): asked for the cost so far today, for status.
+ * Whoever owns the budget implements it (link/metered counts the bytes from
+ * the link's totals).
  */
 export interface BearerAccounting {
-  /** `bytes` of one frame went out on bearer `name`. */
-  sent(name: string, bytes: number): void;
   /** Cost so far today on bearer `name`; undefined: not metered. */
   costToday(name: string): number | undefined;
 }

@@ -129,6 +129,13 @@ export class Metering {
     return { ...this.meter.snapshot(now), held: this.sched?.held() ?? 0 };
   }
 
+  /** Cost so far today on `bearer` (current or not); undefined: not metered. */
+  costToday(bearer: string, now = this.wall()): number | undefined {
+    this.sync(now);
+    const s = this.meter.snapshotOf(bearer, now);
+    return s.metered ? s.costToday : undefined;
+  }
+
   close(now = this.wall()): void {
     this.sync(now);
     this.save(now);
