@@ -11,10 +11,12 @@
  *   Every record carries checksums (records.ts): damaged ones are never handed
  *   out as data, recover() names them for a bounce. A spool lmdb cannot read
  *   safely is moved aside at open (check.ts); inspectSpool() reports offline.
+ *   writeFileDurably(): small state files beside the spool, all or nothing.
  * Must not import: link/, s2s/, optimize/ (it stores opaque bytes), nor
  * relay/, config/ or anything above; only obs/ (and the rows below it).
  */
 export { Spool } from './spool.ts';
+export { writeFileDurably } from './durable-file.ts';
 export type { OutboundMeta, InboundMeta, SpoolEntry, SpoolOptions, SpoolStats, Priority, StanzaHead, PartInfo, DamagedStanza, Recovery } from './spool.ts';
 export { SpoolError, SpoolFullError, SpoolDiskFullError, SpoolClosedError } from './errors.ts';
 export type { SpoolErrorCode } from './errors.ts';

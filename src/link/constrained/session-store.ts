@@ -13,10 +13,10 @@
  * above every session it used before while its clock is right; with a clock
  * before 2020 it starts at a random one. A new key clears the partner's record.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
 import { MAX_SESSION, type LinkEvent, type SessionState } from '../core/index.ts';
+import { writeFileDurably } from '../../spool/index.ts';
 import type { Logger } from '../../obs/log.ts';
 import type { Metrics } from '../../obs/metrics.ts';
 
@@ -84,13 +84,8 @@ export class SessionStore {
 
   private write(): void {
     if (!this.file) return;
-    const tmp = `${this.file}.tmp`;
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
-      writeFileSync(tmp, JSON.stringify(this.stored) + '\n', { mode: 0o600 });
-      syncPath(tmp);
-      renameSync(tmp, this.file);
-      syncPath(dirname(this.file));
+      writeFileDurably(this.file, JSON.stringify(this.stored) + '\n');
     } catch (err) {
       throw new SessionStoreError(this.file, `cannot store the link session: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -107,15 +102,6 @@ const CLOCK_FLOOR_S = 1_577_836_800;
 export function clockSession(nowMs: number): number | undefined {
   const s = Math.floor(nowMs / 1000);
   return s >= CLOCK_FLOOR_S && s <= MAX_SESSION ? s : undefined;
-}
-
-function syncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function readRecord(file: string | undefined, key: string, nowMs: number, log: Logger): { prev?: Stored; fresh?: FreshReason } {

@@ -8,8 +8,8 @@
  * file that does not parse is moved aside (the day's count then starts at 0,
  * logged).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, renameSync } from 'node:fs';
+import { writeFileDurably } from '../../spool/index.ts';
 import type { Logger } from '../../obs/log.ts';
 import type { MeterSpend } from './meter.ts';
 
@@ -36,21 +36,7 @@ export function readSpend(file: string, log: Logger, nowMs: number): MeterSpend 
 }
 
 export function writeSpend(file: string, spend: MeterSpend): void {
-  const tmp = `${file}.tmp`;
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(tmp, JSON.stringify({ format: 1, ...spend }) + '\n', { mode: 0o600 });
-  flush(tmp);
-  renameSync(tmp, file);
-  flush(dirname(file));
-}
-
-function flush(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileDurably(file, JSON.stringify({ format: 1, ...spend }) + '\n');
 }
 
 function parse(text: string): MeterSpend | undefined {
