@@ -17,7 +17,7 @@ import type { Relay } from '../../src/relay/relay.ts';
 import { createLogger } from '../../src/obs/log.ts';
 import { prosodyAvailable, freePort } from '../helpers/prosody.ts';
 import { bare, type ClientEvent } from '../helpers/xmpp-client.ts';
-import { prosodyPair } from './prosody-pair.ts';
+import { prosodyPair, pairSiteYaml } from './prosody-pair.ts';
 import { freeUdpPort } from '../helpers/ports.ts';
 import { until } from '../helpers/until.ts';
 
@@ -27,22 +27,12 @@ const PROFILES = ['starlink-maritime', 'bgan-64k'];
 const msgFrom = (from: string, prefix: string) => (e: ClientEvent): boolean =>
   e.event === 'message' && bare(e.from) === from && typeof e.body === 'string' && e.body.startsWith(prefix);
 
-function site(o: { site: string; dir: string; domain: string; remote: string; listen: string; route: string; key: string; binds: number[]; peers: number[] }): string {
-  return `site: ${o.site}
-data_dir: ${o.dir}
-local:
-  domains: [${o.domain}]
-  listen: ["${o.listen}"]
-  routes: { ${o.domain}: "${o.route}" }
-  tls: { require: false }
-links:
-  - name: ${o.site === 'ship' ? 'shore' : 'ship'}
-    domains: [${o.remote}]
-    key_file: ${o.key}
+/** The link's keys: both bearers, each bound to `binds` and sending to `peers` (the emulators). */
+function bearersLink(key: string, binds: number[], peers: number[]): string {
+  return `    key_file: ${key}
     failback_hold_s: 3
     bearers:
-${PROFILES.map((p, i) => `      - { profile: ${p}, transport: udp, bind: "127.0.0.1:${o.binds[i]}", peer: "127.0.0.1:${o.peers[i]}" }\n`).join('')}metrics: { listen: null }
-`;
+${PROFILES.map((p, i) => `      - { profile: ${p}, transport: udp, bind: "127.0.0.1:${binds[i]}", peer: "127.0.0.1:${peers[i]}" }`).join('\n')}`;
 }
 
 run('Prosody to Prosody over two bearers: the primary cut mid-flow, failover and failback, every message once and in order', async (t) => {
@@ -64,10 +54,9 @@ run('Prosody to Prosody over two bearers: the primary cut mid-flow, failover and
   const relays: Relay[] = [];
   for (const side of ['a', 'b'] as const) {
     const ship = side === 'a';
-    const yaml = site({
-      site: ship ? 'ship' : 'shore', dir: join(dir, side), domain: ship ? 'a.example' : 'b.example', remote: ship ? 'b.example' : 'a.example',
-      listen: ship ? '127.0.0.4:0' : '127.0.0.5:0', route: ship ? `127.0.0.2:${pA}` : `127.0.0.3:${pB}`, key,
-      binds: ports[side], peers: emus.map((e) => e.addresses[side].port),
+    const yaml = pairSiteYaml({
+      site: ship ? 'ship' : 'shore', dir: join(dir, side), listen: ship ? '127.0.0.4:0' : '127.0.0.5:0', route: ship ? `127.0.0.2:${pA}` : `127.0.0.3:${pB}`, tlsRequire: false,
+      link: bearersLink(key, ports[side], emus.map((e) => e.addresses[side].port)),
     });
     const relay = buildRelay(parseSiteConfig(yaml, join(dir, `${side}.yaml`)), { logger: logger(side) });
     await relay.start();

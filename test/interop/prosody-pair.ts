@@ -27,3 +27,25 @@ export async function prosodyPair(
   t.teardown(() => bob.close());
   return { a, b, alice, bob };
 }
+
+/**
+ * The site file of one relay of the pair: ship (a.example) or shore
+ * (b.example), its S2S listener and route to its Prosody, and one link to the
+ * other relay whose keys after name and domains are `link` (indented lines).
+ */
+export function pairSiteYaml(o: { site: 'ship' | 'shore'; dir: string; listen: string; route: string; tlsRequire: boolean; link: string }): string {
+  const ship = o.site === 'ship';
+  return `site: ${o.site}
+data_dir: ${o.dir}
+local:
+  domains: [${ship ? 'a.example' : 'b.example'}]
+  listen: ["${o.listen}"]
+  routes: { ${ship ? 'a.example' : 'b.example'}: "${o.route}" }
+  tls: { require: ${o.tlsRequire} }
+links:
+  - name: ${ship ? 'shore' : 'ship'}
+    domains: [${ship ? 'b.example' : 'a.example'}]
+${o.link}
+metrics: { listen: null }
+`;
+}

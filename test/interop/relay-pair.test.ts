@@ -16,7 +16,7 @@ import { buildRelay } from '../../src/relay/from-config.ts';
 import type { Relay } from '../../src/relay/relay.ts';
 import { Xep0361Link } from '../../src/link/xep0361/link.ts';
 import { createLogger } from '../../src/obs/log.ts';
-import { prosodyPair } from './prosody-pair.ts';
+import { prosodyPair, pairSiteYaml } from './prosody-pair.ts';
 
 const run = prosodyAvailable() || process.env.CI ? test.serial : test.skip;
 
@@ -24,22 +24,6 @@ interface World { relayA: Relay; relayB: Relay; a: ProsodyServer; b: ProsodyServ
 
 export type LinkMode = 'xep0361' | 'udp' | 'serial';
 
-function siteYaml(o: { site: string; dir: string; domain: string; remote: string; listen: string; route: string; tlsRequire: boolean; link: string; profile: string }): string {
-  return `site: ${o.site}
-data_dir: ${o.dir}
-local:
-  domains: [${o.domain}]
-  listen: ["${o.listen}"]
-  routes: { ${o.domain}: "${o.route}" }
-  tls: { require: ${o.tlsRequire} }
-links:
-  - name: ${o.site === 'ship' ? 'shore' : 'ship'}
-    domains: [${o.remote}]
-    profile: ${o.profile}
-${o.link}
-metrics: { listen: null }
-`;
-}
 
 /** Link sections for both relays, and whatever the bearer needs (an emulator). */
 async function linkSections(t: ExecutionContext, mode: LinkMode, dir: string): Promise<{ a: string; b: string; profile: string; later?: (addrA: { port: number }) => string }> {
@@ -80,13 +64,13 @@ async function startWorld(t: ExecutionContext, s2sTls: 'required' | 'off', mode:
   const [pA, pB] = [await freePort('127.0.0.2'), await freePort('127.0.0.3')];
   const tlsRequire = s2sTls === 'required';
   const links = await linkSections(t, mode, dir);
-  const yamlA = siteYaml({ site: 'ship', dir: join(dir, 'ship'), domain: 'a.example', remote: 'b.example', listen: '127.0.0.4:0', route: `127.0.0.2:${pA}`, tlsRequire, link: links.a, profile: links.profile });
+  const yamlA = pairSiteYaml({ site: 'ship', dir: join(dir, 'ship'), listen: '127.0.0.4:0', route: `127.0.0.2:${pA}`, tlsRequire, link: `    profile: ${links.profile}\n${links.a}` });
   const cfgA = () => parseSiteConfig(yamlA, join(dir, 'ship.yaml'));
   const relays: { A?: Relay; B?: Relay } = {};
   relays.A = buildRelay(cfgA(), { logger: testLogger('ship') });
   await relays.A.start();
   const linkB = links.later ? links.later((relays.A.links[0] as Xep0361Link).address!) : links.b;
-  const yamlB = siteYaml({ site: 'shore', dir: join(dir, 'shore'), domain: 'b.example', remote: 'a.example', listen: '127.0.0.5:0', route: `127.0.0.3:${pB}`, tlsRequire, link: linkB, profile: links.profile });
+  const yamlB = pairSiteYaml({ site: 'shore', dir: join(dir, 'shore'), listen: '127.0.0.5:0', route: `127.0.0.3:${pB}`, tlsRequire, link: `    profile: ${links.profile}\n${linkB}` });
   const cfgB = () => parseSiteConfig(yamlB, join(dir, 'shore.yaml'));
   relays.B = buildRelay(cfgB(), { logger: testLogger('shore') });
   await relays.B.start();
