@@ -3,8 +3,8 @@
  * Each run is a child `satrelay bench --json` (a clean process, its own
  * timers); slow bearers run a few at once (they mostly wait), fast ones
  * (CPU-bound) one at a time, both pools side by side.
- * Writes bench/results/<profile>-<workload>.json, summary.json and one SVG
- * chart per profile (<profile>.svg).
+ * Writes bench/results/<profile>-<workload>.json, summary.json, table.md (the
+ * README's figure table) and one SVG chart per profile (<profile>.svg).
  *
  * Options: --profiles a,b  --workloads a,b  --jobs N (slow bearers at once, default 3)
  *          --scale X (stanza counts x X, default 1)  --tmp-dir DIR  --out DIR
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runIfMain } from './entry.ts';
+import { markdownTable } from './table.ts';
 import { listProfiles } from '../src/config/index.ts';
 import { WORKLOADS, chartSvg, type BenchResult, type WorkloadName } from '../src/sim/index.ts';
 
@@ -96,11 +97,12 @@ function summarize(r: Row): Record<string, unknown> {
   const pick = (f: BenchResult | NonNullable<BenchResult['baseline']>) => ({
     delivered: f.delivered, lost: f.lost, duplicated: f.duplicated, reordered: f.reordered, errors: f.errors, answered_near: f.answered_near,
     first_stanza_ms: f.first_stanza_ms, bytes_per_stanza: f.bytes_per_stanza, goodput_bps: f.goodput_bps, link_utilization: f.link_utilization,
+    bearer_busy: f.bearer_busy, stanzas_per_s: f.stanzas_per_s,
     link_bytes: f.link_bytes, xml_bytes: f.xml_bytes, latency_ms: f.latency_ms,
   });
   return {
     profile: x.profile, workload: x.workload, stanzas: x.stanzas, bearer: x.bearer,
-    relay: { ...pick(x), retransmits: x.retransmits, compression_ratio: x.compression_ratio, header_bytes: x.header_bytes },
+    relay: { ...pick(x), retransmits: x.retransmits, compression_ratio: x.compression_ratio, header_bytes: x.header_bytes, relays: x.relays },
     baseline: x.baseline ? pick(x.baseline) : null,
     ratios: x.ratios,
     goodput_over_rate: Math.round((x.goodput_bps / x.bearer.rate_bps) * 100) / 100,
@@ -214,6 +216,7 @@ export async function main(argv: string[]): Promise<number> {
     ...rows.filter((r) => !r.ok).map(summarize),
   ].sort((a, b) => order({ profile: String(a.profile), workload: String(a.workload) }).localeCompare(order({ profile: String(b.profile), workload: String(b.workload) })));
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify({ generated_at: new Date().toISOString(), targets: targets(runs), runs }, null, 2) + '\n');
+  writeFileSync(join(outDir, 'table.md'), markdownTable(onDisk));
   for (const p of new Set(onDisk.map((r) => r.profile))) {
     writeFileSync(join(outDir, `${p}.svg`), chartSvg(p, onDisk.filter((r) => r.profile === p)));
   }

@@ -49,6 +49,11 @@ export interface Figures extends Partial<OutageFigures>, Partial<NatFigures>, Pa
   goodput_bps: number;
   /** line busy time / transfer time on the busier direction (both when half duplex), during the burst. */
   link_utilization: number;
+  /**
+   * line busy time / (transfer time - the bearer's one-way delay) on the busier direction (both when half duplex):
+   * how busy the relays kept the line, the propagation delay no relay can shorten left out.
+   */
+  bearer_busy: number;
   latency_ms: Latency;
   /** from injecting the first stanza (all connections cold) to its arrival; null when it never arrived. */
   first_stanza_ms: number | null;
@@ -316,6 +321,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     goodput_bps: transfer > 0 ? Math.round((goodBytes * 8 * 1000) / transfer) : 0,
     stanzas_per_s: transfer > 0 && rest.length ? Math.round((burstDelivered * 1000) / transfer) : 0,
     link_utilization: transfer > 0 ? round(Math.min(1, busyMs / transfer), 3) : 0,
+    bearer_busy: transfer > params.delay_ms ? round(Math.min(1, busyMs / (transfer - params.delay_ms)), 3) : 0,
     latency_ms: { p50: round(percentile(lat, 50)), p95: round(percentile(lat, 95)), p99: round(percentile(lat, 99)), max: round(lat.at(-1) ?? 0) },
     first_stanza_ms: firstMs === null ? null : round(firstMs),
     transfer_ms: round(transfer),

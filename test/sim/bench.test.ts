@@ -17,10 +17,11 @@ import { join } from 'node:path';
 
 
 function checkFigures(t: ExecutionContext, f: Figures, what: string, stanzas: number): void {
-  for (const k of ['stanzas', 'delivered', 'lost', 'duplicated', 'reordered', 'errors', 'answered_near', 'xml_bytes', 'link_bytes', 'bytes_per_stanza', 'goodput_bps', 'link_utilization', 'transfer_ms'] as const) {
+  for (const k of ['stanzas', 'delivered', 'lost', 'duplicated', 'reordered', 'errors', 'answered_near', 'xml_bytes', 'link_bytes', 'bytes_per_stanza', 'goodput_bps', 'link_utilization', 'bearer_busy', 'transfer_ms'] as const) {
     t.is(typeof f[k], 'number', `${what}.${k} is a number`);
     t.true(Number.isFinite(f[k]) && f[k] >= 0, `${what}.${k} = ${f[k]}`);
   }
+  t.true(f.bearer_busy >= f.link_utilization && f.bearer_busy <= 1, `${what}: busy less the one-way delay (${f.bearer_busy}) is at least busy over the whole burst (${f.link_utilization})`);
   t.is(typeof f.first_stanza_ms, 'number', `${what}.first_stanza_ms`);
   t.true(f.header_bytes === null || typeof f.header_bytes === 'number', `${what}.header_bytes`);
   for (const k of ['p50', 'p95', 'p99', 'max'] as const) t.is(typeof f.latency_ms[k], 'number', `${what}.latency_ms.${k}`);
@@ -190,7 +191,7 @@ test('the per-profile SVG chart is well-formed XML with a relay and a baseline b
   const fig = (first: number, bps: number, goodput: number) => ({
     stanzas: 10, delivered: 10, lost: 0, duplicated: 0, reordered: 0, errors: 0, answered_near: 0, responses: { sent: 0, received: 0 },
     xml_bytes: 4000, link_bytes: 10 * bps, link_bytes_ab: 5 * bps, link_bytes_ba: 5 * bps, header_bytes: null, bytes_per_stanza: bps,
-    goodput_bps: goodput, link_utilization: 0.5, latency_ms: { p50: 1, p95: 2, p99: 3, max: 4 }, first_stanza_ms: first, transfer_ms: 100,
+    goodput_bps: goodput, link_utilization: 0.5, bearer_busy: 0.6, stanzas_per_s: 100, latency_ms: { p50: 1, p95: 2, p99: 3, max: 4 }, first_stanza_ms: first, transfer_ms: 100,
     emulator: { dropped: 0, corrupted: 0, duplicated: 0, reordered: 0 },
   });
   const results = ['chat', 'muc'].map((w) => ({
@@ -223,4 +224,20 @@ test('the per-profile SVG chart is well-formed XML with a relay and a baseline b
   // Goodput above the bearer: the chart draws the bearer rate and says why (compression).
   t.regex(svg, /dashed line: the bearer rate, 9\.6 kbit\/s/);
   t.regex(svg, /compress[\s\S]*more XML per second than the bearer rate/);
+});
+
+test('the README figure table has a row per run, slowest bearer first, with stanzas per second and each relay\'s CPU', async (t) => {
+  const { markdownTable } = await import('../../bench/table.ts');
+  const run = (profile: string, rate: number, cpu: number) => ({
+    profile, workload: 'chat', stanzas: 100, bearer: { rate_bps: rate, delay_ms: 300, loss: 'none', duplex: 'full' },
+    first_stanza_ms: 500, bytes_per_stanza: 50.4, goodput_bps: 2_000_000, stanzas_per_s: 4321, bearer_busy: 0.914, link_utilization: 0.5,
+    relays: { a: { cpu_ms: 1, cpu_us_per_stanza: cpu, rss_max_mb: 1 }, b: { cpu_ms: 1, cpu_us_per_stanza: cpu + 1, rss_max_mb: 1 } },
+    lost: 0, duplicated: 0,
+    baseline: { first_stanza_ms: 10_000, bytes_per_stanza: 400, goodput_bps: 100_000, stanzas_per_s: 200, lost: 0, duplicated: 0 },
+  });
+  const md = markdownTable([run('fast', 1e9, 88.4), run('slow', 2400, 300)] as unknown as BenchResult[]).trim().split('\n');
+  t.is(md.length, 4, 'header, rule, two rows');
+  t.regex(md[0], /stanzas\/s: relay \/ S2S .* relay CPU µs per stanza: A \/ B/);
+  t.regex(md[2], /^\| slow \| chat \| 100 \| 500 ms \/ 10\.0 s \(20×\) \| 50\.4 \/ 400 \(7\.9×\) \| 2000 \/ 100 kbit\/s \| 4321 \/ 200 \| 91 % \| 300 \/ 301 \| 0 \/ 0 \|$/);
+  t.regex(md[3], /^\| fast \|.* \| 88 \/ 89 \| 0 \/ 0 \|$/);
 });
