@@ -85,9 +85,9 @@ export class LinkEndpoint {
     }, this.c, this.log);
     this.acks = new ReceivedFrames(s.ackDelayMs);
     this.pacer = new Pacer(s);
-    this.tx = new TxStream(s, dict, this.c, opts.resume?.nextSendId);
+    this.tx = new TxStream(s, dict, this.c, opts.resume?.nextSendId, opts.zlib);
     this.ledger = new DeliveryLedger(opts.resume, s.msgAckDelayMs, this.c, this.log, this.events);
-    this.rx = new RxStream(s.maxStanza, dict, this.c, this.log, this.ledger, this.events);
+    this.rx = new RxStream(s.maxStanza, dict, this.c, this.log, this.ledger, this.events, opts.zlib);
     this.lastRecvAt = now;
     this.log.debug({ epoch: this.epoch, role: opts.role, window: s.window }, 'link endpoint start');
   }

@@ -10,6 +10,7 @@
  */
 import { LinkError } from './errors.ts';
 import { StreamDeflater } from './compress.ts';
+import type { ZlibImpl } from './zstream.ts';
 import { RangeSet } from './ranges.ts';
 import { U64_MAX, Writer, bigVarintSize, varintSize } from './varint.ts';
 import { B_STREAM, MAX_META_BYTES, encodeSeg, segOverhead } from './wire.ts';
@@ -47,9 +48,10 @@ export class TxStream {
     private readonly dict: Uint8Array,
     private readonly c: LinkCounters,
     nextSendId = 0n,
+    private readonly zlib?: ZlibImpl,
   ) {
     this.sendFloor = nextSendId;
-    this.deflater = new StreamDeflater(s.compressionLevel, dict);
+    this.deflater = new StreamDeflater(s.compressionLevel, dict, zlib);
   }
 
   submit(now: number, id: bigint, stanza: Buffer, priority: 'high' | 'low', meta?: Uint8Array): void {
@@ -119,7 +121,8 @@ export class TxStream {
   resetGeneration(reason: StreamResetReason, now: number): void {
     this.gen++;
     this.nextMsn = 0;
-    this.deflater = new StreamDeflater(this.s.compressionLevel, this.dict);
+    this.deflater.close();
+    this.deflater = new StreamDeflater(this.s.compressionLevel, this.dict, this.zlib);
     this.stream.clear();
     const hi: OutMsg[] = [];
     const lo: OutMsg[] = [];
