@@ -149,17 +149,17 @@ export class TxStream {
   /** MSGACK: the ids the partner stored; returns those this end still held. */
   onMsgAck(ranges: Array<[bigint, bigint]>): bigint[] {
     const done: bigint[] = [];
+    const take = (id: bigint): void => {
+      const m = this.unacked.get(id);
+      if (!m) return;
+      this.unacked.delete(id);
+      if (m.msn >= 0 && m.gen === this.gen && !m.comp) this.stream.delete(m.msn);
+      done.push(id);
+    };
     for (const [lo, hi] of ranges) {
-      const ids = hi - lo < BigInt(this.unacked.size)
-        ? (function* () { for (let i = lo; i <= hi; i++) yield i; })()
-        : [...this.unacked.keys()].filter((id) => id >= lo && id <= hi);
-      for (const id of ids) {
-        const m = this.unacked.get(id);
-        if (!m) continue;
-        this.unacked.delete(id);
-        if (m.msn >= 0 && m.gen === this.gen && !m.comp) this.stream.delete(m.msn);
-        done.push(id);
-      }
+      // A short range id by id; a long one (a forged MSGACK may span 2^64) by what is held.
+      if (hi - lo < BigInt(this.unacked.size)) for (let id = lo; id <= hi; id++) take(id);
+      else for (const id of [...this.unacked.keys()]) if (id >= lo && id <= hi) take(id);
     }
     return done;
   }
