@@ -21,6 +21,7 @@ import { LogLimiter, silentCoreLogger, type CoreLogger } from './log.ts';
 import { LinkError, WireError, type DropReason } from './errors.ts';
 import { TAG_BYTES } from './crypto.ts';
 import { buildDictionary } from './compress.ts';
+import { zlibImpl } from './zstream.ts';
 import { LinkSessions, type PeerChange } from './session.ts';
 import { Writer } from './varint.ts';
 import { B_FLOOR, B_PING, B_RESET, decodeBody, encodeAck, encodeMsgAck, type Header } from './wire.ts';
@@ -91,7 +92,7 @@ export class LinkEndpoint {
     this.ledger = new DeliveryLedger(opts.resume, s.msgAckDelayMs, this.c, this.log, this.events);
     this.rx = new RxStream(s.maxStanza, dict, this.c, this.log, this.ledger, this.events, opts.zlib);
     this.lastRecvAt = now;
-    this.log.debug({ epoch: this.epoch, role: opts.role, window: s.window }, 'link endpoint start');
+    this.log.debug({ epoch: this.epoch, role: opts.role, window: s.window, zlib: zlibImpl(opts.zlib) }, 'link endpoint start');
   }
 
   // ------------------------------------------------------------------ inputs

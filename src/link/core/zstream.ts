@@ -48,14 +48,6 @@ function nativeParts(z: zlib.DeflateRaw | zlib.InflateRaw): NativeParts | undefi
   return typeof p._handle?.writeSync === 'function' && p._writeState instanceof Uint32Array ? (p as NativeParts) : undefined;
 }
 
-/** Whether this Node's zlib can be driven synchronously with a persistent context. */
-export const nativeAvailable: boolean = (() => {
-  const z = zlib.createDeflateRaw();
-  const ok = nativeParts(z) !== undefined;
-  z.close();
-  return ok;
-})();
-
 class NativeContext implements RawContext {
   private readonly parts: NativeParts;
   private failed = false;
@@ -118,19 +110,53 @@ class PakoContext implements RawContext {
   close(): void {}
 }
 
-function pick(impl: ZlibImpl | undefined): ZlibImpl {
+/**
+ * Whether this Node's zlib can be driven synchronously with a persistent
+ * context: its internals are there, and two messages with a dictionary make
+ * the round trip to and from pako (checked once, at load).
+ */
+export const nativeAvailable: boolean = (() => {
+  const probe = zlib.createDeflateRaw();
+  const found = nativeParts(probe) !== undefined;
+  probe.close();
+  return found && roundTrips();
+})();
+
+function roundTrips(): boolean {
+  const dictionary = Buffer.from('<message to="" from=""><body></body></message>');
+  const msgs = [Buffer.from('<message to="a@b" from="c@d"><body>one</body></message>'), Buffer.from('<message to="a@b" from="c@d"><body>two</body></message>')];
+  try {
+    const pairs: Array<[RawContext, RawContext]> = [
+      [new NativeContext(zlib.createDeflateRaw({ dictionary })), new PakoContext(new pako.Inflate({ raw: true, dictionary }))],
+      [new PakoContext(new pako.Deflate({ raw: true, dictionary })), new NativeContext(zlib.createInflateRaw({ dictionary }))],
+    ];
+    const ok = pairs.every(([d, i]) => msgs.every((m) => {
+      const comp: Buffer[] = [];
+      const out: Buffer[] = [];
+      return d.push(m, (c) => void comp.push(Buffer.from(c))) === 'ok' && i.push(Buffer.concat(comp), (c) => void out.push(Buffer.from(c))) === 'ok' && Buffer.concat(out).equals(m);
+    }));
+    for (const [d, i] of pairs) { d.close(); i.close(); }
+    return ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The implementation used for `impl` (default: native where available). */
+export function zlibImpl(impl?: ZlibImpl): ZlibImpl {
+  if (impl === 'native' && !nativeAvailable) throw new Error('native zlib cannot be driven synchronously on this Node');
   return impl ?? (nativeAvailable ? 'native' : 'pako');
 }
 
 /** A raw deflate context (window 32 KiB, memLevel 8) primed with `dictionary`. */
 export function deflateContext(o: ContextOptions): RawContext {
   const level = o.level ?? 6;
-  if (pick(o.impl) === 'native') return new NativeContext(zlib.createDeflateRaw({ level, dictionary: o.dictionary, windowBits: 15, memLevel: 8 }));
+  if (zlibImpl(o.impl) === 'native') return new NativeContext(zlib.createDeflateRaw({ level, dictionary: o.dictionary, windowBits: 15, memLevel: 8 }));
   return new PakoContext(new pako.Deflate({ raw: true, level: level as pako.DeflateFunctionOptions['level'], dictionary: o.dictionary, windowBits: 15, memLevel: 8 }));
 }
 
 /** A raw inflate context (window 32 KiB) primed with `dictionary`. */
 export function inflateContext(o: ContextOptions): RawContext {
-  if (pick(o.impl) === 'native') return new NativeContext(zlib.createInflateRaw({ dictionary: o.dictionary, windowBits: 15 }));
+  if (zlibImpl(o.impl) === 'native') return new NativeContext(zlib.createInflateRaw({ dictionary: o.dictionary, windowBits: 15 }));
   return new PakoContext(new pako.Inflate({ raw: true, dictionary: o.dictionary, windowBits: 15, chunkSize: 16384 }));
 }
