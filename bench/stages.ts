@@ -31,6 +31,7 @@ import { LinkEndpoint, type LinkOptions, type LinkTuning } from '../src/link/cor
 import { CertStore } from '../src/s2s/tls/index.ts';
 import { Metrics } from '../src/obs/metrics.ts';
 import { makeWorkload } from '../src/sim/index.ts';
+import { pack } from './pack.ts';
 
 const HEADER = "<stream:stream xmlns='jabber:server' xmlns:db='jabber:server:dialback' xmlns:stream='http://etherx.jabber.org/streams' to='b.example' from='a.example' version='1.0'>";
 const KEY = createHash('sha256').update('stages bench').digest();
@@ -59,24 +60,6 @@ function endpoint(role: 'a' | 'b'): LinkEndpoint {
     session: { local: role === 'a' ? 3 : 4 },
   };
   return new LinkEndpoint(o, 0);
-}
-
-/** Consecutive stanzas packed into messages of about `target` bytes (what the link packs into one frame once compressed). */
-function pack(raws: Buffer[], target: number): Buffer[] {
-  const out: Buffer[] = [];
-  let cur: Buffer[] = [];
-  let size = 0;
-  for (const r of raws) {
-    cur.push(r);
-    size += r.length;
-    if (size >= target) {
-      out.push(Buffer.concat(cur));
-      cur = [];
-      size = 0;
-    }
-  }
-  if (cur.length) out.push(Buffer.concat(cur));
-  return out;
 }
 
 /** Writes every stanza to a TLS socket, `perTurn` of them corked together per event-loop turn. */

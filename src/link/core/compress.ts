@@ -7,10 +7,9 @@
  * Messages are compressed in msn (stream) order and inflated in the same
  * order, so loss and retransmission never desynchronise the two contexts.
  */
-import pako from 'pako';
+import { deflateContext, inflateContext, type RawContext, type ZlibImpl } from './zstream.ts';
 
 const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const Z_SYNC_FLUSH = 2;
 
 /** Most frequent strings last: deflate finds nearer matches cheaper. */
 const XMPP_STRINGS = [
@@ -52,70 +51,64 @@ export function buildDictionary(domains: string[]): Uint8Array {
   return buf.length > 32768 ? buf.subarray(buf.length - 32768) : buf;
 }
 
+/** The message's compressed bytes, ending at a byte boundary (the sync-flush tail stripped). */
 export class StreamDeflater {
-  private readonly d: pako.Deflate;
-  private out: Uint8Array[] = [];
+  private readonly z: RawContext;
 
-  constructor(level: number, dictionary: Uint8Array) {
-    this.d = new pako.Deflate({ raw: true, level: level as pako.DeflateFunctionOptions['level'], dictionary, windowBits: 15, memLevel: 8 });
-    this.d.onData = (chunk: Uint8Array) => { this.out.push(chunk); };
+  constructor(level: number, dictionary: Uint8Array, impl?: ZlibImpl) {
+    this.z = deflateContext({ level, dictionary, impl });
   }
 
-  /** Compressed bytes of one message, ending at a byte boundary (tail stripped). */
   compress(data: Uint8Array): Buffer {
-    this.out = [];
-    this.d.push(data, Z_SYNC_FLUSH);
-    if (this.d.err) throw new Error(`deflate failed: ${this.d.msg}`);
-    const all = Buffer.concat(this.out);
-    this.out = [];
-    if (all.length >= 4 && all.subarray(all.length - 4).equals(SYNC_TAIL)) return all.subarray(0, all.length - 4);
-    return all;
+    let one: Buffer | undefined;
+    let more: Buffer[] | undefined;
+    const r = this.z.push(data, (chunk) => {
+      const copy = Buffer.from(chunk);
+      if (!one) one = copy;
+      else (more ??= [one]).push(copy);
+    });
+    if (r !== 'ok') throw new Error('deflate failed');
+    const all = more ? Buffer.concat(more) : (one ?? Buffer.alloc(0));
+    const n = all.length;
+    const tail = n >= 4 && all[n - 4] === 0x00 && all[n - 3] === 0x00 && all[n - 2] === 0xff && all[n - 1] === 0xff;
+    return tail ? all.subarray(0, n - 4) : all;
   }
+
+  close(): void { this.z.close(); }
 }
 
 export type InflateResult = { ok: true; data: Buffer } | { ok: false; reason: 'too_big' | 'corrupt' };
 
 export class StreamInflater {
-  private readonly i: pako.Inflate;
-  private chunks: Uint8Array[] = [];
-  private total = 0;
-  private over = false;
-  private limit = 0;
+  private readonly z: RawContext;
   broken = false;
 
-  constructor(dictionary: Uint8Array) {
-    this.i = new pako.Inflate({ raw: true, dictionary, windowBits: 15, chunkSize: 16384 });
-    // Incremental inflate with a cap: output past the limit is counted and
-    // discarded (the context keeps in step; no decompression bomb in memory).
-    this.i.onData = (chunk: Uint8Array) => {
-      this.total += chunk.length;
-      if (this.total > this.limit) { this.over = true; this.chunks = []; return; }
-      this.chunks.push(Buffer.from(chunk));
-    };
+  constructor(dictionary: Uint8Array, impl?: ZlibImpl) {
+    this.z = inflateContext({ dictionary, impl });
   }
 
+  /**
+   * Incremental inflate with a cap: output past `maxBytes` is counted and
+   * discarded (the context keeps in step; no decompression bomb in memory).
+   */
   inflate(compressed: Uint8Array, maxBytes: number): InflateResult {
     if (this.broken) return { ok: false, reason: 'corrupt' };
-    this.chunks = [];
-    this.total = 0;
-    this.over = false;
-    this.limit = maxBytes;
-    try {
-      this.i.push(Buffer.concat([compressed, SYNC_TAIL]), Z_SYNC_FLUSH);
-      // pako hands out only full output buffers: drain the partial one here.
-      const strm = (this.i as unknown as { strm: { output: Uint8Array; next_out: number; avail_out: number } }).strm;
-      if (strm.next_out > 0) {
-        this.i.onData(strm.output.subarray(0, strm.next_out));
-        strm.avail_out += strm.next_out;
-        strm.next_out = 0;
-      }
-    } catch {
+    // No bytes: the sender's flush had nothing to write (an empty message after a flush); the tail would start a block.
+    if (compressed.length === 0) return { ok: true, data: Buffer.alloc(0) };
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const r = this.z.push(Buffer.concat([compressed, SYNC_TAIL]), (chunk) => {
+      total += chunk.length;
+      if (total <= maxBytes) chunks.push(Buffer.from(chunk));
+    });
+    if (r !== 'ok') {
       this.broken = true;
+      this.z.close();
+      return { ok: false, reason: 'corrupt' };
     }
-    // pako reports Z_STREAM_END (1) for a final block: not allowed mid-stream
-    if (this.i.err || (this.i as unknown as { ended?: boolean }).ended) this.broken = true;
-    if (this.broken) return { ok: false, reason: 'corrupt' };
-    if (this.over) return { ok: false, reason: 'too_big' };
-    return { ok: true, data: Buffer.concat(this.chunks) };
+    if (total > maxBytes) return { ok: false, reason: 'too_big' };
+    return { ok: true, data: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total) };
   }
+
+  close(): void { this.z.close(); }
 }

@@ -21,6 +21,7 @@ import { LogLimiter, silentCoreLogger, type CoreLogger } from './log.ts';
 import { LinkError, WireError, type DropReason } from './errors.ts';
 import { TAG_BYTES } from './crypto.ts';
 import { buildDictionary } from './compress.ts';
+import { zlibImpl } from './zstream.ts';
 import { LinkSessions, type PeerChange } from './session.ts';
 import { Writer } from './varint.ts';
 import { B_FLOOR, B_PING, B_RESET, decodeBody, encodeAck, encodeMsgAck, type Header } from './wire.ts';
@@ -65,6 +66,8 @@ export class LinkEndpoint {
   private readonly timers = new TimerTable();
   private readonly silence = new SilenceWatch();
   private readonly logLimit = new LogLimiter(60_000);
+  private readonly hw = new Writer(32);
+  private readonly bw = new Writer(2048);
   /** A PING is owed: the first frame announces the session; the keepalive. */
   private pingPending = true;
   // liveness
@@ -85,11 +88,11 @@ export class LinkEndpoint {
     }, this.c, this.log);
     this.acks = new ReceivedFrames(s.ackDelayMs);
     this.pacer = new Pacer(s);
-    this.tx = new TxStream(s, dict, this.c, opts.resume?.nextSendId);
+    this.tx = new TxStream(s, dict, this.c, opts.resume?.nextSendId, opts.zlib);
     this.ledger = new DeliveryLedger(opts.resume, s.msgAckDelayMs, this.c, this.log, this.events);
-    this.rx = new RxStream(s.maxStanza, dict, this.c, this.log, this.ledger, this.events);
+    this.rx = new RxStream(s.maxStanza, dict, this.c, this.log, this.ledger, this.events, opts.zlib);
     this.lastRecvAt = now;
-    this.log.debug({ epoch: this.epoch, role: opts.role, window: s.window }, 'link endpoint start');
+    this.log.debug({ epoch: this.epoch, role: opts.role, window: s.window, zlib: zlibImpl(opts.zlib) }, 'link endpoint start');
   }
 
   // ------------------------------------------------------------------ inputs
@@ -140,13 +143,12 @@ export class LinkEndpoint {
   bearerProbe(now: number): Buffer | undefined {
     if (!this.recovery.seqLeft()) return undefined;
     const seq = this.recovery.takeSeq();
-    const w = new Writer(this.s.maxFrame);
+    const { w, body } = this.writers();
     const { version, binding } = this.sessions.header(w, seq);
-    const body = new Writer(this.s.maxFrame);
     const ack = binding !== undefined ? this.acks.peek(now) : undefined;
     if (ack) encodeAck(body, ack.ranges, ack.delayMs);
     else body.u8(B_PING);
-    const frame = this.sessions.seal(version, seq, w.finish(), binding, body.finish());
+    const frame = this.sessions.seal(version, seq, w.view(), binding, body.view());
     this.recovery.sentAside(seq);
     this.c.framesSent++;
     this.c.bytesSent += frame.length;
@@ -228,10 +230,9 @@ export class LinkEndpoint {
   /** One frame: ACK, MSGACK, RESET, FLOOR, data, PING, in that order (docs/link-protocol.md §3). */
   private buildFrame(now: number, open: boolean, dataReady: boolean, probeDue: boolean, silenceDue: boolean): Buffer {
     const seq = this.recovery.takeSeq();
-    const w = new Writer(this.s.maxFrame);
+    const { w, body } = this.writers();
     const { version, binding } = this.sessions.header(w, seq);
     const hdrLen = w.length;
-    const body = new Writer(this.s.maxFrame);
     const f: SentFrame = { seq, builtAt: now, time: now, size: 0, ackEliciting: false, segs: [], msgAcks: [] };
     // 1. ACK, piggy-backed whenever there is news (it needs flag E: the partner's run is known)
     const ack = binding !== undefined ? this.acks.take(now) : undefined;
@@ -258,7 +259,7 @@ export class LinkEndpoint {
     if (silenceDue) this.silence.onSent(now);
     if (quiet) this.c.silencePings++;
 
-    const frame = this.sessions.seal(version, seq, w.finish(), binding, body.finish());
+    const frame = this.sessions.seal(version, seq, w.view(), binding, body.view());
     f.size = frame.length;
     // With a known bearer rate a frame is timed from when it will have left the driver's pacing queue.
     f.time = this.pacer.sent(now, frame.length);
@@ -268,6 +269,13 @@ export class LinkEndpoint {
     this.c.bytesSent += frame.length;
     this.c.headerBytes += hdrLen + TAG_BYTES;
     return frame;
+  }
+
+  /** The header and body writers, emptied (one frame is built at a time; seal copies out of them). */
+  private writers(): { w: Writer; body: Writer } {
+    this.hw.reset();
+    this.bw.reset();
+    return { w: this.hw, body: this.bw };
   }
 
   /** A frame is lost: its bytes, MSGACKs and RESET go again. */

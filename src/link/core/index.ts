@@ -30,3 +30,4 @@ export { LogLimiter, silentCoreLogger, type CoreLogger } from './log.ts';
 export { LinkError } from './errors.ts';
 export type { LinkErrorCode, DropReason } from './errors.ts';
 export { buildDictionary, StreamDeflater, StreamInflater } from './compress.ts';
+export { nativeAvailable, type ZlibImpl } from './zstream.ts';

@@ -5,6 +5,7 @@
 import { LinkError } from './errors.ts';
 import type { CoreLogger } from './log.ts';
 import type { SessionState } from './session.ts';
+import type { ZlibImpl } from './zstream.ts';
 
 export interface LinkTuning {
   mtu: number;
@@ -50,6 +51,8 @@ export interface LinkOptions {
   resume?: { nextSendId: bigint; deliveredUpTo: bigint; delivered?: Iterable<bigint> };
   /** Session numbers from the host's durable store (session.ts); absent: a random session, nothing kept across runs. */
   session?: SessionState;
+  /** Deflate implementation (zstream.ts): native zlib where this Node allows it, else pako; both read either's stream. */
+  zlib?: ZlibImpl;
 }
 
 export const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;

@@ -8,6 +8,7 @@
  * sent until the partner starts the next one.
  */
 import { StreamInflater } from './compress.ts';
+import type { ZlibImpl } from './zstream.ts';
 import { RangeSet } from './ranges.ts';
 import { countDrop, type LinkCounters } from './stats.ts';
 import type { CoreLogger } from './log.ts';
@@ -35,12 +36,14 @@ export class RxStream {
     private readonly log: CoreLogger,
     private readonly ledger: DeliveryLedger,
     private readonly events: LinkEvent[],
+    private readonly zlib?: ZlibImpl,
   ) {}
 
   /** An authentic frame from a new partner run: a restart loses its streams. */
   onPeerRun(change: PeerChange): void {
     if (change !== 'same') this.reviving = change === 'revive';
     if (change !== 'restart' && change !== 'revive') return;
+    this.rx?.inflater.close();
     this.rx = undefined;
     this.resetRequest = undefined;
     this.resetInFlight = false;
@@ -68,7 +71,8 @@ export class RxStream {
     if (this.rx && g < this.rx.g) return; // stale generation
     if (!this.rx || g > this.rx.g) {
       const fresh = this.rx !== undefined;
-      this.rx = { epoch, g, nextMsn: 0, inflater: new StreamInflater(this.dict), parts: new Map(), broken: this.reviving };
+      this.rx?.inflater.close();
+      this.rx = { epoch, g, nextMsn: 0, inflater: new StreamInflater(this.dict, this.zlib), parts: new Map(), broken: this.reviving };
       if (this.reviving) { this.resetRequest = g; this.resetInFlight = false; this.reviving = false; return; }
       if (this.resetRequest !== undefined && g > this.resetRequest) { this.resetRequest = undefined; this.resetInFlight = false; }
       if (fresh) { this.c.resyncs++; this.events.push({ type: 'resync' }); }

@@ -10,6 +10,7 @@
  */
 import { LinkError } from './errors.ts';
 import { StreamDeflater } from './compress.ts';
+import type { ZlibImpl } from './zstream.ts';
 import { RangeSet } from './ranges.ts';
 import { U64_MAX, Writer, bigVarintSize, varintSize } from './varint.ts';
 import { B_STREAM, MAX_META_BYTES, encodeSeg, segOverhead } from './wire.ts';
@@ -47,9 +48,10 @@ export class TxStream {
     private readonly dict: Uint8Array,
     private readonly c: LinkCounters,
     nextSendId = 0n,
+    private readonly zlib?: ZlibImpl,
   ) {
     this.sendFloor = nextSendId;
-    this.deflater = new StreamDeflater(s.compressionLevel, dict);
+    this.deflater = new StreamDeflater(s.compressionLevel, dict, zlib);
   }
 
   submit(now: number, id: bigint, stanza: Buffer, priority: 'high' | 'low', meta?: Uint8Array): void {
@@ -119,7 +121,8 @@ export class TxStream {
   resetGeneration(reason: StreamResetReason, now: number): void {
     this.gen++;
     this.nextMsn = 0;
-    this.deflater = new StreamDeflater(this.s.compressionLevel, this.dict);
+    this.deflater.close();
+    this.deflater = new StreamDeflater(this.s.compressionLevel, this.dict, this.zlib);
     this.stream.clear();
     const hi: OutMsg[] = [];
     const lo: OutMsg[] = [];
@@ -146,17 +149,17 @@ export class TxStream {
   /** MSGACK: the ids the partner stored; returns those this end still held. */
   onMsgAck(ranges: Array<[bigint, bigint]>): bigint[] {
     const done: bigint[] = [];
+    const take = (id: bigint): void => {
+      const m = this.unacked.get(id);
+      if (!m) return;
+      this.unacked.delete(id);
+      if (m.msn >= 0 && m.gen === this.gen && !m.comp) this.stream.delete(m.msn);
+      done.push(id);
+    };
     for (const [lo, hi] of ranges) {
-      const ids = hi - lo < BigInt(this.unacked.size)
-        ? (function* () { for (let i = lo; i <= hi; i++) yield i; })()
-        : [...this.unacked.keys()].filter((id) => id >= lo && id <= hi);
-      for (const id of ids) {
-        const m = this.unacked.get(id);
-        if (!m) continue;
-        this.unacked.delete(id);
-        if (m.msn >= 0 && m.gen === this.gen && !m.comp) this.stream.delete(m.msn);
-        done.push(id);
-      }
+      // A short range id by id; a long one (a forged MSGACK may span 2^64) by what is held.
+      if (hi - lo < BigInt(this.unacked.size)) for (let id = lo; id <= hi; id++) take(id);
+      else for (const id of [...this.unacked.keys()]) if (id >= lo && id <= hi) take(id);
     }
     return done;
   }

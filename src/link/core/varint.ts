@@ -45,6 +45,10 @@ export class Writer {
   }
   bytes(b: Uint8Array): void { this.room(b.length); this.buf.set(b, this.length); this.length += b.length; }
   finish(): Buffer { return Buffer.from(this.buf.subarray(0, this.length)); }
+  /** The bytes written, without a copy: valid until the next write or reset. */
+  view(): Buffer { return this.buf.subarray(0, this.length); }
+  /** Empties the writer for the next frame (its buffer is kept). */
+  reset(): void { this.length = 0; }
 }
 
 /** Bounds-checked reader; every failure is a WireError (never a RangeError). */

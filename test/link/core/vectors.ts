@@ -1,17 +1,23 @@
 /** Builds the wire test vectors of docs/link-protocol.md from fixed inputs (deterministic). */
-import { LinkEndpoint, type LinkOptions, type LinkTuning } from '../../../src/link/core/index.ts';
+import { LinkEndpoint, type LinkOptions, type LinkTuning, type ZlibImpl } from '../../../src/link/core/index.ts';
 
 export const VECTOR_KEY = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 export const VECTOR_TUNING: LinkTuning = { mtu: 256, windowFrames: 4, rtoMinMs: 500, rtoMaxMs: 60_000, ackDelayMs: 50, keepaliveS: 0, compressionLevel: 6 };
 export const VECTOR_STANZA = '<message type="chat" from="alice@a.example/x" to="bob@b.example" id="v1"><body>Hello</body></message>';
 
-export function vectorEndpoint(role: 'a' | 'b', session = role === 'a' ? 0x01020304 : 0x0a0b0c0d): LinkEndpoint {
+/**
+ * The vectors' compressed bytes are pako's (level 6): deflate implementations
+ * may encode the same input differently, all valid; pako's output is fixed
+ * by its pinned version. The endpoints' default (native zlib) reads them.
+ */
+export function vectorEndpoint(role: 'a' | 'b', session = role === 'a' ? 0x01020304 : 0x0a0b0c0d, zlib: ZlibImpl = 'pako'): LinkEndpoint {
   const opts: LinkOptions = {
     tuning: VECTOR_TUNING, key: VECTOR_KEY, role,
     localDomains: role === 'a' ? ['a.example'] : ['b.example'],
     remoteDomains: role === 'a' ? ['b.example'] : ['a.example'],
     random: (n) => { const b = Buffer.alloc(n); b.writeUInt32BE(session, 0); return b; },
     session: { local: session },
+    zlib,
   };
   return new LinkEndpoint(opts, 0);
 }
