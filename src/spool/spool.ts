@@ -24,7 +24,7 @@ import { guardLmdbCommitRejections } from './lmdb-guard.ts';
 import { openChecked, type Salvaged } from './check.ts';
 import {
   headOfMeta, idOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
-  type GroupRecord, type InboundMeta, type InRecord, type OutboundMeta, type OutRecord, type PartInfo, type Priority,
+  type InboundMeta, type OutboundMeta, type PartInfo, type Priority,
 } from './records.ts';
 import { onDisk, SpoolStore, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
 
@@ -60,10 +60,11 @@ export class Spool extends SpoolStore {
     // internal batch promise nobody holds, an unhandled rejection (see lmdb-guard.ts).
     const env = open({ path: dir, noSubdir: false /* a directory, even named "a.link" */, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8, eventTurnBatching: false });
     try {
-      const out = env.openDB<OutRecord, Buffer>('out', { keyEncoding: 'binary' });
-      const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
+      // Records are binary (record-layout.ts): no msgpack on the way in or out; older msgpack records are decoded by legacy-records.ts.
+      const out = env.openDB<Buffer, Buffer>('out', { keyEncoding: 'binary', encoding: 'binary' });
+      const inb = env.openDB<Buffer, Buffer>('in', { keyEncoding: 'binary', encoding: 'binary' });
       const state = env.openDB<unknown, string>('state', {});
-      const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
+      const grp = env.openDB<Buffer, Buffer>('groups', { keyEncoding: 'binary', encoding: 'binary' });
       const sp = new Spool(env, out, inb, state, grp, opts, dir);
       if (fresh) sp.startIdsAfterDamage();
       sp.salvaged = salvaged;
@@ -100,12 +101,13 @@ export class Spool extends SpoolStore {
     this.totalCount++;
     this.totalBytes += stanza.length;
     const key = keyOf(link, id);
-    const rec = sealOut(key, Buffer.from(stanza), { ...meta });
+    const rec = sealOut(key, stanza, meta); // a copy: the caller may reuse its buffer
     const seqKey = `seq\0${link}`;
     try {
       await this.commits.add({
         apply: () => this.out.put(key, rec),
         bytes,
+        // Only the newest of a batch is written: sealed then, not per stanza.
         last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, id.toString()))],
         done: () => this.tally('accepted', link),
       });
@@ -145,19 +147,21 @@ export class Spool extends SpoolStore {
     const gids = groups.map(() => ++st.lastGid);
     const recs = groups.map((g, i) => {
       const key = keyOf(link, gids[i]);
-      return [key, sealGroup(key, g.ids.map(String), Buffer.from(g.stanza), g.priority)] as const;
+      return [key, sealGroup(key, g.ids, g.stanza, g.priority)] as const;
     });
     const seqKey = `gseq\0${link}`;
-    const seq = sealState(seqKey, st.lastGid.toString());
+    const last = st.lastGid.toString();
+    groups.forEach((g, i) => st.members.set(gids[i], g.ids.slice()));
     try {
       await this.commits.add({
         apply: () => {
           for (const [key, rec] of recs) this.grp.put(key, rec);
         },
         bytes,
-        last: [seqKey, () => this.state.put(seqKey, seq)],
+        last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, last))],
       });
     } catch (err) {
+      for (const gid of gids) st.members.delete(gid);
       // Not recorded: give the ids back (message ids must stay contiguous on the link), unless another call took more since.
       if (st.lastGid === gids.at(-1)) st.lastGid = firstGid;
       throw await this.commitFailed('assign', err);
@@ -170,21 +174,26 @@ export class Spool extends SpoolStore {
     this.ensureOpen();
     const st = this.link(link);
     const key = keyOf(link, gid);
-    const rec = this.read(this.grp, key);
-    if (!rec) {
-      this.metrics.inc('spool_ack_unknown_total', { link });
-      return;
+    let ids = st.members.get(gid);
+    if (ids) st.members.delete(gid);
+    else {
+      const rec = this.read(this.grp, key);
+      if (!rec) {
+        this.metrics.inc('spool_ack_unknown_total', { link });
+        return;
+      }
+      // A member list damaged since start: the record goes, its stanzas stay (sent again after a restart).
+      ids = verifyGroup(key, rec).ids ?? [];
     }
-    // A member list damaged since start: the record goes, its stanzas stay (sent again after a restart).
-    const ids = verifyGroup(key, rec).ids ?? [];
+    const members = ids;
     await this.durably('ack_group', () =>
       this.commits.add({
         apply: () => {
           this.grp.remove(key);
-          for (const id of ids) this.out.remove(keyOf(link, id));
+          for (const id of members) this.out.remove(keyOf(link, id));
         },
         bytes: 0,
-        done: () => this.tally('acked', link, ids.filter((id) => this.forgetOut(st, id)).length),
+        done: () => this.tally('acked', link, members.filter((id) => this.forgetOut(st, id)).length),
       }),
     );
   }
@@ -192,14 +201,17 @@ export class Spool extends SpoolStore {
   /** Link messages assigned but not yet acknowledged, in group id order (damaged ones left out: see recover()). */
   groups(link: string): SpoolGroup[] {
     this.ensureOpen();
+    const st = this.link(link);
     const res: SpoolGroup[] = [];
     for (const key of this.keysOf(this.grp, link)) {
       const v = verifyGroup(key, this.read(this.grp, key));
+      const gid = idOf(key);
       if (v.bytes === 'damaged' || !v.ids) {
-        this.damagedOnce('groups', link, idOf(key));
+        this.damagedOnce('groups', link, gid);
         continue;
       }
-      res.push({ gid: idOf(key), ids: v.ids, stanza: (this.grp.get(key) as GroupRecord).s, priority: v.priority ?? 'high' });
+      st.members.set(gid, v.ids.slice());
+      res.push({ gid, ids: v.ids, stanza: v.stanza!, priority: v.priority ?? 'high' });
     }
     return res;
   }
