@@ -99,7 +99,7 @@ export function inspectSpool(dir: string): SpoolReport {
       if (v.parts.length === 0) r.damaged.push({ store: 'in', id: String(idOf(key)) });
       if (v.parts.some((x) => x.ok)) r.inbound++;
     });
-    const state = env.openDB<unknown, string>('state', {}) as Database<unknown, string> | undefined;
+    const state = env.openDB<Buffer, string>('state', { encoding: 'binary' }) as Database<Buffer, string> | undefined;
     if (state) {
       for (const key of state.getKeys({}) as Iterable<string>) {
         const m = /^(seq|gseq|dut)\0(.+)$/.exec(String(key));

@@ -139,43 +139,4 @@ export function verifyIn(key: Buffer, raw: Uint8Array | undefined): InCheck {
   }, { verdict: 'damaged', parts: [] });
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-
-function safe<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch {
-    return undefined;
-  }
-}
-
-/** A state value that fails its checksum or has the wrong shape. */
-export const DAMAGED = Symbol('damaged');
-
-/** State values ('seq', 'gseq', 'dut', 'gbase') carry a checksum too. */
-export function sealState(key: string, v: unknown): { v: unknown; c: number } {
-  return { v, c: checksum(Buffer.from(key, 'utf8'), JSON.stringify(v)) };
-}
-
-const DECIMAL = /^\d{1,20}$/;
-
-/** A state value: undefined when absent, DAMAGED when unreadable. Values written before checksums are taken as they are. */
-export function readState(db: { get(key: string): unknown }, key: string): unknown {
-  let raw: unknown;
-  try {
-    raw = db.get(key);
-  } catch {
-    return DAMAGED;
-  }
-  if (raw === undefined) return undefined;
-  let v: unknown = raw;
-  if (isObj(raw) && 'c' in raw && 'v' in raw) {
-    if (raw.c !== safe(() => checksum(Buffer.from(key, 'utf8'), JSON.stringify(raw.v)))) return DAMAGED;
-    v = raw.v;
-  }
-  if (key.startsWith('dut\0')) {
-    const d = v as { d?: unknown; a?: unknown };
-    return isObj(d) && typeof d.d === 'string' && DECIMAL.test(d.d) && Array.isArray(d.a) && d.a.every((x) => typeof x === 'string' && DECIMAL.test(x)) ? v : DAMAGED;
-  }
-  return typeof v === 'string' && DECIMAL.test(v) ? v : DAMAGED;
-}
+export { DAMAGED, readState, sealState, type InStateValue } from './state-records.ts';

@@ -63,7 +63,7 @@ export class Spool extends SpoolStore {
       // Records are binary (record-layout.ts): no msgpack on the way in or out; older msgpack records are decoded by legacy-records.ts.
       const out = env.openDB<Buffer, Buffer>('out', { keyEncoding: 'binary', encoding: 'binary' });
       const inb = env.openDB<Buffer, Buffer>('in', { keyEncoding: 'binary', encoding: 'binary' });
-      const state = env.openDB<unknown, string>('state', {});
+      const state = env.openDB<Buffer, string>('state', { encoding: 'binary' });
       const grp = env.openDB<Buffer, Buffer>('groups', { keyEncoding: 'binary', encoding: 'binary' });
       const sp = new Spool(env, out, inb, state, grp, opts, dir);
       if (fresh) sp.startIdsAfterDamage();

@@ -133,7 +133,7 @@ export abstract class SpoolStore {
     protected readonly env: RootDatabase,
     protected readonly out: RecordDb,
     protected readonly inb: RecordDb,
-    protected readonly state: Database<unknown, string>,
+    protected readonly state: Database<Buffer, string>,
     protected readonly grp: RecordDb,
     protected readonly opts: SpoolOptions,
     /** The environment's directory (its free space tells a full disk). */

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { Packr } from 'msgpackr';
-import { keyOf, sealGroup, sealIn, sealOut, verifyGroup, verifyIn, verifyOut } from '../../src/spool/records.ts';
+import { DAMAGED, keyOf, readState, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut } from '../../src/spool/records.ts';
 
 const stanza = Buffer.from('<message to="b@x" id="m1"><body>hi ü</body></message>');
 const meta = { priority: 'high' as const, from: 'a@y/r', to: 'b@x', acceptedAt: 1764700000000, kind: 'message', sid: 'm1', type: 'chat', extra: new Uint8Array([1, 2, 255]) };
@@ -108,4 +108,25 @@ test('records of the msgpack layout still read: checksums as released, damage fo
   t.is(verifyOut(keyOf('ship-1.example', 1n), out).stanza, 'damaged', 'moved to another key');
   t.deepEqual(verifyOut(key, oldEncoding.pack({ s: stanza, m: meta })), { stanza: 'unchecked', bytes: stanza, meta: { ...meta, extra: Buffer.from([1, 2, 255]) } });
   t.deepEqual(verifyOut(key, Buffer.from([0x83, 0xa1])), { stanza: 'damaged' }, 'msgpack that does not decode');
+});
+
+test('state values: layout 1 byte for byte; damaged or moved ones are DAMAGED; the msgpack ones still read', (t) => {
+  const seq = sealState('seq\0shore', '12345678901234');
+  t.is(seq.toString('hex'), 'c10173' + '2e388312' + '00000b3a73ce2ff2');
+  const dut = sealState('dut\0shore', { d: '7', a: ['9', '18446744073709551615'] });
+  t.is(dut.toString('hex'), 'c10173' + 'f73b9322' + '0000000000000007' + '00000002' + '0000000000000009' + 'ffffffffffffffff');
+  const db = (values: Record<string, Uint8Array>) => ({ getBinary: (k: string) => values[k] });
+  t.is(readState(db({ 'seq\0shore': seq }), 'seq\0shore'), '12345678901234');
+  t.deepEqual(readState(db({ 'dut\0shore': dut }), 'dut\0shore'), { d: '7', a: ['9', '18446744073709551615'] });
+  t.is(readState(db({}), 'seq\0shore'), undefined);
+  t.is(readState(db({ 'seq\0other': seq }), 'seq\0other'), DAMAGED, 'moved to another key');
+  const flipped = Buffer.from(dut);
+  flipped[14] ^= 1;
+  t.is(readState(db({ 'dut\0shore': flipped }), 'dut\0shore'), DAMAGED);
+  t.is(readState(db({ 'dut\0shore': dut.subarray(0, 20) }), 'dut\0shore'), DAMAGED, 'cut short');
+  // As the previous release wrote them: { v, c } (c over the JSON text), or v alone before checksums.
+  t.is(readState(db({ 'gseq\0shore': oldEncoding.pack({ v: '41', c: 709532165 }) }), 'gseq\0shore'), '41');
+  t.is(readState(db({ 'gseq\0shore': oldEncoding.pack({ v: '42', c: 709532165 }) }), 'gseq\0shore'), DAMAGED);
+  t.deepEqual(readState(db({ 'dut\0shore': oldEncoding.pack({ d: '3', a: ['5'] }) }), 'dut\0shore'), { d: '3', a: ['5'] });
+  t.is(readState(db({ 'seq\0shore': oldEncoding.pack('x1') }), 'seq\0shore'), DAMAGED, 'not an id');
 });
