@@ -230,8 +230,8 @@ export interface InDecoded {
   meta?: Uint8Array;
 }
 
-/** Decodes and checks an inbound record; parts empty when its lengths cannot be trusted. */
-export function decodeIn(key: Buffer, b: Buffer): InDecoded | undefined {
+/** Decodes and checks an inbound record (`withParts` false: its heads only, parts left out); undefined when its lengths cannot be trusted. */
+export function decodeIn(key: Buffer, b: Buffer, withParts = true): InDecoded | undefined {
   if (b[1] !== VERSION || b[2] !== IN) return undefined;
   const n = b.readUInt32BE(7);
   const headsAt = 11 + 4 * n;
@@ -260,7 +260,7 @@ export function decodeIn(key: Buffer, b: Buffer): InDecoded | undefined {
   const headsOk = b.readUInt32BE(3) === crcFrom(b.subarray(headsAt, end), crc32(b.subarray(7, 11), k));
   const parts: InDecoded['parts'] = [];
   let at = end;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; withParts && i < n; i++) {
     const bytes = b.subarray(at, at + lengths[i]);
     at += lengths[i];
     const head = headsOk ? heads[i] : undefined;

@@ -140,3 +140,9 @@ export function verifyIn(key: Buffer, raw: Uint8Array | undefined): InCheck {
 }
 
 export { DAMAGED, readState, sealState, type InStateValue } from './state-records.ts';
+
+/** An inbound record's meta when intact, without checking its stanzas (a record being rewritten keeps it). */
+export function inMetaOf(key: Buffer, raw: Uint8Array | undefined): Uint8Array | undefined {
+  if (raw === undefined || !isLayout(raw)) return verifyIn(key, raw).meta;
+  return attempt(() => decodeIn(key, asBuffer(raw), false)?.meta, undefined);
+}

@@ -23,7 +23,7 @@ import { SpoolError, SpoolFullError } from './errors.ts';
 import { guardLmdbCommitRejections } from './lmdb-guard.ts';
 import { openChecked, type Salvaged } from './check.ts';
 import {
-  headOfMeta, idOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
+  headOfMeta, idOf, inMetaOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
   type InboundMeta, type OutboundMeta, type PartInfo, type Priority,
 } from './records.ts';
 import { onDisk, SpoolStore, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
@@ -102,14 +102,14 @@ export class Spool extends SpoolStore {
     this.totalBytes += stanza.length;
     const key = keyOf(link, id);
     const rec = sealOut(key, stanza, meta); // a copy: the caller may reuse its buffer
-    const seqKey = `seq\0${link}`;
     try {
       await this.commits.add({
-        apply: () => this.out.put(key, rec),
+        db: this.out,
+        key,
+        value: rec,
         bytes,
-        // Only the newest of a batch is written: sealed then, not per stanza.
-        last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, id.toString()))],
-        done: () => this.tally('accepted', link),
+        last: this.seqWrite(link, st),
+        done: st.onAccepted ??= () => this.tally('accepted', link),
       });
     } catch (err) {
       this.forgetOut(st, id);
@@ -128,7 +128,7 @@ export class Spool extends SpoolStore {
       return;
     }
     const key = keyOf(link, id);
-    await this.durably('ack', () => this.commits.add({ apply: () => this.out.remove(key), bytes: 0, done: () => this.tally('acked', link) }));
+    await this.durably('ack', () => this.commits.add({ db: this.out, key, bytes: 0, done: () => this.tally('acked', link) }));
   }
 
   /**
@@ -302,7 +302,7 @@ export class Spool extends SpoolStore {
     if (id <= st.deliveredUpTo || st.above.has(id)) {
       this.metrics.inc('spool_inbound_duplicate_total', { link });
       // The first copy may still wait for its commit: say "have it" only once it is on disk.
-      if (this.commits.busy) await this.commits.add({ apply: () => undefined, bytes: 0 }).catch(async (err: unknown) => Promise.reject(await this.commitFailed('receive', err)));
+      if (this.commits.busy) await this.commits.add({ bytes: 0 }).catch(async (err: unknown) => Promise.reject(await this.commitFailed('receive', err)));
       return false;
     }
     const bytes = onDisk(stanza.length);
@@ -313,7 +313,8 @@ export class Spool extends SpoolStore {
     const key = keyOf(link, id);
     const rec = sealIn(key, Buffer.from(stanza), meta, parts);
     try {
-      await this.commits.add({ apply: () => this.inb.put(key, rec), bytes, ...this.inState(link, st), done: () => this.tally('received', link) });
+      const inState = this.inState(link, st);
+      await this.commits.add({ db: this.inb, key, value: rec, bytes, last: inState.last, done: () => (inState.done(), this.tally('received', link)) });
     } catch (err) {
       // Nothing stored (memory went back to the last commit): forget it, or a retry would be taken for a duplicate (and lost).
       st.inIds.delete(id);
@@ -321,6 +322,19 @@ export class Spool extends SpoolStore {
       throw await this.commitFailed('receive', err);
     }
     return true;
+  }
+
+  /**
+   * Writes the link's last id, once per batch (only the newest `last` of a
+   * batch runs): every accept takes its id before it queues its write, so at
+   * the batch's cut lastId is the newest id in it. One function per link.
+   */
+  private seqWrite(link: string, st: LinkState): [string, () => void] {
+    if (!st.seqWrite) {
+      const k = `seq\0${link}`;
+      st.seqWrite = [k, () => this.state.put(k, sealState(k, st.lastId.toString()))];
+    }
+    return st.seqWrite;
   }
 
   /**
@@ -357,7 +371,7 @@ export class Spool extends SpoolStore {
     st.deliveredUpTo = upTo;
     this.absorb(st);
     try {
-      await this.commits.add({ apply: () => undefined, bytes, ...this.inState(link, st) });
+      await this.commits.add({ bytes, ...this.inState(link, st) });
     } catch (err) {
       throw await this.commitFailed('floor', err);
     }
@@ -413,8 +427,8 @@ export class Spool extends SpoolStore {
         if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
         const bytes = onDisk(latest.rest.length);
         this.checkSpace('keep_inbound', bytes);
-        const rec = sealIn(key, latest.rest, verifyIn(key, this.read(this.inb, key)).meta, latest.parts);
-        await this.commits.add({ apply: () => this.inb.put(key, rec), bytes });
+        const rec = sealIn(key, latest.rest, inMetaOf(key, this.read(this.inb, key)), latest.parts);
+        await this.commits.add({ db: this.inb, key, value: rec, bytes });
         if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
       }
     });
@@ -426,6 +440,6 @@ export class Spool extends SpoolStore {
     const st = this.link(link);
     if (!st.inIds.delete(id)) return;
     const key = keyOf(link, id);
-    await this.durably('handed_over', () => this.commits.add({ apply: () => this.inb.remove(key), bytes: 0, done: () => this.tally('handedOver', link) }));
+    await this.durably('handed_over', () => this.commits.add({ db: this.inb, key, bytes: 0, done: (st.onHandedOver ??= () => this.tally('handedOver', link)) }));
   }
 }

@@ -97,6 +97,10 @@ export interface LinkState {
    * message missing here is read from disk.
    */
   members: Map<bigint, bigint[]>;
+  /** Made once per link, not per write (spool.ts). */
+  seqWrite?: [string, () => void];
+  onAccepted?: () => void;
+  onHandedOver?: () => void;
 }
 
 /** Writes of one link in a commit, by kind. */

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { Packr } from 'msgpackr';
-import { DAMAGED, keyOf, readState, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut } from '../../src/spool/records.ts';
+import { DAMAGED, inMetaOf, keyOf, readState, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut } from '../../src/spool/records.ts';
 
 const stanza = Buffer.from('<message to="b@x" id="m1"><body>hi ü</body></message>');
 const meta = { priority: 'high' as const, from: 'a@y/r', to: 'b@x', acceptedAt: 1764700000000, kind: 'message', sid: 'm1', type: 'chat', extra: new Uint8Array([1, 2, 255]) };
@@ -92,6 +92,11 @@ test('inbound records: layout 1 byte for byte, per-part checksums and heads', (t
     [[false, 'i1'], [true, undefined]],
   );
   t.deepEqual(verifyIn(key, rec.subarray(0, 30)), { verdict: 'damaged', parts: [] }, 'cut short');
+  t.deepEqual(inMetaOf(key, second), new Uint8Array([9]), 'the meta of a record being rewritten, its stanzas unchecked');
+  const metaHit = Buffer.from(rec);
+  metaHit[24] ^= 0x01; // the meta byte
+  t.is(inMetaOf(key, metaHit), undefined, 'only when intact');
+  t.is(inMetaOf(key, oldEncoding.pack({ s, m: new Uint8Array([9]) }))?.length, 1, 'an unchecked msgpack record');
   const whole = sealIn(key, s, undefined, [{ length: 3 }]); // lengths that do not add up: one part
   t.deepEqual(verifyIn(key, whole), { verdict: 'ok', parts: [{ bytes: s, ok: true }] });
 });
