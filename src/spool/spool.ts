@@ -159,11 +159,13 @@ export class Spool extends SpoolStore {
         },
         bytes,
         last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, last))],
+        // Not recorded: give the ids back (message ids must stay contiguous on the link; undos run newest first).
+        undo: () => {
+          for (const gid of gids) st.members.delete(gid);
+          if (st.lastGid === gids.at(-1)) st.lastGid = firstGid;
+        },
       });
     } catch (err) {
-      for (const gid of gids) st.members.delete(gid);
-      // Not recorded: give the ids back (message ids must stay contiguous on the link), unless another call took more since.
-      if (st.lastGid === gids.at(-1)) st.lastGid = firstGid;
       throw await this.commitFailed('assign', err);
     }
     return gids;
