@@ -8,13 +8,14 @@
  * or while the previous commit runs, go in one transaction (atomic) and one
  * fsync, and only then do their promises resolve.
  *
- * Stores (keys and checksums: records.ts):
- *          out    key -> { s: stanza, m: OutboundMeta }
- *          in     key -> { s: stanza(s), m?: InboundMeta, parts }
- *          groups key -> { ids, s: link message bytes, p: priority }
+ * Stores (keys: records.ts; values binary, layout and checksums: record-layout.ts, state-records.ts):
+ *          out    key -> stanza, OutboundMeta
+ *          in     key -> stanza(s), InboundMeta?, per stanza its length and head
+ *          groups key -> member ids, link message bytes, priority
  *          state 'seq\0'+link -> last id handed out (ids are never reused)
  *                'gseq\0'+link -> last link message id; 'gbase' -> first one of a fresh spool
- *                'dut\0'+link -> { d: deliveredUpTo, a: [ids above it] }
+ *                'dut\0'+link -> deliveredUpTo, ids above it
+ * Records an older release wrote (msgpack objects) are still read (legacy-records.ts).
  * Damage: a record that fails its checksum is never handed out as data; recover()
  * reports it for a bounce. A spool lmdb cannot open safely is moved aside (check.ts).
  */

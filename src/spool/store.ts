@@ -72,7 +72,7 @@ export interface Recovery {
   regrouped: number;
 }
 
-/** Stored as decimal strings (msgpack has no portable bigint). */
+/** Delivered-up-to state as decimal strings (state-records.ts stores it as u64s). */
 export interface InState { d: string; a: string[] }
 
 export interface LinkState {
@@ -109,7 +109,7 @@ interface Tally { accepted: number; acked: number; received: number; handedOver:
 /** Below this much free space on its disk the spool refuses writes itself (see checkSpace). */
 const MIN_FREE_BYTES = 1 << 20;
 
-/** Estimated bytes a record of `n` bytes takes on disk (key, lmdb node, msgpack, checksums). */
+/** Estimated bytes a record of `n` bytes takes on disk (key, lmdb node, meta, checksums). */
 export const onDisk = (n: number): number => n + 256;
 
 export abstract class SpoolStore {
