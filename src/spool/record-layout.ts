@@ -30,12 +30,31 @@ const OUT = 0x6f; // 'o'
 const GROUP = 0x67; // 'g'
 const IN = 0x69; // 'i'
 
+/**
+ * Records are cut from shared slabs: one allocation (and one address lookup
+ * in lmdb, which caches it per ArrayBuffer) per slab instead of per record,
+ * whose link messages are often above Node's own pooled size. A record keeps
+ * its slab alive only until lmdb has copied it in.
+ */
+const SLAB = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB);
+let slabAt = 0;
+
 /** Appends fields to a buffer sized for them up front (strings at 3 bytes per UTF-16 unit at most). */
 class Writer {
   at = 0;
   readonly b: Buffer;
+  private readonly slabbed: boolean;
   constructor(size: number) {
-    this.b = Buffer.allocUnsafe(size);
+    this.slabbed = size <= SLAB / 8;
+    if (!this.slabbed) this.b = Buffer.allocUnsafe(size);
+    else {
+      if (slabAt + size > SLAB) {
+        slab = Buffer.allocUnsafeSlow(SLAB);
+        slabAt = 0;
+      }
+      this.b = slab.subarray(slabAt, slabAt + size);
+    }
   }
   u8(v: number): void {
     this.b[this.at++] = v;
@@ -54,7 +73,9 @@ class Writer {
     this.b.set(u, this.at);
     this.at += u.length;
   }
+  /** The record; of a slab only the bytes written are taken (8-byte aligned). */
   done(): Buffer {
+    if (this.slabbed) slabAt += (this.at + 7) & ~7;
     return this.b.subarray(0, this.at);
   }
 }

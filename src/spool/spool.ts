@@ -312,7 +312,7 @@ export class Spool extends SpoolStore {
     this.checkSpace('receive', bytes);
     st.above.add(id);
     this.absorb(st);
-    st.inIds.add(id);
+    st.inIds.set(id, meta);
     const key = keyOf(link, id);
     const rec = sealIn(key, Buffer.from(stanza), meta, parts);
     try {
@@ -430,7 +430,8 @@ export class Spool extends SpoolStore {
         if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
         const bytes = onDisk(latest.rest.length);
         this.checkSpace('keep_inbound', bytes);
-        const rec = sealIn(key, latest.rest, inMetaOf(key, this.read(this.inb, key)), latest.parts);
+        const known = st.inIds.get(id);
+        const rec = sealIn(key, latest.rest, known === null ? inMetaOf(key, this.read(this.inb, key)) : known, latest.parts);
         await this.commits.add({ db: this.inb, key, value: rec, bytes });
         if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
       }

@@ -86,7 +86,8 @@ export interface LinkState {
   deliveredUpTo: bigint;
   /** Ids received above deliveredUpTo (a gap below them). */
   above: Set<bigint>;
-  inIds: Set<bigint>;
+  /** Inbound ids held, with their meta (null: not read yet, it is in the record). */
+  inIds: Map<bigint, Uint8Array | undefined | null>;
   /** Outbound records that failed their checksum at open, with their meta when that is intact. */
   damagedOut: Map<bigint, OutboundMeta | undefined>;
   /** deliveredUpTo and above as last committed (memory goes back to it when a commit fails). */
@@ -214,7 +215,7 @@ export abstract class SpoolStore {
     }
     for (const raw of this.inb.getKeys({}) as Iterable<Buffer>) {
       const key = Buffer.from(raw);
-      this.link(linkOf(key)).inIds.add(idOf(key));
+      this.link(linkOf(key)).inIds.set(idOf(key), null);
     }
     if (unchecked) this.log.info({ ...this.labels, records: unchecked }, 'spool records written before checksums: read unchecked');
     this.log.info({ ...this.labels, outbound: this.totalCount, bytes: this.totalBytes }, 'spool opened');
@@ -266,7 +267,7 @@ export abstract class SpoolStore {
         outSizes: new Map(),
         deliveredUpTo,
         above,
-        inIds: new Set(),
+        inIds: new Map(),
         damagedOut: new Map(),
         durableIn: { d: deliveredUpTo.toString(), a: [...above].map(String) },
         members: new Map(),
