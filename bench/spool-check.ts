@@ -1,6 +1,6 @@
 /**
  * What the spool's damage protection costs (`npx tsx bench/spool-check.ts`):
- * the per-record checksums (sealing and checking a 300-byte stanza), and the
+ * building and checking a record of a 300-byte stanza (layout and checksums), and the
  * checks before a spool opens (structural check of data.mdb, then the child
  * process that reads every record through lmdb) for spools of several sizes.
  */
@@ -25,7 +25,7 @@ const rec = sealOut(key, stanza, meta);
 t0 = performance.now();
 for (let i = 0; i < n; i++) verifyOut(key, rec);
 const verifyUs = ((performance.now() - t0) * 1000) / n;
-console.log(`checksums, ${stanza.length}-byte stanza: seal ${sealUs.toFixed(2)} µs, check ${verifyUs.toFixed(2)} µs per record`);
+console.log(`records with checksums, ${stanza.length}-byte stanza: build ${sealUs.toFixed(2)} µs, read back and check ${verifyUs.toFixed(2)} µs per record`);
 
 console.log('| records | data.mdb | structural check | lmdb read in a child | total before open |');
 console.log('|---|---|---|---|---|');

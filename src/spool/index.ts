@@ -8,7 +8,8 @@
  *   A resolved write promise means the commit is on disk (fsync). Writes are
  *   group-committed (commit.ts): one commit per event-loop turn, counted in
  *   spool_commits_total.
- *   Every record carries checksums (records.ts): damaged ones are never handed
+ *   Every record is binary (record-layout.ts; older msgpack ones still read)
+ *   and carries checksums (records.ts): damaged ones are never handed
  *   out as data, recover() names them for a bounce. A spool lmdb cannot read
  *   safely is moved aside at open (check.ts); inspectSpool() reports offline.
  *   writeFileDurably(): small state files beside the spool, all or nothing.

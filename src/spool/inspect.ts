@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkSpoolDir } from './check.ts';
 import type { LmdbFileReport } from './lmdb-file.ts';
-import { DAMAGED, idOf, linkOf, readState, verifyGroup, verifyIn, verifyOut, type GroupRecord, type InRecord, type OutRecord } from './records.ts';
+import { DAMAGED, idOf, linkOf, readState, verifyGroup, verifyIn, verifyOut, } from './records.ts';
 
 export interface DamagedRecord {
   store: 'out' | 'in' | 'groups';
@@ -59,37 +59,38 @@ export function inspectSpool(dir: string): SpoolReport {
       if (!r) links.set(link, (r = { link, outbound: 0, outboundBytes: 0, messages: 0, inbound: 0, unchecked: 0, stateDamaged: false, damaged: [] }));
       return r;
     };
-    const each = <R>(name: string, fn: (key: Buffer, rec: R | undefined) => void): void => {
-      const db = env.openDB<R, Buffer>(name, { keyEncoding: 'binary' }) as Database<R, Buffer> | undefined;
+    // Records as stored (binary; records.ts reads both layouts).
+    const each = (name: string, fn: (key: Buffer, rec: Buffer | undefined) => void): void => {
+      const db = env.openDB<Buffer, Buffer>(name, { keyEncoding: 'binary', encoding: 'binary' }) as Database<Buffer, Buffer> | undefined;
       if (!db) return;
       for (const raw of db.getKeys({}) as Iterable<Buffer>) {
         const key = Buffer.from(raw);
-        let rec: R | undefined;
+        let rec: Buffer | undefined;
         try {
-          rec = db.get(key);
+          rec = db.getBinary(key);
         } catch {
           rec = undefined;
         }
         fn(key, rec);
       }
     };
-    each<OutRecord>('out', (key, rec) => {
+    each('out', (key, rec) => {
       const r = of(linkOf(key));
       const v = verifyOut(key, rec);
       if (v.stanza === 'damaged') return void r.damaged.push({ store: 'out', id: String(idOf(key)), sender: v.meta?.from });
       if (v.stanza === 'unchecked') r.unchecked++;
       r.outbound++;
-      r.outboundBytes += rec!.s.length;
+      r.outboundBytes += v.bytes!.length;
       const at = v.meta?.acceptedAt;
       if (typeof at === 'number' && (r.oldestAcceptedAt === undefined || at < r.oldestAcceptedAt)) r.oldestAcceptedAt = at;
     });
-    each<GroupRecord>('groups', (key, rec) => {
+    each('groups', (key, rec) => {
       const r = of(linkOf(key));
       const v = verifyGroup(key, rec);
       if (v.bytes === 'damaged' || !v.ids) r.damaged.push({ store: 'groups', id: String(idOf(key)) });
       else r.messages++;
     });
-    each<InRecord>('in', (key, rec) => {
+    each('in', (key, rec) => {
       const r = of(linkOf(key));
       const v = verifyIn(key, rec);
       if (v.verdict === 'unchecked') r.unchecked++;
@@ -98,7 +99,7 @@ export function inspectSpool(dir: string): SpoolReport {
       if (v.parts.length === 0) r.damaged.push({ store: 'in', id: String(idOf(key)) });
       if (v.parts.some((x) => x.ok)) r.inbound++;
     });
-    const state = env.openDB<unknown, string>('state', {}) as Database<unknown, string> | undefined;
+    const state = env.openDB<Buffer, string>('state', { encoding: 'binary' }) as Database<Buffer, string> | undefined;
     if (state) {
       for (const key of state.getKeys({}) as Iterable<string>) {
         const m = /^(seq|gseq|dut)\0(.+)$/.exec(String(key));

@@ -20,13 +20,13 @@ export interface SalvageLine {
 
 const say = (l: SalvageLine): void => void writeSync(1, JSON.stringify(l) + '\n');
 
-function each(db: Database<unknown, Buffer> | undefined, fn: (key: Buffer, rec: unknown) => void): void {
+function each(db: Database<Buffer, Buffer> | undefined, fn: (key: Buffer, rec: Buffer | undefined) => void): void {
   if (!db) return;
   for (const raw of db.getKeys({}) as Iterable<Buffer>) {
     const key = Buffer.from(raw);
-    let rec: unknown;
+    let rec: Buffer | undefined;
     try {
-      rec = db.get(key);
+      rec = db.getBinary(key);
     } catch {
       rec = undefined;
     }
@@ -36,16 +36,16 @@ function each(db: Database<unknown, Buffer> | undefined, fn: (key: Buffer, rec: 
 
 const env = open({ path: process.argv[2], noSubdir: false, readOnly: true, maxDbs: 8 });
 const sent = new Set<string>();
-each(env.openDB<unknown, Buffer>('groups', { keyEncoding: 'binary' }), (key, rec) => {
+each(env.openDB<Buffer, Buffer>('groups', { keyEncoding: 'binary', encoding: 'binary' }), (key, rec) => {
   for (const id of verifyGroup(key, rec).ids ?? []) sent.add(`${linkOf(key)}\0${id}`);
 });
-each(env.openDB<unknown, Buffer>('out', { keyEncoding: 'binary' }), (key, rec) => {
+each(env.openDB<Buffer, Buffer>('out', { keyEncoding: 'binary', encoding: 'binary' }), (key, rec) => {
   const v = verifyOut(key, rec);
   const link = linkOf(key);
   const id = String(idOf(key));
   say({ store: 'out', link, id, head: headOfMeta(v.meta), sent: sent.has(`${link}\0${id}`) });
 });
-each(env.openDB<unknown, Buffer>('in', { keyEncoding: 'binary' }), (key, rec) => {
+each(env.openDB<Buffer, Buffer>('in', { keyEncoding: 'binary', encoding: 'binary' }), (key, rec) => {
   const v = verifyIn(key, rec);
   for (const p of v.parts.length ? v.parts : [{ head: undefined }]) say({ store: 'in', link: linkOf(key), id: String(idOf(key)), head: p.head });
 });

@@ -8,13 +8,14 @@
  * or while the previous commit runs, go in one transaction (atomic) and one
  * fsync, and only then do their promises resolve.
  *
- * Stores (keys and checksums: records.ts):
- *          out    key -> { s: stanza, m: OutboundMeta }
- *          in     key -> { s: stanza(s), m?: InboundMeta, parts }
- *          groups key -> { ids, s: link message bytes, p: priority }
+ * Stores (keys: records.ts; values binary, layout and checksums: record-layout.ts, state-records.ts):
+ *          out    key -> stanza, OutboundMeta
+ *          in     key -> stanza(s), InboundMeta?, per stanza its length and head
+ *          groups key -> member ids, link message bytes, priority
  *          state 'seq\0'+link -> last id handed out (ids are never reused)
  *                'gseq\0'+link -> last link message id; 'gbase' -> first one of a fresh spool
- *                'dut\0'+link -> { d: deliveredUpTo, a: [ids above it] }
+ *                'dut\0'+link -> deliveredUpTo, ids above it
+ * Records an older release wrote (msgpack objects) are still read (legacy-records.ts).
  * Damage: a record that fails its checksum is never handed out as data; recover()
  * reports it for a bounce. A spool lmdb cannot open safely is moved aside (check.ts).
  */
@@ -23,8 +24,8 @@ import { SpoolError, SpoolFullError } from './errors.ts';
 import { guardLmdbCommitRejections } from './lmdb-guard.ts';
 import { openChecked, type Salvaged } from './check.ts';
 import {
-  headOfMeta, idOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
-  type GroupRecord, type InboundMeta, type InRecord, type OutboundMeta, type OutRecord, type PartInfo, type Priority,
+  headOfMeta, idOf, inMetaOf, keyOf, sealGroup, sealIn, sealOut, sealState, verifyGroup, verifyIn, verifyOut,
+  type InboundMeta, type OutboundMeta, type PartInfo, type Priority,
 } from './records.ts';
 import { onDisk, SpoolStore, type DamagedStanza, type InState, type LinkState, type SpoolEntry, type SpoolGroup, type SpoolOptions } from './store.ts';
 
@@ -60,10 +61,11 @@ export class Spool extends SpoolStore {
     // internal batch promise nobody holds, an unhandled rejection (see lmdb-guard.ts).
     const env = open({ path: dir, noSubdir: false /* a directory, even named "a.link" */, noSync: false, overlappingSync: false, noMetaSync: false, maxDbs: 8, eventTurnBatching: false });
     try {
-      const out = env.openDB<OutRecord, Buffer>('out', { keyEncoding: 'binary' });
-      const inb = env.openDB<InRecord, Buffer>('in', { keyEncoding: 'binary' });
-      const state = env.openDB<unknown, string>('state', {});
-      const grp = env.openDB<GroupRecord, Buffer>('groups', { keyEncoding: 'binary' });
+      // Records are binary (record-layout.ts): no msgpack on the way in or out; older msgpack records are decoded by legacy-records.ts.
+      const out = env.openDB<Buffer, Buffer>('out', { keyEncoding: 'binary', encoding: 'binary' });
+      const inb = env.openDB<Buffer, Buffer>('in', { keyEncoding: 'binary', encoding: 'binary' });
+      const state = env.openDB<Buffer, string>('state', { encoding: 'binary' });
+      const grp = env.openDB<Buffer, Buffer>('groups', { keyEncoding: 'binary', encoding: 'binary' });
       const sp = new Spool(env, out, inb, state, grp, opts, dir);
       if (fresh) sp.startIdsAfterDamage();
       sp.salvaged = salvaged;
@@ -100,14 +102,15 @@ export class Spool extends SpoolStore {
     this.totalCount++;
     this.totalBytes += stanza.length;
     const key = keyOf(link, id);
-    const rec = sealOut(key, Buffer.from(stanza), { ...meta });
-    const seqKey = `seq\0${link}`;
+    const rec = sealOut(key, stanza, meta); // a copy: the caller may reuse its buffer
     try {
       await this.commits.add({
-        apply: () => this.out.put(key, rec),
+        db: this.out,
+        key,
+        value: rec,
         bytes,
-        last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, id.toString()))],
-        done: () => this.tally('accepted', link),
+        last: this.seqWrite(link, st),
+        done: st.onAccepted ??= () => this.tally('accepted', link),
       });
     } catch (err) {
       this.forgetOut(st, id);
@@ -126,7 +129,7 @@ export class Spool extends SpoolStore {
       return;
     }
     const key = keyOf(link, id);
-    await this.durably('ack', () => this.commits.add({ apply: () => this.out.remove(key), bytes: 0, done: () => this.tally('acked', link) }));
+    await this.durably('ack', () => this.commits.add({ db: this.out, key, bytes: 0, done: () => this.tally('acked', link) }));
   }
 
   /**
@@ -145,21 +148,25 @@ export class Spool extends SpoolStore {
     const gids = groups.map(() => ++st.lastGid);
     const recs = groups.map((g, i) => {
       const key = keyOf(link, gids[i]);
-      return [key, sealGroup(key, g.ids.map(String), Buffer.from(g.stanza), g.priority)] as const;
+      return [key, sealGroup(key, g.ids, g.stanza, g.priority)] as const;
     });
     const seqKey = `gseq\0${link}`;
-    const seq = sealState(seqKey, st.lastGid.toString());
+    const last = st.lastGid.toString();
+    groups.forEach((g, i) => st.members.set(gids[i], g.ids.slice()));
     try {
       await this.commits.add({
         apply: () => {
           for (const [key, rec] of recs) this.grp.put(key, rec);
         },
         bytes,
-        last: [seqKey, () => this.state.put(seqKey, seq)],
+        last: [seqKey, () => this.state.put(seqKey, sealState(seqKey, last))],
+        // Not recorded: give the ids back (message ids must stay contiguous on the link; undos run newest first).
+        undo: () => {
+          for (const gid of gids) st.members.delete(gid);
+          if (st.lastGid === gids.at(-1)) st.lastGid = firstGid;
+        },
       });
     } catch (err) {
-      // Not recorded: give the ids back (message ids must stay contiguous on the link), unless another call took more since.
-      if (st.lastGid === gids.at(-1)) st.lastGid = firstGid;
       throw await this.commitFailed('assign', err);
     }
     return gids;
@@ -170,21 +177,26 @@ export class Spool extends SpoolStore {
     this.ensureOpen();
     const st = this.link(link);
     const key = keyOf(link, gid);
-    const rec = this.read(this.grp, key);
-    if (!rec) {
-      this.metrics.inc('spool_ack_unknown_total', { link });
-      return;
+    let ids = st.members.get(gid);
+    if (ids) st.members.delete(gid);
+    else {
+      const rec = this.read(this.grp, key);
+      if (!rec) {
+        this.metrics.inc('spool_ack_unknown_total', { link });
+        return;
+      }
+      // A member list damaged since start: the record goes, its stanzas stay (sent again after a restart).
+      ids = verifyGroup(key, rec).ids ?? [];
     }
-    // A member list damaged since start: the record goes, its stanzas stay (sent again after a restart).
-    const ids = verifyGroup(key, rec).ids ?? [];
+    const members = ids;
     await this.durably('ack_group', () =>
       this.commits.add({
         apply: () => {
           this.grp.remove(key);
-          for (const id of ids) this.out.remove(keyOf(link, id));
+          for (const id of members) this.out.remove(keyOf(link, id));
         },
         bytes: 0,
-        done: () => this.tally('acked', link, ids.filter((id) => this.forgetOut(st, id)).length),
+        done: () => this.tally('acked', link, members.filter((id) => this.forgetOut(st, id)).length),
       }),
     );
   }
@@ -192,14 +204,17 @@ export class Spool extends SpoolStore {
   /** Link messages assigned but not yet acknowledged, in group id order (damaged ones left out: see recover()). */
   groups(link: string): SpoolGroup[] {
     this.ensureOpen();
+    const st = this.link(link);
     const res: SpoolGroup[] = [];
     for (const key of this.keysOf(this.grp, link)) {
       const v = verifyGroup(key, this.read(this.grp, key));
+      const gid = idOf(key);
       if (v.bytes === 'damaged' || !v.ids) {
-        this.damagedOnce('groups', link, idOf(key));
+        this.damagedOnce('groups', link, gid);
         continue;
       }
-      res.push({ gid: idOf(key), ids: v.ids, stanza: (this.grp.get(key) as GroupRecord).s, priority: v.priority ?? 'high' });
+      st.members.set(gid, v.ids.slice());
+      res.push({ gid, ids: v.ids, stanza: v.stanza!, priority: v.priority ?? 'high' });
     }
     return res;
   }
@@ -290,18 +305,19 @@ export class Spool extends SpoolStore {
     if (id <= st.deliveredUpTo || st.above.has(id)) {
       this.metrics.inc('spool_inbound_duplicate_total', { link });
       // The first copy may still wait for its commit: say "have it" only once it is on disk.
-      if (this.commits.busy) await this.commits.add({ apply: () => undefined, bytes: 0 }).catch(async (err: unknown) => Promise.reject(await this.commitFailed('receive', err)));
+      if (this.commits.busy) await this.commits.add({ bytes: 0 }).catch(async (err: unknown) => Promise.reject(await this.commitFailed('receive', err)));
       return false;
     }
     const bytes = onDisk(stanza.length);
     this.checkSpace('receive', bytes);
     st.above.add(id);
     this.absorb(st);
-    st.inIds.add(id);
+    st.inIds.set(id, meta);
     const key = keyOf(link, id);
     const rec = sealIn(key, Buffer.from(stanza), meta, parts);
     try {
-      await this.commits.add({ apply: () => this.inb.put(key, rec), bytes, ...this.inState(link, st), done: () => this.tally('received', link) });
+      const inState = this.inState(link, st);
+      await this.commits.add({ db: this.inb, key, value: rec, bytes, last: inState.last, done: () => (inState.done(), this.tally('received', link)) });
     } catch (err) {
       // Nothing stored (memory went back to the last commit): forget it, or a retry would be taken for a duplicate (and lost).
       st.inIds.delete(id);
@@ -309,6 +325,19 @@ export class Spool extends SpoolStore {
       throw await this.commitFailed('receive', err);
     }
     return true;
+  }
+
+  /**
+   * Writes the link's last id, once per batch (only the newest `last` of a
+   * batch runs): every accept takes its id before it queues its write, so at
+   * the batch's cut lastId is the newest id in it. One function per link.
+   */
+  private seqWrite(link: string, st: LinkState): [string, () => void] {
+    if (!st.seqWrite) {
+      const k = `seq\0${link}`;
+      st.seqWrite = [k, () => this.state.put(k, sealState(k, st.lastId.toString()))];
+    }
+    return st.seqWrite;
   }
 
   /**
@@ -345,7 +374,7 @@ export class Spool extends SpoolStore {
     st.deliveredUpTo = upTo;
     this.absorb(st);
     try {
-      await this.commits.add({ apply: () => undefined, bytes, ...this.inState(link, st) });
+      await this.commits.add({ bytes, ...this.inState(link, st) });
     } catch (err) {
       throw await this.commitFailed('floor', err);
     }
@@ -401,8 +430,9 @@ export class Spool extends SpoolStore {
         if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
         const bytes = onDisk(latest.rest.length);
         this.checkSpace('keep_inbound', bytes);
-        const rec = sealIn(key, latest.rest, verifyIn(key, this.read(this.inb, key)).meta, latest.parts);
-        await this.commits.add({ apply: () => this.inb.put(key, rec), bytes });
+        const known = st.inIds.get(id);
+        const rec = sealIn(key, latest.rest, known === null ? inMetaOf(key, this.read(this.inb, key)) : known, latest.parts);
+        await this.commits.add({ db: this.inb, key, value: rec, bytes });
         if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
       }
     });
@@ -414,6 +444,6 @@ export class Spool extends SpoolStore {
     const st = this.link(link);
     if (!st.inIds.delete(id)) return;
     const key = keyOf(link, id);
-    await this.durably('handed_over', () => this.commits.add({ apply: () => this.inb.remove(key), bytes: 0, done: () => this.tally('handedOver', link) }));
+    await this.durably('handed_over', () => this.commits.add({ db: this.inb, key, bytes: 0, done: (st.onHandedOver ??= () => this.tally('handedOver', link)) }));
   }
 }

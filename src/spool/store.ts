@@ -14,8 +14,11 @@ import { GroupCommit } from './commit.ts';
 import type { Salvaged } from './check.ts';
 import {
   DAMAGED, headOfMeta, idOf, keyOf, linkOf, rangeOf, readState, sealGroup, sealIn, sealState, verifyGroup, verifyIn, verifyOut,
-  type GroupRecord, type InRecord, type OutboundMeta, type OutRecord, type Priority, type StanzaHead,
+  type OutboundMeta, type Priority, type StanzaHead,
 } from './records.ts';
+
+/** A database of binary records (record-layout.ts; older ones are msgpack bytes, legacy-records.ts). */
+export type RecordDb = Database<Buffer, Buffer>;
 
 export interface SpoolEntry<M> {
   id: bigint;
@@ -69,7 +72,7 @@ export interface Recovery {
   regrouped: number;
 }
 
-/** Stored as decimal strings (msgpack has no portable bigint). */
+/** Delivered-up-to state as decimal strings (state-records.ts stores it as u64s). */
 export interface InState { d: string; a: string[] }
 
 export interface LinkState {
@@ -83,11 +86,22 @@ export interface LinkState {
   deliveredUpTo: bigint;
   /** Ids received above deliveredUpTo (a gap below them). */
   above: Set<bigint>;
-  inIds: Set<bigint>;
+  /** Inbound ids held, with their meta (null: not read yet, it is in the record). */
+  inIds: Map<bigint, Uint8Array | undefined | null>;
   /** Outbound records that failed their checksum at open, with their meta when that is intact. */
   damagedOut: Map<bigint, OutboundMeta | undefined>;
   /** deliveredUpTo and above as last committed (memory goes back to it when a commit fails). */
   durableIn: InState;
+  /**
+   * Members of link messages recorded by assignGroups() or read by groups(),
+   * so that ackGroup() need not read the record back. Only a cache: a link
+   * message missing here is read from disk.
+   */
+  members: Map<bigint, bigint[]>;
+  /** Made once per link, not per write (spool.ts). */
+  seqWrite?: [string, () => void];
+  onAccepted?: () => void;
+  onHandedOver?: () => void;
 }
 
 /** Writes of one link in a commit, by kind. */
@@ -96,7 +110,7 @@ interface Tally { accepted: number; acked: number; received: number; handedOver:
 /** Below this much free space on its disk the spool refuses writes itself (see checkSpace). */
 const MIN_FREE_BYTES = 1 << 20;
 
-/** Estimated bytes a record of `n` bytes takes on disk (key, lmdb node, msgpack, checksums). */
+/** Estimated bytes a record of `n` bytes takes on disk (key, lmdb node, meta, checksums). */
 export const onDisk = (n: number): number => n + 256;
 
 export abstract class SpoolStore {
@@ -122,10 +136,10 @@ export abstract class SpoolStore {
 
   protected constructor(
     protected readonly env: RootDatabase,
-    protected readonly out: Database<OutRecord, Buffer>,
-    protected readonly inb: Database<InRecord, Buffer>,
-    protected readonly state: Database<unknown, string>,
-    protected readonly grp: Database<GroupRecord, Buffer>,
+    protected readonly out: RecordDb,
+    protected readonly inb: RecordDb,
+    protected readonly state: Database<Buffer, string>,
+    protected readonly grp: RecordDb,
     protected readonly opts: SpoolOptions,
     /** The environment's directory (its free space tells a full disk). */
     protected readonly dir: string,
@@ -184,15 +198,14 @@ export abstract class SpoolStore {
       const st = this.link(link);
       const id = idOf(key);
       if (id > st.lastId) st.lastId = id;
-      const rec = this.read(this.out, key);
-      const v = verifyOut(key, rec);
+      const v = verifyOut(key, this.read(this.out, key));
       if (v.stanza === 'damaged') {
         st.damagedOut.set(id, v.meta);
         this.damaged('out', link, id, headOfMeta(v.meta) !== undefined);
         continue;
       }
       if (v.stanza === 'unchecked') unchecked++;
-      const size = (rec as OutRecord).s.length;
+      const size = v.bytes!.length;
       st.outCount++;
       st.outBytes += size;
       st.outSizes.set(id, size);
@@ -202,17 +215,18 @@ export abstract class SpoolStore {
     }
     for (const raw of this.inb.getKeys({}) as Iterable<Buffer>) {
       const key = Buffer.from(raw);
-      this.link(linkOf(key)).inIds.add(idOf(key));
+      this.link(linkOf(key)).inIds.set(idOf(key), null);
     }
     if (unchecked) this.log.info({ ...this.labels, records: unchecked }, 'spool records written before checksums: read unchecked');
     this.log.info({ ...this.labels, outbound: this.totalCount, bytes: this.totalBytes }, 'spool opened');
     this.setGauges();
   }
 
-  /** A record as stored, or undefined when it cannot even be decoded. */
-  protected read<R>(db: Database<R, Buffer>, key: Buffer): R | undefined {
+  /** A record's bytes as stored (a copy), or undefined when absent or unreadable. */
+  protected read(db: RecordDb, key: Buffer): Buffer | undefined {
     try {
-      return db.get(key);
+      const raw = db.getBinary(key);
+      return raw === undefined ? undefined : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     } catch {
       return undefined;
     }
@@ -253,9 +267,10 @@ export abstract class SpoolStore {
         outSizes: new Map(),
         deliveredUpTo,
         above,
-        inIds: new Set(),
+        inIds: new Map(),
         damagedOut: new Map(),
         durableIn: { d: deliveredUpTo.toString(), a: [...above].map(String) },
+        members: new Map(),
       };
       this.links.set(link, st);
     }
@@ -267,7 +282,7 @@ export abstract class SpoolStore {
   }
 
   /** Keys of one link in a store, copied (lmdb may reuse its key buffer). */
-  protected keysOf<R>(db: Database<R, Buffer>, link: string): Buffer[] {
+  protected keysOf(db: RecordDb, link: string): Buffer[] {
     return [...(db.getKeys(rangeOf(link)) as Iterable<Buffer>)].map((k) => Buffer.from(k));
   }
 
@@ -284,8 +299,7 @@ export abstract class SpoolStore {
   }
 
   protected outEntry(link: string, key: Buffer): SpoolEntry<OutboundMeta> | undefined {
-    const rec = this.read(this.out, key);
-    const v = verifyOut(key, rec);
+    const v = verifyOut(key, this.read(this.out, key));
     const id = idOf(key);
     if (v.stanza === 'damaged') {
       this.damagedOnce('out', link, id);
@@ -293,7 +307,7 @@ export abstract class SpoolStore {
     }
     // Intact bytes with damaged meta: the stanza itself says what the link needs.
     const meta = v.meta ?? { priority: 'high', acceptedAt: this.link(link).acceptedAt.get(id) ?? Date.now() };
-    return { id, stanza: (rec as OutRecord).s, meta };
+    return { id, stanza: v.bytes!, meta };
   }
 
   /** Counts a failed commit and names it: SPOOL_DISK_FULL for a full disk, else SPOOL_IO. */
@@ -369,7 +383,7 @@ export abstract class SpoolStore {
     const st = this.link(link);
     const res: Recovery = { damaged: this.salvaged.filter((l) => l.link === link).map(({ store, id, head, sent }) => ({ store, id, head, setAside: true, sent: sent === true })), rebuilt: 0, regrouped: 0 };
     this.salvaged = this.salvaged.filter((l) => l.link !== link);
-    const groupPuts: Array<[Buffer, GroupRecord | undefined]> = [];
+    const groupPuts: Array<[Buffer, Buffer | undefined]> = [];
     const outGone = new Set<bigint>();
     const carried = new Set<bigint>();
     for (const key of this.keysOf(this.grp, link)) {
@@ -396,7 +410,7 @@ export abstract class SpoolStore {
       }
       for (const k of keep) carried.add(k.id);
       res.rebuilt++;
-      groupPuts.push([key, keep.length ? sealGroup(key, keep.map((k) => String(k.id)), Buffer.concat(keep.map((k) => k.s)), v.priority ?? 'high') : undefined]);
+      groupPuts.push([key, keep.length ? sealGroup(key, keep.map((k) => k.id), Buffer.concat(keep.map((k) => k.s)), v.priority ?? 'high') : undefined]);
     }
     // A damaged stanza that an intact link message carries is delivered from that message.
     for (const [id, meta] of st.damagedOut) {
@@ -404,7 +418,7 @@ export abstract class SpoolStore {
       res.damaged.push({ store: 'out', id, head: headOfMeta(meta) });
       outGone.add(id);
     }
-    const inPuts: Array<[Buffer, InRecord | undefined]> = [];
+    const inPuts: Array<[Buffer, Buffer | undefined]> = [];
     for (const key of this.keysOf(this.inb, link)) {
       const id = idOf(key);
       if (!st.inIds.has(id)) continue;
@@ -431,6 +445,7 @@ export abstract class SpoolStore {
       return { damaged: [], rebuilt: 0, regrouped: 0 };
     }
     for (const id of outGone) st.damagedOut.delete(id);
+    for (const [k] of groupPuts) st.members.delete(idOf(k)); // rebuilt or gone: read from disk if acknowledged
     for (const [k, r] of inPuts) if (!r) st.inIds.delete(idOf(k));
     return res;
   }

@@ -210,3 +210,22 @@ test('acceptedAt and entry read one unacknowledged stanza; gone once acknowledge
   t.is(sp.acceptedAt('shore', id), undefined);
   t.is(sp.entry('shore', id), undefined);
 });
+
+test('keepInbound keeps what is left of a message with its meta and heads, across a restart', async (t) => {
+  const dir = tempDir(t);
+  let sp = Spool.open(dir, big);
+  const parts = ['<a/>', '<b x="1"/>', '<c/>'].map((s) => Buffer.from(s));
+  const head = (id: string) => ({ kind: 'message', id, from: 'f@x.example' });
+  t.true(await sp.receive('shore', 3n, Buffer.concat(parts), new Uint8Array([7, 8]), parts.map((p, i) => ({ length: p.length, head: head(`p${i}`) }))));
+  await sp.keepInbound('shore', 3n, Buffer.concat(parts.slice(1)), parts.slice(1).map((p, i) => ({ length: p.length, head: head(`p${i + 1}`) })));
+  await sp.close();
+  sp = Spool.open(dir, big);
+  t.deepEqual(sp.inboundPending('shore').map((e) => [e.id, e.stanza.toString(), e.meta]), [[3n, '<b x="1"/><c/>', new Uint8Array([7, 8])]]);
+  // After a restart the meta comes from the record itself.
+  await sp.keepInbound('shore', 3n, parts[2], [{ length: parts[2].length, head: head('p2') }]);
+  await sp.close();
+  sp = Spool.open(dir, big);
+  t.teardown(() => sp.close());
+  t.deepEqual(sp.inboundPending('shore').map((e) => [e.id, e.stanza.toString(), e.meta]), [[3n, '<c/>', new Uint8Array([7, 8])]]);
+  t.deepEqual(sp.recover('shore').damaged, []);
+});
