@@ -104,16 +104,26 @@ export class LocalDelivery {
         } catch (err) {
           p = Promise.reject(err as Error);
         }
-        p.then(resolve, reject);
-        const settled = (): void => {
-          lane.open--;
-          this.pump(lane);
-          this.forget(key, lane);
-        };
-        p.then(settled, settled);
+        p.then(
+          () => {
+            this.settled(key, lane);
+            resolve();
+          },
+          (err: unknown) => {
+            this.settled(key, lane);
+            reject(err as Error);
+          },
+        );
       });
       this.pump(lane);
     });
+  }
+
+  /** A route of the lane settled: the window has room for the next. */
+  private settled(key: string, lane: Lane): void {
+    lane.open--;
+    this.pump(lane);
+    this.forget(key, lane);
   }
 
   /**
@@ -121,52 +131,69 @@ export class LocalDelivery {
    * (see above). `link`: a stanza from that in-order link (its lane).
    */
   deliver(el: XmlElement, link?: string): Promise<void> {
-    let lane: Lane | undefined;
-    if (link !== undefined) {
-      const key = laneKey(link, el);
-      lane = this.lane(key);
-      lane.active++;
-      const l = lane;
-      const p = this.withRetries(el, l, l.seq++);
-      const done = (): void => {
-        l.active--;
-        this.forget(key, l);
-      };
-      p.then(done, done);
-      return this.track(p);
-    }
-    return this.track(this.withRetries(el));
+    if (link === undefined) return this.track(this.withRetries(el));
+    const key = laneKey(link, el);
+    const lane = this.lane(key);
+    lane.active++;
+    const p = this.withRetries(el, lane, lane.seq++);
+    this.delivering.add(p);
+    p.then(
+      () => this.delivered(p, key, lane),
+      () => this.delivered(p, key, lane),
+    );
+    return p;
+  }
+
+  private delivered(p: Promise<void>, key: string, lane: Lane): void {
+    this.delivering.delete(p);
+    lane.active--;
+    this.forget(key, lane);
   }
 
   private track(p: Promise<void>): Promise<void> {
     this.delivering.add(p);
-    const done = (): void => void this.delivering.delete(p);
-    p.then(done, done);
+    p.then(
+      () => void this.delivering.delete(p),
+      () => void this.delivering.delete(p),
+    );
     return p;
   }
 
-  private async withRetries(el: XmlElement, lane?: Lane, seq = 0): Promise<void> {
+  /** The first attempt without an async frame (it nearly always succeeds); retries in retry(). */
+  private withRetries(el: XmlElement, lane?: Lane, seq = 0): Promise<void> {
+    const deadline = this.o.clock.now() + this.o.holdMs;
+    let sent: Promise<void>;
+    try {
+      sent = this.o.send(el);
+    } catch (err) {
+      sent = Promise.reject(err as Error);
+    }
+    return sent.then(undefined, (err: unknown) => this.retry(el, lane, seq, deadline, err));
+  }
+
+  private async retry(el: XmlElement, lane: Lane | undefined, seq: number, deadline: number, first: unknown): Promise<void> {
     const { clock, metrics } = this.o;
-    const deadline = clock.now() + this.o.holdMs;
     let delay = RETRY_FIRST_MS;
-    for (let attempt = 0; ; attempt++) {
-      if (this.stopping && attempt > 0) throw new RelayStoppingError();
+    let err = first;
+    for (;;) {
+      if (this.stopping) throw new RelayStoppingError(err as Error);
+      if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || clock.now() + delay > deadline) throw err;
+      this.o.failed(`local delivery to ${el.attr('to')}: ${err.condition}`);
+      metrics.inc('local_delivery_retries_total', { condition: err.condition });
+      if (lane) {
+        await this.resendLater(lane, seq, delay);
+        lane.waking--;
+      } else await this.nap(delay);
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      if (this.stopping) throw new RelayStoppingError();
       try {
         const sent = this.o.send(el);
         // Written again: once the lane's last one is, new stanzas may follow.
-        if (lane && attempt > 0) this.pump(lane);
+        if (lane) this.pump(lane);
         await sent;
         return;
-      } catch (err) {
-        if (this.stopping) throw new RelayStoppingError(err as Error);
-        if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || clock.now() + delay > deadline) throw err;
-        this.o.failed(`local delivery to ${el.attr('to')}: ${err.condition}`);
-        metrics.inc('local_delivery_retries_total', { condition: err.condition });
-        if (lane) {
-          await this.resendLater(lane, seq, delay);
-          lane.waking--;
-        } else await this.nap(delay);
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      } catch (e) {
+        err = e;
       }
     }
   }

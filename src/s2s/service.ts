@@ -4,7 +4,7 @@ import { createServer as tlsServer } from 'node:tls';
 import type { XmlElement } from '../xml/element.ts';
 import { StreamError, StanzaError, bounce } from '../xmpp/errors.ts';
 import { domainMatches, domainOf } from '../xmpp/jid.ts';
-import { silentLogger } from '../obs/log.ts';
+import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { verifyDialbackKey } from './dialback-key.ts';
 import { InboundSession } from './inbound.ts';
@@ -95,30 +95,31 @@ export class S2SService {
       checkOwnKey: (receiving, originating, streamId, key) => key !== '' && verifyDialbackKey(opts.secret, receiving, originating, streamId, key),
       deliver: (el) => this.deliver(el),
       handOver: (el, route, handled, sessionLog) => {
-        // onStanza refused the stanza: bounce it to the sender (RFC 6120 §8.3)
-        const refused = (err: unknown): void => {
-          const se = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
-          metrics.inc('s2s_dropped_total', { reason: 'refused', condition: se.condition });
-          sessionLog.info({ err: (err as Error)?.message }, 'inbound stanza refused');
-          const b = bounce(el, se);
-          if (b) this.deliver(b);
-        };
         let p: Promise<void> | void;
         try {
           p = opts.onStanza(el, route);
         } catch (err) {
-          refused(err);
+          this.refused(el, err, sessionLog);
           return handled();
         }
         if (p && typeof (p as Promise<void>).then === 'function') {
           (p as Promise<void>).then(handled, (err) => {
-            refused(err);
+            this.refused(el, err, sessionLog);
             handled();
           });
         } else handled();
       },
       reverseBidi: (from, local) => [...this.inbound].some((s) => s.coversReverse(from, local)),
     };
+  }
+
+  /** onStanza refused a stanza from a local server: bounced to its sender (RFC 6120 §8.3). */
+  private refused(el: XmlElement, err: unknown, sessionLog: Logger): void {
+    const se = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
+    this.ctx.metrics.inc('s2s_dropped_total', { reason: 'refused', condition: se.condition });
+    sessionLog.info({ err: (err as Error)?.message }, 'inbound stanza refused');
+    const b = bounce(el, se);
+    if (b) this.deliver(b);
   }
 
   async start(): Promise<void> {
