@@ -112,10 +112,20 @@ export class Router {
     if (!to || !domainMatches(to, this.opts.localDomains)) {
       return this.refuseRemote(link, stanza, new StanzaError('remote-server-not-found', `${to ?? 'no domain'} is not served here`));
     }
-    let stanzas: XmlElement[] = [stanza];
+    let stanzas: readonly XmlElement[] = [stanza];
     const ctx = this.hookContext(link);
     for (const hook of this.hooks) {
       if (!hook.inbound) continue;
+      if (stanzas.length === 1) {
+        // one stanza (nearly always): the hook's answer is the next list as it is
+        const r = hook.inbound(stanzas[0], ctx);
+        if (r instanceof StanzaError) {
+          this.refuseRemote(link, stanzas[0], r);
+          return;
+        }
+        stanzas = r;
+        continue;
+      }
       const next: XmlElement[] = [];
       for (const s of stanzas) {
         const r = hook.inbound(s, ctx);
@@ -124,6 +134,7 @@ export class Router {
       }
       stanzas = next;
     }
+    if (stanzas.length === 0) return;
     if (stanzas.length === 1) return this.deliverLocal(link, stanzas[0]);
     await Promise.all(stanzas.map((s) => this.deliverLocal(link, s)));
   }

@@ -95,9 +95,12 @@ export class SmReceiver {
   }
 
   markHandled(seq: number): void {
-    this.done.add(seq);
     const before = this.handled;
-    while (this.done.delete(this.handled)) this.handled++;
+    if (seq === this.handled && this.done.size === 0) this.handled++; // in order: the common case
+    else {
+      this.done.add(seq);
+      while (this.done.delete(this.handled)) this.handled++;
+    }
     this.maybeAck();
     if (this.handled > before && !this.eagerPending) {
       this.eagerPending = true;

@@ -9,6 +9,8 @@ export const escapeAttr = (s: string): string => s.replace(/[&<>"'\t\n\r]/g, (c)
 /** Children not built yet: built on first use, e.g. from the stanza's bytes (fast.ts lazy reading). */
 export interface ChildSource {
   build(): XmlNode[];
+  /** False when no element named `local` (unprefixed) can be among the children, so nothing need be built to look. */
+  mayHold(local: string): boolean;
 }
 
 export class XmlElement {
@@ -92,10 +94,12 @@ export class XmlElement {
 
   /** First child element with this local name (and namespace, if given). */
   getChild(local: string, ns?: string): XmlElement | undefined {
+    if (this.kids === undefined && !this.source!.mayHold(local)) return undefined;
     return this.elements().find((c) => c.local === local && (ns === undefined || c.ns === ns));
   }
 
   getChildren(local: string, ns?: string): XmlElement[] {
+    if (this.kids === undefined && !this.source!.mayHold(local)) return [];
     return this.elements().filter((c) => c.local === local && (ns === undefined || c.ns === ns));
   }
 

@@ -267,6 +267,11 @@ class StanzaChildren implements ChildSource {
     if (typeof r === 'string') throw new Error(`a stanza read once does not read again (${r})`);
     return r.el.children;
   }
+
+  /** Every element of a stanza read by the fast path is written `<name` (unprefixed). */
+  mayHold(local: string): boolean {
+    return this.raw.includes(`<${local}`, 1);
+  }
 }
 
 /** Gives an element read with fastStanza(..., lazy) the source of its children: its bytes `raw` and the namespace `ns` it was read in. */

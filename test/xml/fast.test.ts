@@ -191,3 +191,15 @@ test('children of a stanza the fast path read are built from its bytes on first 
   t.is(copy.attr('id'), 'm1');
   t.truthy(copy.raw);
 });
+
+test('looking for a child of a stanza read lazily finds what building the children finds', (t) => {
+  const read = (s: string) => run([buf(s)], { implicitStream: { defaultNs: NS.SERVER } }).stanzas[0];
+  const s = "<message to='b.example'><fanouts xmlns='urn:f'/><body>&lt;fanout/&gt;</body><x xmlns='urn:f'><fanout xmlns='urn:g'/></x><c xmlns='urn:f'/></message>";
+  for (const [local, ns] of [['fanout', undefined], ['fanouts', 'urn:f'], ['c', 'urn:f'], ['c', 'urn:other'], ['body', undefined], ['x', 'urn:f'], ['y', undefined]] as const) {
+    const built = read(s);
+    void built.children; // built first: the answer to compare with
+    t.is(read(s).getChild(local, ns)?.name, built.getChild(local, ns)?.name, `${local} ${ns}`);
+    t.is(read(s).getChildren(local, ns).length, built.getChildren(local, ns).length, `${local} ${ns}, all`);
+  }
+  t.is(read(s).getChild('fanout'), undefined, 'a deeper element is not a child');
+});
