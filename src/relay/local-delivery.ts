@@ -57,6 +57,8 @@ interface Resend {
 
 /** One link's stanzas for one local domain. */
 interface Lane {
+  link: string;
+  domain: string;
   /** Routes waiting for room in the window, oldest first. */
   waiting: Array<() => void>;
   /** Routes started and not settled. */
@@ -76,7 +78,7 @@ export class LocalDelivery {
   private stopping = false;
   private readonly window: number;
   /** Per link and destination domain. */
-  private readonly lanes = new Map<string, Lane>();
+  private readonly lanes = new Map<string, Map<string, Lane>>();
   /** Deliveries under way (stop waits for them). */
   private readonly delivering = new Set<Promise<void>>();
   /** Retry waits, cut short at stop. */
@@ -93,8 +95,7 @@ export class LocalDelivery {
    * not settled (whatever their outcome) and none waits to be written again.
    */
   inOrder(link: string, el: XmlElement, route: () => Promise<void>): Promise<void> {
-    const key = laneKey(link, el);
-    const lane = this.lane(key);
+    const lane = this.lane(link, el);
     return new Promise<void>((resolve, reject) => {
       lane.waiting.push(() => {
         lane.open++;
@@ -106,11 +107,11 @@ export class LocalDelivery {
         }
         p.then(
           () => {
-            this.settled(key, lane);
+            this.settled(lane);
             resolve();
           },
           (err: unknown) => {
-            this.settled(key, lane);
+            this.settled(lane);
             reject(err as Error);
           },
         );
@@ -120,10 +121,10 @@ export class LocalDelivery {
   }
 
   /** A route of the lane settled: the window has room for the next. */
-  private settled(key: string, lane: Lane): void {
+  private settled(lane: Lane): void {
     lane.open--;
     this.pump(lane);
-    this.forget(key, lane);
+    this.forget(lane);
   }
 
   /**
@@ -132,22 +133,21 @@ export class LocalDelivery {
    */
   deliver(el: XmlElement, link?: string): Promise<void> {
     if (link === undefined) return this.track(this.withRetries(el));
-    const key = laneKey(link, el);
-    const lane = this.lane(key);
+    const lane = this.lane(link, el);
     lane.active++;
     const p = this.withRetries(el, lane, lane.seq++);
     this.delivering.add(p);
     p.then(
-      () => this.delivered(p, key, lane),
-      () => this.delivered(p, key, lane),
+      () => this.delivered(p, lane),
+      () => this.delivered(p, lane),
     );
     return p;
   }
 
-  private delivered(p: Promise<void>, key: string, lane: Lane): void {
+  private delivered(p: Promise<void>, lane: Lane): void {
     this.delivering.delete(p);
     lane.active--;
-    this.forget(key, lane);
+    this.forget(lane);
   }
 
   private track(p: Promise<void>): Promise<void> {
@@ -198,17 +198,23 @@ export class LocalDelivery {
     }
   }
 
-  private lane(key: string): Lane {
-    let lane = this.lanes.get(key);
+  /** The lane of `link` for the stanza's destination domain. */
+  private lane(link: string, el: XmlElement): Lane {
+    let byDomain = this.lanes.get(link);
+    if (!byDomain) this.lanes.set(link, (byDomain = new Map()));
+    const domain = domainOf(el.attr('to')) ?? '';
+    let lane = byDomain.get(domain);
     if (!lane) {
-      lane = { waiting: [], open: 0, active: 0, seq: 0, resend: [], waking: 0 };
-      this.lanes.set(key, lane);
+      lane = { link, domain, waiting: [], open: 0, active: 0, seq: 0, resend: [], waking: 0 };
+      byDomain.set(domain, lane);
     }
     return lane;
   }
 
-  private forget(key: string, lane: Lane): void {
-    if (lane.open === 0 && lane.active === 0 && lane.waiting.length === 0 && lane.resend.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
+  private forget(lane: Lane): void {
+    if (lane.open > 0 || lane.active > 0 || lane.waiting.length > 0 || lane.resend.length > 0) return;
+    const byDomain = this.lanes.get(lane.link);
+    if (byDomain?.get(lane.domain) === lane) byDomain.delete(lane.domain);
   }
 
   /** Starts waiting routes while the window has room and nothing waits to be written again. */
@@ -257,7 +263,7 @@ export class LocalDelivery {
   stop(): void {
     this.stopping = true;
     for (const wake of [...this.sleepers]) wake();
-    for (const lane of this.lanes.values()) this.release(lane);
+    for (const byDomain of this.lanes.values()) for (const lane of byDomain.values()) this.release(lane);
   }
 
   /** Waits up to maxMs for deliveries under way (bounces of stopped links among them). */
@@ -276,8 +282,4 @@ export class LocalDelivery {
       cancel?.();
     }
   }
-}
-
-function laneKey(link: string, el: XmlElement): string {
-  return `${link}\0${domainOf(el.attr('to')) ?? ''}`;
 }

@@ -27,13 +27,30 @@ export function parseJid(s: string): Jid | undefined {
   return { local, domain, resource };
 }
 
-/** Domain part of a JID string, lower-cased; undefined when it is not a JID. */
 /** Recent domainOf answers: a relay asks about the same few JIDs at every step of every stanza. */
 const DOMAIN_MEMO_MAX = 4096;
 const domainMemo = new Map<string, string | undefined>();
 
+/** The last two answers: a stanza's from and to, asked for again at each step (most often the same string object). */
+let lastA = '';
+let domA: string | undefined;
+let lastB = '';
+let domB: string | undefined;
+
+/** Domain part of a JID string, lower-cased; undefined when it is not a JID. */
 export function domainOf(s: string | undefined): string | undefined {
   if (s === undefined) return undefined;
+  if (s === lastA) return domA;
+  if (s === lastB) return domB;
+  const d = memoDomain(s);
+  lastB = lastA;
+  domB = domA;
+  lastA = s;
+  domA = d;
+  return d;
+}
+
+function memoDomain(s: string): string | undefined {
   let d = domainMemo.get(s);
   if (d !== undefined || domainMemo.has(s)) return d;
   d = parseJid(s)?.domain;
