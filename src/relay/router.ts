@@ -99,7 +99,21 @@ export class Router {
    * A stanza that arrived from the partner relay over a link. Resolves when
    * every resulting stanza is written to a local server or bounced.
    */
-  async fromLink(link: RelayLink, stanza: XmlElement): Promise<void> {
+  fromLink(link: RelayLink, stanza: XmlElement): Promise<void> {
+    // No async frame: one stanza is one delivery's promise (stanzas come by the thousand).
+    let stanzas: readonly XmlElement[];
+    try {
+      stanzas = this.throughInbound(link, stanza);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (stanzas.length === 1) return this.deliverLocal(link, stanzas[0]);
+    if (stanzas.length === 0) return Promise.resolve();
+    return Promise.all(stanzas.map((s) => this.deliverLocal(link, s))).then(() => undefined);
+  }
+
+  /** The checks and inbound hooks: the stanzas to deliver locally (none: dropped or bounced). */
+  private throughInbound(link: RelayLink, stanza: XmlElement): readonly XmlElement[] {
     const from = domainOf(stanza.attr('from'));
     const to = domainOf(stanza.attr('to'));
     this.metrics.tally('stanzas_in_total', { direction: 'from_link', kind: stanza.local });
@@ -107,10 +121,11 @@ export class Router {
       // The partner may only speak for the domains behind it.
       this.metrics.inc('drops_total', { reason: 'invalid_from', link: link.name });
       this.log.warn({ link: link.name, from: stanza.attr('from') }, 'dropped stanza from the link with a from outside the link domains');
-      return;
+      return [];
     }
     if (!to || !domainMatches(to, this.opts.localDomains)) {
-      return this.refuseRemote(link, stanza, new StanzaError('remote-server-not-found', `${to ?? 'no domain'} is not served here`));
+      this.refuseRemote(link, stanza, new StanzaError('remote-server-not-found', `${to ?? 'no domain'} is not served here`));
+      return [];
     }
     let stanzas: readonly XmlElement[] = [stanza];
     const ctx = this.hookContext(link);
@@ -121,7 +136,7 @@ export class Router {
         const r = hook.inbound(stanzas[0], ctx);
         if (r instanceof StanzaError) {
           this.refuseRemote(link, stanzas[0], r);
-          return;
+          return [];
         }
         stanzas = r;
         continue;
@@ -134,19 +149,23 @@ export class Router {
       }
       stanzas = next;
     }
-    if (stanzas.length === 0) return;
-    if (stanzas.length === 1) return this.deliverLocal(link, stanzas[0]);
-    await Promise.all(stanzas.map((s) => this.deliverLocal(link, s)));
+    return stanzas;
   }
 
-  private async deliverLocal(link: RelayLink, s: XmlElement): Promise<void> {
+  private deliverLocal(link: RelayLink, s: XmlElement): Promise<void> {
+    let p: Promise<void> | void;
     try {
-      await this.opts.local.deliver(s, link);
-      this.metrics.tally('stanzas_out_total', { direction: 'to_local', kind: s.local });
+      p = this.opts.local.deliver(s, link);
     } catch (err) {
-      if (!(err instanceof StanzaError)) throw err;
-      this.refuseRemote(link, s, err);
+      p = Promise.reject(err as Error);
     }
+    return Promise.resolve(p).then(
+      () => this.metrics.tally('stanzas_out_total', { direction: 'to_local', kind: s.local }),
+      (err: unknown) => {
+        if (!(err instanceof StanzaError)) throw err;
+        this.refuseRemote(link, s, err);
+      },
+    );
   }
 
   /** What a hook sees of the link: its name, and replies through the router. */
