@@ -240,14 +240,10 @@ export class S2SService {
   deliver(stanza: XmlElement): void {
     const from = domainOf(stanza.attr('from'));
     const to = domainOf(stanza.attr('to'));
-    const reject = (cond: 'remote-server-not-found' | 'remote-server-timeout' | 'bad-request', text: string): void => {
-      this.ctx.metrics.inc('s2s_undeliverable_total', { condition: cond });
-      this.ctx.onUndeliverable(stanza, new StanzaError(cond, text));
-    };
-    if (!from || !to) return reject('bad-request', 'stanza without from/to');
-    if (this.stopping) return reject('remote-server-timeout', 'relay shutting down');
-    if (!this.ctx.isServed(from)) return reject('bad-request', `${from} is not a served domain`);
-    if (!this.ctx.isLocal(to)) return reject('remote-server-not-found', `${to} is not a local domain`);
+    if (!from || !to) return this.reject(stanza, 'bad-request', 'stanza without from/to');
+    if (this.stopping) return this.reject(stanza, 'remote-server-timeout', 'relay shutting down');
+    if (!this.ctx.isServed(from)) return this.reject(stanza, 'bad-request', `${from} is not a served domain`);
+    if (!this.ctx.isLocal(to)) return this.reject(stanza, 'remote-server-not-found', `${to} is not a local domain`);
     // XEP-0288: an authenticated bidi stream from the local server is preferred,
     // unless stanzas still wait in the outbound session (they must not be overtaken)
     const out = this.outbound.get(`${from}\n${to}`);
@@ -255,6 +251,11 @@ export class S2SService {
       for (const s of this.inbound) if (s.canSend(from, to)) return s.sendStanza(stanza);
     }
     this.session(from, to).enqueue(stanza);
+  }
+
+  private reject(stanza: XmlElement, cond: 'remote-server-not-found' | 'remote-server-timeout' | 'bad-request', text: string): void {
+    this.ctx.metrics.inc('s2s_undeliverable_total', { condition: cond });
+    this.ctx.onUndeliverable(stanza, new StanzaError(cond, text));
   }
 
   sessions(): SessionInfo[] {
