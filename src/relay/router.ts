@@ -72,27 +72,52 @@ export class Router {
   }
 
   /** A stanza from a local server (authenticated and checked by the S2S layer). */
-  async fromLocal(stanza: XmlElement): Promise<void> {
+  fromLocal(stanza: XmlElement): Promise<void> {
+    // No async frame: hooks that answer at once (most) cost no microtask, the link's send is the one promise.
     const to = domainOf(stanza.attr('to'));
     const link = to ? this.linkFor(to) : undefined;
     this.metrics.tally('stanzas_in_total', { direction: 'to_link', kind: stanza.local });
-    if (!link) return this.refuseLocal(stanza, new StanzaError('remote-server-not-found', `no link serves ${to}`));
-    let out: OutboundVerdict = stanza;
-    const ctx = this.hookContext(link);
-    for (const hook of this.hooks) {
-      if (!hook.outbound) continue;
-      // Most hooks answer at once: no microtask for them.
-      const verdict = hook.outbound(out, ctx);
-      out = verdict instanceof Promise ? await verdict : verdict;
-      if (out === 'consumed') return;
-      if (out instanceof StanzaError) return this.refuseLocal(stanza, out);
+    if (!link) {
+      this.refuseLocal(stanza, new StanzaError('remote-server-not-found', `no link serves ${to}`));
+      return Promise.resolve();
     }
     try {
-      await link.send(out);
+      return this.throughOutbound(stanza, link, 0, stanza);
     } catch (err) {
-      const e = err instanceof StanzaError ? err : new StanzaError('internal-server-error', (err as Error).message);
-      this.refuseLocal(stanza, e);
+      return Promise.reject(err as Error);
     }
+  }
+
+  /** Outbound hooks from `first` on, then the link; a hook that answers later resumes here. */
+  private throughOutbound(stanza: XmlElement, link: RelayLink, first: number, out: XmlElement): Promise<void> {
+    const ctx = this.hookContext(link);
+    for (let i = first; i < this.hooks.length; i++) {
+      const hook = this.hooks[i];
+      if (!hook.outbound) continue;
+      const verdict = hook.outbound(out, ctx);
+      if (verdict instanceof Promise) return verdict.then((v) => this.afterHook(stanza, link, i, v));
+      if (verdict === 'consumed') return Promise.resolve();
+      if (verdict instanceof StanzaError) {
+        this.refuseLocal(stanza, verdict);
+        return Promise.resolve();
+      }
+      out = verdict;
+    }
+    let sent: Promise<void>;
+    try {
+      sent = link.send(out);
+    } catch (err) {
+      sent = Promise.reject(err as Error);
+    }
+    return sent.then(undefined, (err: unknown) => {
+      this.refuseLocal(stanza, err instanceof StanzaError ? err : new StanzaError('internal-server-error', (err as Error).message));
+    });
+  }
+
+  private afterHook(stanza: XmlElement, link: RelayLink, i: number, verdict: OutboundVerdict): Promise<void> | void {
+    if (verdict === 'consumed') return;
+    if (verdict instanceof StanzaError) return this.refuseLocal(stanza, verdict);
+    return this.throughOutbound(stanza, link, i + 1, verdict);
   }
 
   /**
