@@ -67,11 +67,20 @@ export function bareJid(s: string): string {
 
 /** Matches a domain against a pattern list: exact, "*.example.org" (subdomains only), or "*" (all). */
 export function domainMatches(domain: string, patterns: readonly string[]): boolean {
+  // A plain loop: called several times per stanza (toLowerCase gives back a string already in lower case as it is).
   const d = domain.toLowerCase();
-  return patterns.some((p) => {
-    const q = p.toLowerCase();
-    if (q === '*') return true;
-    if (q.startsWith('*.')) return d.endsWith(q.slice(1));
-    return d === q;
-  });
+  for (let i = 0; i < patterns.length; i++) {
+    const q = patterns[i].toLowerCase();
+    if (q === '*' || q === d) return true;
+    if (q.length >= 2 && q.charCodeAt(0) === 0x2a && q.charCodeAt(1) === 0x2e && endsWithFrom(d, q, 1)) return true;
+  }
+  return false;
+}
+
+/** `d` ends with q[from..]. */
+function endsWithFrom(d: string, q: string, from: number): boolean {
+  const n = q.length - from;
+  if (d.length < n) return false;
+  for (let k = 1; k <= n; k++) if (d.charCodeAt(d.length - k) !== q.charCodeAt(q.length - k)) return false;
+  return true;
 }
