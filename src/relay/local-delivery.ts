@@ -57,8 +57,11 @@ interface Resend {
 
 /** One link's stanzas for one local domain. */
 interface Lane {
-  /** Routes waiting for room in the window, oldest first. */
-  waiting: Array<() => void>;
+  link: string;
+  domain: string;
+  /** Routes waiting for room in the window, oldest first, from `next` on (a burst queues thousands: no shift()). */
+  waiting: Array<(() => void) | undefined>;
+  next: number;
   /** Routes started and not settled. */
   open: number;
   /** Deliveries of the lane under way. */
@@ -76,7 +79,7 @@ export class LocalDelivery {
   private stopping = false;
   private readonly window: number;
   /** Per link and destination domain. */
-  private readonly lanes = new Map<string, Lane>();
+  private readonly lanes = new Map<string, Map<string, Lane>>();
   /** Deliveries under way (stop waits for them). */
   private readonly delivering = new Set<Promise<void>>();
   /** Retry waits, cut short at stop. */
@@ -93,8 +96,7 @@ export class LocalDelivery {
    * not settled (whatever their outcome) and none waits to be written again.
    */
   inOrder(link: string, el: XmlElement, route: () => Promise<void>): Promise<void> {
-    const key = laneKey(link, el);
-    const lane = this.lane(key);
+    const lane = this.lane(link, el);
     return new Promise<void>((resolve, reject) => {
       lane.waiting.push(() => {
         lane.open++;
@@ -104,16 +106,26 @@ export class LocalDelivery {
         } catch (err) {
           p = Promise.reject(err as Error);
         }
-        p.then(resolve, reject);
-        const settled = (): void => {
-          lane.open--;
-          this.pump(lane);
-          this.forget(key, lane);
-        };
-        p.then(settled, settled);
+        p.then(
+          () => {
+            this.settled(lane);
+            resolve();
+          },
+          (err: unknown) => {
+            this.settled(lane);
+            reject(err as Error);
+          },
+        );
       });
       this.pump(lane);
     });
+  }
+
+  /** A route of the lane settled: the window has room for the next. */
+  private settled(lane: Lane): void {
+    lane.open--;
+    this.pump(lane);
+    this.forget(lane);
   }
 
   /**
@@ -121,72 +133,105 @@ export class LocalDelivery {
    * (see above). `link`: a stanza from that in-order link (its lane).
    */
   deliver(el: XmlElement, link?: string): Promise<void> {
-    let lane: Lane | undefined;
-    if (link !== undefined) {
-      const key = laneKey(link, el);
-      lane = this.lane(key);
-      lane.active++;
-      const l = lane;
-      const p = this.withRetries(el, l, l.seq++);
-      const done = (): void => {
-        l.active--;
-        this.forget(key, l);
-      };
-      p.then(done, done);
-      return this.track(p);
-    }
-    return this.track(this.withRetries(el));
+    if (link === undefined) return this.track(this.withRetries(el));
+    const lane = this.lane(link, el);
+    lane.active++;
+    const p = this.withRetries(el, lane, lane.seq++);
+    this.delivering.add(p);
+    p.then(
+      () => this.delivered(p, lane),
+      () => this.delivered(p, lane),
+    );
+    return p;
+  }
+
+  private delivered(p: Promise<void>, lane: Lane): void {
+    this.delivering.delete(p);
+    lane.active--;
+    this.forget(lane);
   }
 
   private track(p: Promise<void>): Promise<void> {
     this.delivering.add(p);
-    const done = (): void => void this.delivering.delete(p);
-    p.then(done, done);
+    p.then(
+      () => void this.delivering.delete(p),
+      () => void this.delivering.delete(p),
+    );
     return p;
   }
 
-  private async withRetries(el: XmlElement, lane?: Lane, seq = 0): Promise<void> {
+  /** The first attempt without an async frame (it nearly always succeeds); retries in retry(). */
+  private withRetries(el: XmlElement, lane?: Lane, seq = 0): Promise<void> {
+    const deadline = this.o.clock.now() + this.o.holdMs;
+    let sent: Promise<void>;
+    try {
+      sent = this.o.send(el);
+    } catch (err) {
+      sent = Promise.reject(err as Error);
+    }
+    return sent.then(undefined, (err: unknown) => this.retry(el, lane, seq, deadline, err));
+  }
+
+  private async retry(el: XmlElement, lane: Lane | undefined, seq: number, deadline: number, first: unknown): Promise<void> {
     const { clock, metrics } = this.o;
-    const deadline = clock.now() + this.o.holdMs;
     let delay = RETRY_FIRST_MS;
-    for (let attempt = 0; ; attempt++) {
-      if (this.stopping && attempt > 0) throw new RelayStoppingError();
+    let err = first;
+    for (;;) {
+      if (this.stopping) throw new RelayStoppingError(err as Error);
+      if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || clock.now() + delay > deadline) throw err;
+      this.o.failed(`local delivery to ${el.attr('to')}: ${err.condition}`);
+      metrics.inc('local_delivery_retries_total', { condition: err.condition });
+      if (lane) {
+        await this.resendLater(lane, seq, delay);
+        lane.waking--;
+      } else await this.nap(delay);
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+      if (this.stopping) throw new RelayStoppingError();
       try {
         const sent = this.o.send(el);
         // Written again: once the lane's last one is, new stanzas may follow.
-        if (lane && attempt > 0) this.pump(lane);
+        if (lane) this.pump(lane);
         await sent;
         return;
-      } catch (err) {
-        if (this.stopping) throw new RelayStoppingError(err as Error);
-        if (!(err instanceof StanzaError) || !RETRYABLE.has(err.condition) || clock.now() + delay > deadline) throw err;
-        this.o.failed(`local delivery to ${el.attr('to')}: ${err.condition}`);
-        metrics.inc('local_delivery_retries_total', { condition: err.condition });
-        if (lane) {
-          await this.resendLater(lane, seq, delay);
-          lane.waking--;
-        } else await this.nap(delay);
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      } catch (e) {
+        err = e;
       }
     }
   }
 
-  private lane(key: string): Lane {
-    let lane = this.lanes.get(key);
+  /** The lane of `link` for the stanza's destination domain. */
+  private lane(link: string, el: XmlElement): Lane {
+    let byDomain = this.lanes.get(link);
+    if (!byDomain) this.lanes.set(link, (byDomain = new Map()));
+    const domain = domainOf(el.attr('to')) ?? '';
+    let lane = byDomain.get(domain);
     if (!lane) {
-      lane = { waiting: [], open: 0, active: 0, seq: 0, resend: [], waking: 0 };
-      this.lanes.set(key, lane);
+      lane = { link, domain, waiting: [], next: 0, open: 0, active: 0, seq: 0, resend: [], waking: 0 };
+      byDomain.set(domain, lane);
     }
     return lane;
   }
 
-  private forget(key: string, lane: Lane): void {
-    if (lane.open === 0 && lane.active === 0 && lane.waiting.length === 0 && lane.resend.length === 0 && this.lanes.get(key) === lane) this.lanes.delete(key);
+  private forget(lane: Lane): void {
+    if (lane.open > 0 || lane.active > 0 || lane.next < lane.waiting.length || lane.resend.length > 0) return;
+    const byDomain = this.lanes.get(lane.link);
+    if (byDomain?.get(lane.domain) === lane) byDomain.delete(lane.domain);
   }
 
   /** Starts waiting routes while the window has room and nothing waits to be written again. */
   private pump(lane: Lane): void {
-    while (lane.waiting.length > 0 && lane.open < this.window && lane.resend.length === 0 && lane.waking === 0) lane.waiting.shift()!();
+    while (lane.next < lane.waiting.length && lane.open < this.window && lane.resend.length === 0 && lane.waking === 0) {
+      const start = lane.waiting[lane.next]!;
+      lane.waiting[lane.next++] = undefined;
+      if (lane.next === lane.waiting.length) {
+        lane.waiting = [];
+        lane.next = 0;
+      } else if (lane.next >= 1024 && lane.next * 2 >= lane.waiting.length) {
+        lane.waiting = lane.waiting.slice(lane.next);
+        lane.next = 0;
+      }
+      start();
+    }
   }
 
   /** Resolves once `delay` has passed and every earlier stanza of the lane waiting to be written again has been woken. */
@@ -230,7 +275,7 @@ export class LocalDelivery {
   stop(): void {
     this.stopping = true;
     for (const wake of [...this.sleepers]) wake();
-    for (const lane of this.lanes.values()) this.release(lane);
+    for (const byDomain of this.lanes.values()) for (const lane of byDomain.values()) this.release(lane);
   }
 
   /** Waits up to maxMs for deliveries under way (bounces of stopped links among them). */
@@ -249,8 +294,4 @@ export class LocalDelivery {
       cancel?.();
     }
   }
-}
-
-function laneKey(link: string, el: XmlElement): string {
-  return `${link}\0${domainOf(el.attr('to')) ?? ''}`;
 }

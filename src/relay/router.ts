@@ -72,34 +72,73 @@ export class Router {
   }
 
   /** A stanza from a local server (authenticated and checked by the S2S layer). */
-  async fromLocal(stanza: XmlElement): Promise<void> {
+  fromLocal(stanza: XmlElement): Promise<void> {
+    // No async frame: hooks that answer at once (most) cost no microtask, the link's send is the one promise.
     const to = domainOf(stanza.attr('to'));
     const link = to ? this.linkFor(to) : undefined;
     this.metrics.tally('stanzas_in_total', { direction: 'to_link', kind: stanza.local });
-    if (!link) return this.refuseLocal(stanza, new StanzaError('remote-server-not-found', `no link serves ${to}`));
-    let out: OutboundVerdict = stanza;
-    const ctx = this.hookContext(link);
-    for (const hook of this.hooks) {
-      if (!hook.outbound) continue;
-      // Most hooks answer at once: no microtask for them.
-      const verdict = hook.outbound(out, ctx);
-      out = verdict instanceof Promise ? await verdict : verdict;
-      if (out === 'consumed') return;
-      if (out instanceof StanzaError) return this.refuseLocal(stanza, out);
+    if (!link) {
+      this.refuseLocal(stanza, new StanzaError('remote-server-not-found', `no link serves ${to}`));
+      return Promise.resolve();
     }
     try {
-      await link.send(out);
+      return this.throughOutbound(stanza, link, 0, stanza);
     } catch (err) {
-      const e = err instanceof StanzaError ? err : new StanzaError('internal-server-error', (err as Error).message);
-      this.refuseLocal(stanza, e);
+      return Promise.reject(err as Error);
     }
+  }
+
+  /** Outbound hooks from `first` on, then the link; a hook that answers later resumes here. */
+  private throughOutbound(stanza: XmlElement, link: RelayLink, first: number, out: XmlElement): Promise<void> {
+    const ctx = this.hookContext(link);
+    for (let i = first; i < this.hooks.length; i++) {
+      const hook = this.hooks[i];
+      if (!hook.outbound) continue;
+      const verdict = hook.outbound(out, ctx);
+      if (verdict instanceof Promise) return verdict.then((v) => this.afterHook(stanza, link, i, v));
+      if (verdict === 'consumed') return Promise.resolve();
+      if (verdict instanceof StanzaError) {
+        this.refuseLocal(stanza, verdict);
+        return Promise.resolve();
+      }
+      out = verdict;
+    }
+    let sent: Promise<void>;
+    try {
+      sent = link.send(out);
+    } catch (err) {
+      sent = Promise.reject(err as Error);
+    }
+    return sent.then(undefined, (err: unknown) => {
+      this.refuseLocal(stanza, err instanceof StanzaError ? err : new StanzaError('internal-server-error', (err as Error).message));
+    });
+  }
+
+  private afterHook(stanza: XmlElement, link: RelayLink, i: number, verdict: OutboundVerdict): Promise<void> | void {
+    if (verdict === 'consumed') return;
+    if (verdict instanceof StanzaError) return this.refuseLocal(stanza, verdict);
+    return this.throughOutbound(stanza, link, i + 1, verdict);
   }
 
   /**
    * A stanza that arrived from the partner relay over a link. Resolves when
    * every resulting stanza is written to a local server or bounced.
    */
-  async fromLink(link: RelayLink, stanza: XmlElement): Promise<void> {
+  fromLink(link: RelayLink, stanza: XmlElement): Promise<void> {
+    // No async frame: one stanza is one delivery's promise (stanzas come by the thousand).
+    let stanzas: readonly XmlElement[];
+    try {
+      stanzas = this.throughInbound(link, stanza);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (stanzas.length === 1) return this.deliverLocal(link, stanzas[0]);
+    if (stanzas.length === 0) return Promise.resolve();
+    return Promise.all(stanzas.map((s) => this.deliverLocal(link, s))).then(() => undefined);
+  }
+
+  /** The checks and inbound hooks: the stanzas to deliver locally (none: dropped or bounced). */
+  private throughInbound(link: RelayLink, stanza: XmlElement): readonly XmlElement[] {
     const from = domainOf(stanza.attr('from'));
     const to = domainOf(stanza.attr('to'));
     this.metrics.tally('stanzas_in_total', { direction: 'from_link', kind: stanza.local });
@@ -107,15 +146,26 @@ export class Router {
       // The partner may only speak for the domains behind it.
       this.metrics.inc('drops_total', { reason: 'invalid_from', link: link.name });
       this.log.warn({ link: link.name, from: stanza.attr('from') }, 'dropped stanza from the link with a from outside the link domains');
-      return;
+      return [];
     }
     if (!to || !domainMatches(to, this.opts.localDomains)) {
-      return this.refuseRemote(link, stanza, new StanzaError('remote-server-not-found', `${to ?? 'no domain'} is not served here`));
+      this.refuseRemote(link, stanza, new StanzaError('remote-server-not-found', `${to ?? 'no domain'} is not served here`));
+      return [];
     }
-    let stanzas: XmlElement[] = [stanza];
+    let stanzas: readonly XmlElement[] = [stanza];
     const ctx = this.hookContext(link);
     for (const hook of this.hooks) {
       if (!hook.inbound) continue;
+      if (stanzas.length === 1) {
+        // one stanza (nearly always): the hook's answer is the next list as it is
+        const r = hook.inbound(stanzas[0], ctx);
+        if (r instanceof StanzaError) {
+          this.refuseRemote(link, stanzas[0], r);
+          return [];
+        }
+        stanzas = r;
+        continue;
+      }
       const next: XmlElement[] = [];
       for (const s of stanzas) {
         const r = hook.inbound(s, ctx);
@@ -124,18 +174,23 @@ export class Router {
       }
       stanzas = next;
     }
-    if (stanzas.length === 1) return this.deliverLocal(link, stanzas[0]);
-    await Promise.all(stanzas.map((s) => this.deliverLocal(link, s)));
+    return stanzas;
   }
 
-  private async deliverLocal(link: RelayLink, s: XmlElement): Promise<void> {
+  private deliverLocal(link: RelayLink, s: XmlElement): Promise<void> {
+    let p: Promise<void> | void;
     try {
-      await this.opts.local.deliver(s, link);
-      this.metrics.tally('stanzas_out_total', { direction: 'to_local', kind: s.local });
+      p = this.opts.local.deliver(s, link);
     } catch (err) {
-      if (!(err instanceof StanzaError)) throw err;
-      this.refuseRemote(link, s, err);
+      p = Promise.reject(err as Error);
     }
+    return Promise.resolve(p).then(
+      () => this.metrics.tally('stanzas_out_total', { direction: 'to_local', kind: s.local }),
+      (err: unknown) => {
+        if (!(err instanceof StanzaError)) throw err;
+        this.refuseRemote(link, s, err);
+      },
+    );
   }
 
   /** What a hook sees of the link: its name, and replies through the router. */

@@ -4,7 +4,7 @@ import { createServer as tlsServer } from 'node:tls';
 import type { XmlElement } from '../xml/element.ts';
 import { StreamError, StanzaError, bounce } from '../xmpp/errors.ts';
 import { domainMatches, domainOf } from '../xmpp/jid.ts';
-import { silentLogger } from '../obs/log.ts';
+import { silentLogger, type Logger } from '../obs/log.ts';
 import { Metrics } from '../obs/metrics.ts';
 import { verifyDialbackKey } from './dialback-key.ts';
 import { InboundSession } from './inbound.ts';
@@ -95,30 +95,31 @@ export class S2SService {
       checkOwnKey: (receiving, originating, streamId, key) => key !== '' && verifyDialbackKey(opts.secret, receiving, originating, streamId, key),
       deliver: (el) => this.deliver(el),
       handOver: (el, route, handled, sessionLog) => {
-        // onStanza refused the stanza: bounce it to the sender (RFC 6120 §8.3)
-        const refused = (err: unknown): void => {
-          const se = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
-          metrics.inc('s2s_dropped_total', { reason: 'refused', condition: se.condition });
-          sessionLog.info({ err: (err as Error)?.message }, 'inbound stanza refused');
-          const b = bounce(el, se);
-          if (b) this.deliver(b);
-        };
         let p: Promise<void> | void;
         try {
           p = opts.onStanza(el, route);
         } catch (err) {
-          refused(err);
+          this.refused(el, err, sessionLog);
           return handled();
         }
         if (p && typeof (p as Promise<void>).then === 'function') {
           (p as Promise<void>).then(handled, (err) => {
-            refused(err);
+            this.refused(el, err, sessionLog);
             handled();
           });
         } else handled();
       },
       reverseBidi: (from, local) => [...this.inbound].some((s) => s.coversReverse(from, local)),
     };
+  }
+
+  /** onStanza refused a stanza from a local server: bounced to its sender (RFC 6120 §8.3). */
+  private refused(el: XmlElement, err: unknown, sessionLog: Logger): void {
+    const se = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
+    this.ctx.metrics.inc('s2s_dropped_total', { reason: 'refused', condition: se.condition });
+    sessionLog.info({ err: (err as Error)?.message }, 'inbound stanza refused');
+    const b = bounce(el, se);
+    if (b) this.deliver(b);
   }
 
   async start(): Promise<void> {
@@ -239,14 +240,10 @@ export class S2SService {
   deliver(stanza: XmlElement): void {
     const from = domainOf(stanza.attr('from'));
     const to = domainOf(stanza.attr('to'));
-    const reject = (cond: 'remote-server-not-found' | 'remote-server-timeout' | 'bad-request', text: string): void => {
-      this.ctx.metrics.inc('s2s_undeliverable_total', { condition: cond });
-      this.ctx.onUndeliverable(stanza, new StanzaError(cond, text));
-    };
-    if (!from || !to) return reject('bad-request', 'stanza without from/to');
-    if (this.stopping) return reject('remote-server-timeout', 'relay shutting down');
-    if (!this.ctx.isServed(from)) return reject('bad-request', `${from} is not a served domain`);
-    if (!this.ctx.isLocal(to)) return reject('remote-server-not-found', `${to} is not a local domain`);
+    if (!from || !to) return this.reject(stanza, 'bad-request', 'stanza without from/to');
+    if (this.stopping) return this.reject(stanza, 'remote-server-timeout', 'relay shutting down');
+    if (!this.ctx.isServed(from)) return this.reject(stanza, 'bad-request', `${from} is not a served domain`);
+    if (!this.ctx.isLocal(to)) return this.reject(stanza, 'remote-server-not-found', `${to} is not a local domain`);
     // XEP-0288: an authenticated bidi stream from the local server is preferred,
     // unless stanzas still wait in the outbound session (they must not be overtaken)
     const out = this.outbound.get(`${from}\n${to}`);
@@ -254,6 +251,11 @@ export class S2SService {
       for (const s of this.inbound) if (s.canSend(from, to)) return s.sendStanza(stanza);
     }
     this.session(from, to).enqueue(stanza);
+  }
+
+  private reject(stanza: XmlElement, cond: 'remote-server-not-found' | 'remote-server-timeout' | 'bad-request', text: string): void {
+    this.ctx.metrics.inc('s2s_undeliverable_total', { condition: cond });
+    this.ctx.onUndeliverable(stanza, new StanzaError(cond, text));
   }
 
   sessions(): SessionInfo[] {

@@ -103,9 +103,12 @@ export class SmReceiver {
   }
 
   markHandled(seq: number): void {
-    this.done.add(seq);
     const before = this.handled;
-    while (this.done.delete(this.handled)) this.handled++;
+    if (seq === this.handled && this.done.size === 0) this.handled++; // in order: the common case
+    else {
+      this.done.add(seq);
+      while (this.done.delete(this.handled)) this.handled++;
+    }
     this.maybeAck();
     if (this.handled > before && !this.eagerPending) {
       this.eagerPending = true;
@@ -159,8 +162,9 @@ export abstract class S2SStream {
   protected parser?: StreamParser;
   private parserGen = 0;
   private timers = new Map<string, RuntimeTimer>();
-  /** Writes are corked until the end of the tick (send()). */
+  /** Writes are gathered until the end of the tick (send()). */
   protected corked = false;
+  private pending: Buffer[] = [];
   /** runtime.now() of the last stanza in or out (the idle timer). */
   private lastActive = 0;
   private outputClosed = false;
@@ -293,23 +297,35 @@ export abstract class S2SStream {
 
   send(data: string | Buffer): boolean {
     if (this.outputClosed || !this.socket || this.socket.destroyed) return false;
-    if (this.state === 'authed' && !this.corked) {
-      // Stanzas written in one tick leave as one write (one TLS record, one syscall).
-      // Only once authenticated: no STARTTLS can swap the socket under the cork.
+    if (this.corked || this.state === 'authed') {
+      // What is written in one tick leaves as one socket write (one TLS record,
+      // one syscall). Begun only once authenticated: no STARTTLS can swap the
+      // socket under it; everything after it in the tick joins it, in order.
       // (Held until the I/O callbacks are done instead, an XEP-0198 <r/> sent
       // from such a deferral waits a whole loop turn: vsat-1m bursts kept the
       // bearer less busy.)
-      const socket = this.socket;
-      socket.cork();
-      this.corked = true;
-      this.env.runtime.tick(() => {
-        this.beforeUncork();
-        this.corked = false;
-        socket.uncork();
-      });
+      if (!this.corked) {
+        this.corked = true;
+        const socket = this.socket;
+        this.env.runtime.tick(() => {
+          this.beforeUncork();
+          this.flushTick(socket);
+        });
+      }
+      this.pending.push(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      return true;
     }
     this.socket.write(data);
     return true;
+  }
+
+  /** Writes what the tick gathered as one write. */
+  private flushTick(socket: Socket): void {
+    this.corked = false;
+    const parts = this.pending;
+    if (parts.length === 0) return;
+    this.pending = [];
+    if (!socket.destroyed) socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
   }
 
   /**
@@ -406,6 +422,7 @@ export abstract class S2SStream {
     this.handshaking?.destroy();
     const s = this.socket;
     if (s && !s.destroyed) {
+      if (this.corked) this.flushTick(s);
       s.end();
       this.env.runtime.after(2000, () => s.destroy());
     }

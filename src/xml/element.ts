@@ -6,12 +6,20 @@ export const escapeText = (s: string): string => s.replace(/[&<>\r]/g, (c) => ES
 /** Tab, LF and CR are escaped too: attribute-value normalization would turn them into spaces. */
 export const escapeAttr = (s: string): string => s.replace(/[&<>"'\t\n\r]/g, (c) => ESCAPES[c]);
 
+/** Children not built yet: built on first use, e.g. from the stanza's bytes (fast.ts lazy reading). */
+export interface ChildSource {
+  build(): XmlNode[];
+  /** False when no element named `local` (unprefixed) can be among the children, so nothing need be built to look. */
+  mayHold(local: string): boolean;
+}
+
 export class XmlElement {
   /** Qualified name as written, e.g. "message" or "db:result". */
   name: string;
   /** Attributes as written, namespace declarations (xmlns, xmlns:p) included. */
   attrs: Record<string, string>;
-  children: XmlNode[];
+  private kids: XmlNode[] | undefined;
+  private source: ChildSource | undefined;
   /**
    * The exact bytes this element arrived as, when it is a top-level stanza that
    * nothing has edited since. Any mutation through the methods below clears it;
@@ -24,8 +32,28 @@ export class XmlElement {
   constructor(name: string, attrs: Record<string, string> = {}, children: XmlNode[] = [], ns?: string) {
     this.name = name;
     this.attrs = attrs;
-    this.children = children;
+    this.kids = children;
     this.ns = ns ?? attrs.xmlns ?? '';
+  }
+
+  /** Child elements and text, built on first use when the element was read lazily. */
+  get children(): XmlNode[] {
+    if (this.kids === undefined) {
+      this.kids = this.source!.build();
+      this.source = undefined;
+    }
+    return this.kids;
+  }
+
+  set children(nodes: XmlNode[]) {
+    this.kids = nodes;
+    this.source = undefined;
+  }
+
+  /** The children are built from `source` on first use (a stanza read lazily). */
+  deferChildren(source: ChildSource): void {
+    this.kids = undefined;
+    this.source = source;
   }
 
   /** Local part of the name (after the prefix). */
@@ -66,10 +94,12 @@ export class XmlElement {
 
   /** First child element with this local name (and namespace, if given). */
   getChild(local: string, ns?: string): XmlElement | undefined {
+    if (this.kids === undefined && !this.source!.mayHold(local)) return undefined;
     return this.elements().find((c) => c.local === local && (ns === undefined || c.ns === ns));
   }
 
   getChildren(local: string, ns?: string): XmlElement[] {
+    if (this.kids === undefined && !this.source!.mayHold(local)) return [];
     return this.elements().filter((c) => c.local === local && (ns === undefined || c.ns === ns));
   }
 
@@ -83,6 +113,13 @@ export class XmlElement {
   }
 
   clone(): XmlElement {
+    if (this.kids === undefined) {
+      // not built yet: the copy builds its own from the same source
+      const lazy = new XmlElement(this.name, { ...this.attrs }, [], this.ns);
+      lazy.deferChildren(this.source!);
+      lazy.raw = this.raw;
+      return lazy;
+    }
     const el = new XmlElement(
       this.name,
       { ...this.attrs },

@@ -13,7 +13,7 @@
  * path never decides an error itself, and what it accepts saxes accepts with
  * the same tree (test/xml/fast.test.ts checks both on generated input).
  */
-import { XmlElement } from './element.ts';
+import { XmlElement, type ChildSource, type XmlNode } from './element.ts';
 
 export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 export const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
@@ -43,6 +43,10 @@ const isName = (c: number): boolean => isNameStart(c) || (c >= 0x30 && c <= 0x39
 const isXmlChar = (c: number): boolean =>
   c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
 
+/** Runs of characters decode() takes as they are (the quotes end an attribute value's run early, which is harmless). */
+const PLAIN_TEXT = /[^\x00-\x1f&<\]\ufffe\uffff]*/y;
+const PLAIN_ATTR = /[^\x00-\x1f&<"'\ufffe\uffff]*/y;
+
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /** End of the ASCII name starting at i (i itself when none); -1 when the text ends in it. */
@@ -57,11 +61,17 @@ function nameEnd(s: string, i: number): number {
 /**
  * Decodes s[a, b) as character data (attr false) or an attribute value (attr
  * true); undefined when it holds anything the fast path leaves to saxes.
+ * With build false it only checks: '' for text it would decode.
  */
-function decode(s: string, a: number, b: number, attr: boolean): string | undefined {
+function decode(s: string, a: number, b: number, attr: boolean, build = true): string | undefined {
+  // the run of characters that need no look (native scan), then one at a time
+  const plain = attr ? PLAIN_ATTR : PLAIN_TEXT;
+  plain.lastIndex = a;
+  plain.test(s);
+  if (plain.lastIndex >= b) return build ? s.slice(a, b) : '';
   let out = '';
   let from = a;
-  for (let k = a; k < b; k++) {
+  for (let k = plain.lastIndex; k < b; k++) {
     const c = s.charCodeAt(k);
     if (c >= 0x20 && c !== AMP && c !== LT && c !== 0x5d && c < 0xfffe) continue;
     if (c === 0x0a || c === 0x09) {
@@ -87,10 +97,11 @@ function decode(s: string, a: number, b: number, attr: boolean): string | undefi
       ch = PREDEFINED[s.slice(k + 1, semi)];
       if (ch === undefined) return undefined;
     }
-    out += s.slice(from, k) + ch;
+    if (build) out += s.slice(from, k) + ch;
     from = semi + 1;
     k = semi;
   }
+  if (!build) return '';
   return from === a ? s.slice(a, b) : out + s.slice(from, b);
 }
 
@@ -103,40 +114,59 @@ function tailOk(s: string, i: number, attrQuote: number): boolean {
   return decode(s, i, end, attrQuote !== 0) !== undefined;
 }
 
+/** s[a, b) and s[c, d) hold the same name. */
+function sameName(s: string, a: number, b: number, c: number, d: number): boolean {
+  if (b - a !== d - c) return false;
+  for (let k = 0; k < b - a; k++) if (s.charCodeAt(a + k) !== s.charCodeAt(c + k)) return false;
+  return true;
+}
+
+/** Names of the attributes of the element being read, for the duplicate check (reused). */
+const seen: string[] = [];
+
 /**
  * Reads the stanza whose '<' is at s[i]; `ns` is the default namespace in
  * scope (the stream's content namespace). Returns the element and the index
  * just past its final '>', or 'incomplete' / 'bail' (see above).
+ *
+ * lazy: the whole stanza is read and checked exactly as otherwise, but only
+ * the stanza element itself is built (name, attributes, namespace); its
+ * children are left for deferChildren() to build from the bytes on first
+ * use. Routing reads attributes only, so most stanzas never build them.
  */
-export function fastStanza(s: string, i: number, ns: string, lim: FastLimits): FastResult {
+export function fastStanza(s: string, i: number, ns: string, lim: FastLimits, lazy = false): FastResult {
   const n = s.length;
-  const stack: XmlElement[] = [];
+  const stack: XmlElement[] = []; // elements built and open
+  const open: number[] = []; // name start and end of each open element
+  let top: XmlElement | undefined;
   let p = i;
   for (;;) {
     // at '<'
     if (p + 1 >= n) return MORE;
     const c1 = s.charCodeAt(p + 1);
     if (c1 === SLASH) {
-      const top = stack[stack.length - 1];
-      if (!top) return BAIL;
+      const depth = open.length;
+      if (depth === 0) return BAIL;
       const e = nameEnd(s, p + 2);
       if (e < 0) return MORE;
-      if (s.slice(p + 2, e) !== top.name) return BAIL;
+      if (!sameName(s, p + 2, e, open[depth - 2], open[depth - 1])) return BAIL;
       let q = e;
       while (q < n && isWs(s.charCodeAt(q))) q++;
       if (q >= n) return MORE;
       if (s.charCodeAt(q) !== GT) return BAIL;
       p = q + 1;
-      stack.pop();
-      if (stack.length === 0) return { el: top, end: p };
+      open.pop();
+      open.pop();
+      if (stack.length * 2 === depth) stack.pop();
+      if (open.length === 0) return { el: top!, end: p };
     } else {
       const e = nameEnd(s, p + 1);
       if (e < 0) return MORE;
       if (e === p + 1) return BAIL; // '!', '?', or not an ASCII name
-      const name = s.slice(p + 1, e);
+      const build = !lazy || open.length === 0;
       const parent = stack[stack.length - 1];
       let elNs = parent ? parent.ns : ns;
-      const attrs: Record<string, string> = {};
+      const attrs: Record<string, string> | undefined = build ? {} : undefined;
       let count = 0;
       let q = e;
       let selfClosing = false;
@@ -180,33 +210,71 @@ export function fastStanza(s: string, i: number, ns: string, lim: FastLimits): F
         if (quote !== 0x22 && quote !== 0x27) return BAIL;
         const close = s.indexOf(quote === 0x22 ? '"' : "'", q + 1);
         if (close < 0) return tailOk(s, q + 1, quote) ? MORE : BAIL;
-        const v = decode(s, q + 1, close, true);
+        const isNs = an === 'xmlns';
+        const v = decode(s, q + 1, close, true, build || isNs);
         if (v === undefined) return BAIL;
         q = close + 1;
-        if (an === '__proto__' || Object.prototype.hasOwnProperty.call(attrs, an)) return BAIL;
-        if (++count > lim.maxAttributes) return BAIL;
-        if (an === 'xmlns') {
+        if (an === '__proto__') return BAIL;
+        for (let k = 0; k < count; k++) if (seen[k] === an) return BAIL;
+        if (count >= lim.maxAttributes) return BAIL;
+        seen[count++] = an;
+        if (isNs) {
           if (v === XML_NS || v === XMLNS_NS) return BAIL;
           elNs = v;
         }
-        attrs[an] = v;
+        if (attrs) attrs[an] = v;
       }
-      if (stack.length + 1 > lim.maxDepth) return BAIL;
-      const el = new XmlElement(name, attrs, [], elNs);
-      if (parent) parent.children.push(el);
+      if (open.length / 2 + 1 > lim.maxDepth) return BAIL;
+      let el: XmlElement | undefined;
+      if (attrs) {
+        el = new XmlElement(s.slice(p + 1, e), attrs, [], elNs);
+        if (parent) parent.children.push(el);
+        else top = el;
+      }
       if (selfClosing) {
-        if (!parent) return { el, end: q };
-      } else stack.push(el);
+        if (open.length === 0) return { el: el!, end: q };
+      } else {
+        open.push(p + 1, e);
+        if (el && !lazy) stack.push(el);
+      }
       p = q;
     }
     // character data up to the next tag
     const t = s.indexOf('<', p);
     if (t < 0) return tailOk(s, p, 0) ? MORE : BAIL;
     if (t > p) {
-      const text = decode(s, p, t, false);
+      const into = !lazy ? stack[stack.length - 1] : undefined;
+      const text = decode(s, p, t, false, into !== undefined);
       if (text === undefined) return BAIL;
-      stack[stack.length - 1].children.push(text);
+      into?.children.push(text);
     }
     p = t;
   }
+}
+
+/** Limits already checked when the stanza was first read. */
+const CHECKED: FastLimits = { maxDepth: Infinity, maxAttributes: Infinity };
+
+/** Builds a lazily read stanza's children, once, from its bytes (see fastStanza's lazy). */
+class StanzaChildren implements ChildSource {
+  constructor(
+    private readonly raw: Buffer,
+    private readonly ns: string,
+  ) {}
+
+  build(): XmlNode[] {
+    const r = fastStanza(this.raw.toString('utf8'), 0, this.ns, CHECKED);
+    if (typeof r === 'string') throw new Error(`a stanza read once does not read again (${r})`);
+    return r.el.children;
+  }
+
+  /** Every element of a stanza read by the fast path is written `<name` (unprefixed). */
+  mayHold(local: string): boolean {
+    return this.raw.includes(`<${local}`, 1);
+  }
+}
+
+/** Gives an element read with fastStanza(..., lazy) the source of its children: its bytes `raw` and the namespace `ns` it was read in. */
+export function deferChildren(el: XmlElement, raw: Buffer, ns: string): void {
+  el.deferChildren(new StanzaChildren(raw, ns));
 }

@@ -20,7 +20,10 @@
  * Fast path (fast.ts): stanzas of the common shape (unprefixed names, plain,
  * xmlns and xml:lang attributes, predefined entities) are read without saxes,
  * to the same tree and raw bytes; anything else goes to saxes, which decides
- * every stream error. StreamParserOptions.fastPath: false turns it off.
+ * every stream error. StreamParserOptions.fastPath: false turns it off. The
+ * fast path builds a stanza's children from raw on first use (routing reads
+ * attributes only). readFragments (fragments.ts): stanzas back to back in one
+ * buffer, read in one pass when the fast path can; undefined otherwise.
  *
  * Other choices: whitespace between stanzas is ignored, other character data
  * there is bad-format; input after </stream:stream> is ignored; the first error
@@ -44,6 +47,7 @@
  * relay/, spool/, config/, or anything doing I/O; only a Metrics type from obs/.
  */
 export { StreamParser, parseXml } from './parser.ts';
+export { readFragments, type FragmentLimits } from './fragments.ts';
 export type { StreamParserOptions, StreamHandlers } from './parser.ts';
 export { serialize, toWire, escapeTextExact, escapeAttrExact } from './serialize.ts';
 export { XmlElement, x, serializeElement, escapeText, escapeAttr } from './element.ts';

@@ -2,7 +2,8 @@
  * Incremental, strict XMPP stream parser (RFC 6120 §4, §11; XEP-0361 implicit
  * streams). saxes does the XML; this module adds a UTF-8 front end, byte
  * accounting (limits, exact raw bytes), restricted-XML checks and the tree.
- * Between stanzas, fast.ts reads stanzas of the common shape without saxes;
+ * Between stanzas, fast.ts reads stanzas of the common shape without saxes
+ * (their children built from raw on first use: routing reads attributes only);
  * at anything else it hands the bytes to saxes from the stanza's start.
  *
  * Byte accounting: input is fed to saxes in pieces no larger than the budget
@@ -15,7 +16,7 @@ import { XmlElement, escapeAttr } from './element.ts';
 import { StreamError, type StreamErrorCondition } from './stream-error.ts';
 import { STREAM_NS } from './ns.ts';
 import { completeLength, firstInvalid } from './utf8.ts';
-import { fastStanza, isWs } from './fast.ts';
+import { deferChildren, fastStanza, isWs, type FastLimits } from './fast.ts';
 import { Segments, type Seg } from './segments.ts';
 import type { Metrics } from '../obs/metrics.ts';
 
@@ -61,6 +62,7 @@ export class StreamParser {
   private readonly maxStanza: number;
   private readonly maxDepth: number;
   private readonly maxAttrs: number;
+  private readonly limits: FastLimits;
   private readonly maxHeader: number;
   private readonly implicit?: { defaultNs: string };
   private readonly metrics?: Metrics;
@@ -98,6 +100,7 @@ export class StreamParser {
     this.maxStanza = opts.maxStanzaBytes ?? 262144;
     this.maxDepth = opts.maxDepth ?? 64;
     this.maxAttrs = opts.maxAttributes ?? 64;
+    this.limits = { maxDepth: this.maxDepth, maxAttributes: this.maxAttrs };
     this.maxHeader = opts.maxHeaderBytes ?? 16384;
     this.implicit = opts.implicitStream;
     this.metrics = opts.metrics;
@@ -305,7 +308,7 @@ export class StreamParser {
         return -1;
       }
       if (s.charCodeAt(k) !== 0x3c) return b;
-      const r = fastStanza(s, k, this.contentNs, { maxDepth: this.maxDepth, maxAttributes: this.maxAttrs });
+      const r = fastStanza(s, k, this.contentNs, this.limits, true);
       if (r === 'bail') return b;
       if (r === 'incomplete') {
         if (buf.length - kb > Math.min(MAX_PEND, this.maxStanza)) return b;
@@ -322,8 +325,9 @@ export class StreamParser {
         el.attrs['xml:lang'] = this.streamLang!;
         const at = kb + 1 + el.name.length;
         raw = Buffer.concat([buf.subarray(kb, at), Buffer.from(this.langIns, 'utf8'), buf.subarray(at, eb)]);
-      } else raw = Buffer.from(buf.subarray(kb, eb));
+      } else buf.copy((raw = Buffer.allocUnsafe(eb - kb)), 0, kb, eb);
       el.raw = raw;
+      if (s.charCodeAt(r.end - 2) !== 0x2f) deferChildren(el, raw, this.contentNs); // children built on first use
       consume(r.end, eb);
       this.outsideChar = this.charOff;
       this.outsideByte = this.byteOff;

@@ -198,6 +198,19 @@ test('delivery window 4: four stanzas are written before the first ack, never a 
   t.is(server.most, 4, 'never more than the window unacknowledged');
 });
 
+test('delivery window 32, a burst of 5000 in one lane: each written once, in arrival order, never more than 32 unacknowledged', async (t) => {
+  const server = ackedServer();
+  const local = new LocalDelivery({ send: server.send, holdMs: 10_000, clock: new ManualClock(), metrics: new Metrics(), log: silentLogger, failed: () => undefined, window: 32 });
+  const done = burst(local, 5000);
+  while (server.written.length < 5000 || server.inFlight > 0) {
+    await turn();
+    server.ack(server.inFlight); // one <a h/> per burst the server has
+  }
+  await Promise.all(done);
+  t.deepEqual(server.written, ids(1, 5000));
+  t.is(server.most, 32);
+});
+
 test('delivery window 3, broken stream: the unacknowledged stanzas are written again in their order after the back-off, before any new one', async (t) => {
   const server = ackedServer();
   const clock = new ManualClock();

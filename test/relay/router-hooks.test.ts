@@ -5,6 +5,7 @@ import { parseXml } from '../../src/xml/index.ts';
 import type { XmlElement } from '../../src/xml/element.ts';
 import type { HookContext, StanzaHook } from '../../src/xmpp/hooks.ts';
 import type { RelayLink } from '../../src/link/port.ts';
+import { StanzaError } from '../../src/xmpp/errors.ts';
 
 function link(name: string, domains: string[], sent: XmlElement[]): RelayLink {
   return {
@@ -48,4 +49,38 @@ test('each hook sees the name of the link the stanza takes or came over; replyRe
   t.deepEqual(toShore.map((e) => e.attr('id')), ['remote-m1', 'm1']);
   t.deepEqual(toHub.map((e) => e.attr('id')), ['remote-m2', 'm2']);
   t.deepEqual(delivered.map((e) => e.attr('id')), ['local-m1', 'local-m2', 'm3']);
+});
+
+test('outbound hooks that answer later and at once run in their order; a refusal bounces to the sender, a consumed stanza goes nowhere, a failed send bounces', async (t) => {
+  const toShore: XmlElement[] = [];
+  const delivered: XmlElement[] = [];
+  const order: string[] = [];
+  const later: StanzaHook = {
+    name: 'later',
+    outbound: async (s) => {
+      order.push(`later ${s.attr('id')}`);
+      if (s.attr('id') === 'refused') return new StanzaError('not-allowed', 'no');
+      const c = s.clone();
+      c.setAttr('type', 'chat');
+      return c;
+    },
+  };
+  const atOnce: StanzaHook = {
+    name: 'at-once',
+    outbound: (s) => {
+      order.push(`at-once ${s.attr('id')} ${s.attr('type')}`);
+      return s.attr('id') === 'consumed' ? 'consumed' : s;
+    },
+  };
+  const shore = link('shore', ['b.example'], toShore);
+  const failing: RelayLink = { ...link('hub', ['c.example'], []), send: () => Promise.reject(new Error('spool full')) };
+  const router = new Router({ localDomains: ['a.example'], links: [shore, failing], local: { deliver: (el) => void delivered.push(el) }, hooks: [later, atOnce] });
+  for (const id of ['sent', 'refused', 'consumed']) await router.fromLocal(msg('alice@a.example', 'bob@b.example', id));
+  await router.fromLocal(msg('alice@a.example', 'carol@c.example', 'unsendable'));
+  t.deepEqual(order, ['later sent', 'at-once sent chat', 'later refused', 'later consumed', 'at-once consumed chat', 'later unsendable', 'at-once unsendable chat']);
+  t.deepEqual(toShore.map((e) => `${e.attr('id')} ${e.attr('type')}`), ['sent chat']);
+  t.deepEqual(
+    delivered.map((e) => `${e.attr('id')} ${e.attr('type')} ${e.getChild('error')?.elements()[0]?.local}`),
+    ['refused error not-allowed', 'unsendable error internal-server-error'],
+  );
 });

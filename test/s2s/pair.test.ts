@@ -63,6 +63,19 @@ test('pair: many stanzas queued before authentication are all delivered in order
   t.true(X.svc.sessions().every((s) => s.tls));
 });
 
+test('pair: stanzas written in the tick the service stops in reach the peer, in order, before the stream closes', async (t) => {
+  const [X, Y] = await pair(t, 'required');
+  X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='first'/>`));
+  await until(() => Y.got.length === 1, 8000, 'the session is up');
+  // One tick: a burst to the authenticated stream (gathered into one write), then the stop.
+  for (let i = 0; i < 40; i++) X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='b${i}'><body>${i}</body></message>`));
+  const stopped = X.svc.stop();
+  await until(() => Y.got.length === 41, 8000, 'the burst at Y');
+  await stopped;
+  t.deepEqual(Y.got.slice(1).map((g) => g.el.attr('id')), Array.from({ length: 40 }, (_, i) => `b${i}`));
+  t.is(Y.metrics.get('s2s_peer_stream_errors_total', { condition: 'system-shutdown' }) >= 1, true, 'then the stream closed with system-shutdown');
+});
+
 test('pair: stop() closes with system-shutdown and the peer keeps serving new sessions', async (t) => {
   const [X, Y] = await pair(t, 'off');
   X.svc.deliver(parseXml(`<message from='bob@b.example' to='alice@a.example' id='1'/>`));

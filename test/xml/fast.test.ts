@@ -6,7 +6,8 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { run, buf, byteByByte, errorOf, HEADER, type FeedOptions } from './_feed.ts';
+import { run, buf, byteByByte, errorOf, tree, HEADER, type FeedOptions } from './_feed.ts';
+import { readFragments } from '../../src/xml/fragments.ts';
 import { fastStanza } from '../../src/xml/fast.ts';
 import { StreamParser } from '../../src/xml/parser.ts';
 import { escapeTextExact, escapeAttrExact } from '../../src/xml/serialize.ts';
@@ -133,4 +134,72 @@ test('a stanza cut by the end of a write waits for the rest and counts in bytesI
   p.write(buf("lo</body></message>  <message to='b.example'/>"));
   t.deepEqual(got, ["<message to='b.example'><body>hello</body></message>", "<message to='b.example'/>"]);
   t.is(p.bytesInStanza, 0);
+});
+
+const FRAG = { maxStanzaBytes: 262144, maxHeaderBytes: 16384, ...LIM };
+/** What readFragments gives, as the events a StreamParser run records (undefined: it left the buffer to the parser). */
+const fragEvents = (b: Buffer, lim = FRAG): unknown[] | undefined => readFragments(b, NS.SERVER, lim)?.map((el) => ['stanza', tree(el), el.raw!.toString('hex')]);
+
+test('stanzas back to back in one buffer: readFragments gives the stanzas, trees and raw bytes the stream parser gives', (t) => {
+  fc.assert(
+    fc.property(fc.array(elArb, { minLength: 1, maxLength: 5 }), fc.constantFrom('', ' ', '\r\n', '\n\n'), (els, ws) => {
+      const b = buf(ws + els.join(ws) + ws);
+      const full = run([b], { implicitStream: { defaultNs: NS.SERVER }, fastPath: false });
+      const frag = fragEvents(b);
+      return full.errors === 0 && frag !== undefined && same(frag, full.events);
+    }),
+    { seed: SEED + 3, numRuns: 300 },
+  );
+  t.pass();
+});
+
+test('readFragments leaves to the stream parser whatever it does not read the same (malformed, limits, bad UTF-8, nothing)', (t) => {
+  const bad = ['<', '>', '&', '&foo;', '</x>', '<!-- c -->', '<?pi x?>', '<![CDATA[x]]>', ']]>', '"', '\u0001', 'p:', 'x'];
+  const mutated = fc.tuple(fc.array(elArb, { minLength: 1, maxLength: 3 }), fc.nat(), fc.constantFrom(...bad)).map(([els, at, ins]) => {
+    const s = els.join('');
+    const i = at % (s.length + 1);
+    return s.slice(0, i) + ins + s.slice(i);
+  });
+  fc.assert(
+    fc.property(mutated, (s) => {
+      const b = buf(s);
+      const full = run([b], { implicitStream: { defaultNs: NS.SERVER } });
+      const frag = fragEvents(b);
+      // taken only when the parser takes it all the same, and ends outside a stanza
+      return frag === undefined || (full.errors === 0 && same(frag, full.events));
+    }),
+    { seed: SEED + 4, numRuns: 600 },
+  );
+  t.is(fragEvents(buf('  \n ')), undefined, 'no stanza');
+  t.is(fragEvents(Buffer.concat([buf("<message to='b.example'><body>"), Buffer.from([0xff]), buf('</body></message>')])), undefined, 'bad UTF-8');
+  t.is(fragEvents(buf("<message to='b.example'/><message to='b.example'><body>cut")), undefined, 'ends inside a stanza');
+  const two = "<message to='b.example'/> <message to='c.example'/>";
+  t.is(fragEvents(buf(two), { ...FRAG, maxStanzaBytes: 20 }), undefined, 'a stanza over the limit');
+  t.is(fragEvents(buf(two.replace('/> <', `/>${' '.repeat(40)}<`)), { ...FRAG, maxHeaderBytes: 30 }), undefined, 'too many bytes between stanzas');
+  t.is(fragEvents(buf(two))?.length, 2);
+});
+
+test('children of a stanza the fast path read are built from its bytes on first use, also for a copy and after an edit', (t) => {
+  const r = run([buf("<message to='b.example' id='m1'><body>a &amp; b</body><x xmlns='urn:x'><y/>t</x></message>")], { implicitStream: { defaultNs: NS.SERVER } });
+  const el = r.stanzas[0];
+  const copy = el.clone();
+  el.setAttr('id', 'm2'); // an edit drops raw: the children are still there
+  t.is(el.raw, undefined);
+  t.is(el.getChildText('body'), 'a & b');
+  t.is(el.getChild('x', 'urn:x')?.getChild('y')?.ns, 'urn:x');
+  t.deepEqual(tree(copy).children, tree(el).children);
+  t.is(copy.attr('id'), 'm1');
+  t.truthy(copy.raw);
+});
+
+test('looking for a child of a stanza read lazily finds what building the children finds', (t) => {
+  const read = (s: string) => run([buf(s)], { implicitStream: { defaultNs: NS.SERVER } }).stanzas[0];
+  const s = "<message to='b.example'><fanouts xmlns='urn:f'/><body>&lt;fanout/&gt;</body><x xmlns='urn:f'><fanout xmlns='urn:g'/></x><c xmlns='urn:f'/></message>";
+  for (const [local, ns] of [['fanout', undefined], ['fanouts', 'urn:f'], ['c', 'urn:f'], ['c', 'urn:other'], ['body', undefined], ['x', 'urn:f'], ['y', undefined]] as const) {
+    const built = read(s);
+    void built.children; // built first: the answer to compare with
+    t.is(read(s).getChild(local, ns)?.name, built.getChild(local, ns)?.name, `${local} ${ns}`);
+    t.is(read(s).getChildren(local, ns).length, built.getChildren(local, ns).length, `${local} ${ns}, all`);
+  }
+  t.is(read(s).getChild('fanout'), undefined, 'a deeper element is not a child');
 });

@@ -4,7 +4,7 @@
  * spool keeps beside the bytes (checksum and bounce address per stanza).
  */
 import type { PartInfo, StanzaHead } from '../../spool/index.ts';
-import { StreamParser } from '../../xml/index.ts';
+import { StreamParser, readFragments } from '../../xml/index.ts';
 import type { XmlElement } from '../../xml/element.ts';
 import { NS } from '../../xmpp/ns.ts';
 
@@ -26,6 +26,9 @@ export function parseStanza(bytes: Buffer, maxStanzaBytes: number): XmlElement {
  * covers them all). Throws if any part is not a complete stanza.
  */
 export function parseStanzas(bytes: Buffer, maxStanzaBytes: number): XmlElement[] {
+  // The common case in one pass; anything else (and every error) through a StreamParser.
+  const fast = readFragments(bytes, NS.SERVER, { maxStanzaBytes, maxHeaderBytes: 16384, maxDepth: 64, maxAttributes: 64 });
+  if (fast) return fast;
   const got: XmlElement[] = [];
   let error: Error | undefined;
   const p = new StreamParser(
