@@ -16,6 +16,7 @@
  */
 import type { XmlElement } from '../../src/xml/element.ts';
 import type { Side } from '../../src/sim/index.ts';
+import { SITE_DEFAULTS } from '../../src/config/defaults.ts';
 
 export type EntryKind = 'message' | 'presence' | 'iq' | 'result';
 
@@ -76,9 +77,9 @@ export const CRASH_WINDOW_MS = 1000;
 
 /**
  * Stanzas one kill -9 may deliver again to one destination domain: the
- * relay's local.delivery_window (written, not yet acknowledged by the local
- * server) plus one acknowledged whose release from the spool was still being
- * committed (at the soak's rates; operator guide "Delivery window").
+ * relay's local.delivery_window (written and still in its spool: a stanza
+ * keeps its place in the window until its release is committed, operator
+ * guide "Delivery window"), plus one as a margin.
  */
 export function crashAllowance(deliveryWindow: number): number {
   return deliveryWindow + 1;
@@ -101,9 +102,9 @@ export class Ledger {
   private counts = { delivered: 0, bounced: 0 };
   private readonly allowance: number;
 
-  /** deliveryWindow: both relays' local.delivery_window (default 1). */
+  /** deliveryWindow: both relays' local.delivery_window (default: the site-file default). */
   constructor(o: { deliveryWindow?: number } = {}) {
-    this.allowance = crashAllowance(o.deliveryWindow ?? 1);
+    this.allowance = crashAllowance(o.deliveryWindow ?? SITE_DEFAULTS.local.delivery_window);
   }
 
   private static key(id: string, kind: EntryKind): string {

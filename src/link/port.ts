@@ -61,8 +61,11 @@ export interface LinkHandlers {
    * bounces it back to the partner). Called in the order stanzas arrived;
    * for a link with deliverInOrder the relay keeps that order per
    * destination domain (relay/local-delivery.ts).
+   * `released` (a durable link): settles once the link has recorded, on disk,
+   * that the stanza left its inbound spool. Until then a crash would deliver
+   * it again, so it still counts against the delivery window.
    */
-  deliver(stanza: XmlElement): Promise<void> | void;
+  deliver(stanza: XmlElement, released?: Promise<void>): Promise<void> | void;
   /** A stanza this link accepted could not be carried (held too long, refused): bounce it to its sender. */
   undeliverable(stanza: XmlElement, err: StanzaError): void;
 }
@@ -73,7 +76,7 @@ export interface RelayLink {
   readonly domains: readonly string[];
   /**
    * The relay writes this link's stanzas to each local domain in arrival
-   * order, at most local.delivery_window (default 1) before the local server
+   * order, at most local.delivery_window (default 32) before the local server
    * confirms the first (XEP-0198 ack, cumulative). A durable link forgets a
    * stanza only once it is confirmed, so after a restart (a kill -9, a power
    * loss) it resends up to delivery_window stanzas per local domain that the

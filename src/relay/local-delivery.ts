@@ -94,8 +94,12 @@ export class LocalDelivery {
    * delivers with deliver(el, link)) in arrival order per link and
    * destination domain: at once while fewer than `window` earlier ones have
    * not settled (whatever their outcome) and none waits to be written again.
+   * With `released` (the link's record that the stanza left its spool), a
+   * stanza holds its place in the window until that settles too: at most
+   * `window` stanzas per lane can be written and still in the spool, which
+   * is what a crash can deliver twice.
    */
-  inOrder(link: string, el: XmlElement, route: () => Promise<void>): Promise<void> {
+  inOrder(link: string, el: XmlElement, route: () => Promise<void>, released?: Promise<void>): Promise<void> {
     const lane = this.lane(link, el);
     return new Promise<void>((resolve, reject) => {
       lane.waiting.push(() => {
@@ -106,13 +110,17 @@ export class LocalDelivery {
         } catch (err) {
           p = Promise.reject(err as Error);
         }
+        const free = (): void => {
+          if (released) void released.then(() => this.settled(lane), () => this.settled(lane));
+          else this.settled(lane);
+        };
         p.then(
           () => {
-            this.settled(lane);
+            free();
             resolve();
           },
           (err: unknown) => {
-            this.settled(lane);
+            free();
             reject(err as Error);
           },
         );

@@ -125,7 +125,7 @@ export class Relay {
     for (const link of this.links) {
       const route = (el: XmlElement): Promise<void> => this.router.fromLink(link, el);
       await link.start({
-        deliver: link.deliverInOrder ? (el) => this.local.inOrder(link.name, el, () => route(el)) : route,
+        deliver: link.deliverInOrder ? (el, released) => this.local.inOrder(link.name, el, () => route(el), released) : route,
         undeliverable: (el, err) => this.router.linkUndeliverable(el, err),
       });
     }

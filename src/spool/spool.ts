@@ -44,6 +44,8 @@ function checkLink(link: string): void {
 export class Spool extends SpoolStore {
   /** Newest rest per inbound record whose keepInbound write is under way. */
   private readonly keeping = new Map<string, { rest: Buffer; parts?: PartInfo[] }>();
+  /** The write under way per inbound record in `keeping`: settles once the newest rest is stored. */
+  private readonly keepingDone = new Map<string, Promise<void>>();
 
   /**
    * Opens (creating if needed) the spool in directory `dir`. A spool that is
@@ -420,11 +422,12 @@ export class Spool extends SpoolStore {
     if (!st.inIds.has(id)) return;
     const key = keyOf(link, id);
     const k = `${link}\0${id}`;
-    const first = !this.keeping.has(k);
     this.keeping.set(k, { rest: Buffer.from(rest), parts });
-    if (!first) return; // a write or retry of this record is under way: it takes the newest rest
+    // A write or retry of this record is under way: it takes the newest rest, and this caller waits for it.
+    const under = this.keepingDone.get(k);
+    if (under) return under;
     // Retried until stored (or handed over whole): a restart must not replay what was handed over.
-    await this.durably('keep_inbound', async () => {
+    const done = this.durably('keep_inbound', async () => {
       for (;;) {
         const latest = this.keeping.get(k);
         if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
@@ -435,7 +438,9 @@ export class Spool extends SpoolStore {
         await this.commits.add({ db: this.inb, key, value: rec, bytes });
         if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
       }
-    });
+    }).finally(() => this.keepingDone.delete(k));
+    this.keepingDone.set(k, done);
+    return done;
   }
 
   /** The stanza was handed to the local side: drop it from the inbound spool. */

@@ -126,3 +126,57 @@ test('delivery window 3 over a real S2S stream: three in flight before the ack, 
   t.is(arrived.join(','), 'm1,m2,m3,m4,m5,m3,m4,m5,m6', 'the next stream carries m3..m5 again in order, then m6');
   await inbox.stop();
 });
+
+test('a written stanza keeps its place in the window until its spool record is released: a crash can deliver at most the window again', async (t) => {
+  const arrived: string[] = [];
+  const Y = await service(t, { local: ['b.example'], served: ['a.example'], tls: 'off', onStanza: (el) => void arrived.push(el.attr('id')!) });
+  const X = await service(t, { local: ['a.example'], served: ['b.example'], tls: 'off' });
+  X.routes['a.example'] = `127.0.0.1:${Y.port}`;
+  Y.routes['b.example'] = `127.0.0.1:${X.port}`;
+  const clock = new ManualClock();
+  const written: string[] = [];
+  const local = new LocalDelivery({
+    send: (el: XmlElement) => {
+      written.push(el.attr('id')!);
+      return X.svc.send(el);
+    },
+    holdMs: 60_000, clock, metrics: new Metrics(), log: silentLogger, failed: () => undefined, window: 2,
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'satrelay-window-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const spool = Spool.open(dir, { maxBytes: 1 << 20, maxStanzas: 1000 });
+  t.teardown(() => spool.close());
+  // The spool's release of a handed-over message waits for the test (a slow disk).
+  let gate = false;
+  const waiting: Array<() => void> = [];
+  const slow = {
+    receive: spool.receive.bind(spool),
+    advanceDeliveredUpTo: spool.advanceDeliveredUpTo.bind(spool),
+    inboundPending: spool.inboundPending.bind(spool),
+    keepInbound: spool.keepInbound.bind(spool),
+    handedOver: async (link: string, id: bigint) => {
+      if (!gate) await new Promise<void>((r) => void waiting.push(r));
+      return spool.handedOver(link, id);
+    },
+  };
+  const inbox = new Inbox({ name: 'ship', spool: slow, clock, maxStanzaBytes: 65_536, metrics: new Metrics(), log: silentLogger, failed: () => undefined });
+  inbox.start({ confirm: () => undefined, deliver: (el, released) => local.inOrder('ship', el, () => local.deliver(el, 'ship'), released) });
+  const pending = (): string => spool.inboundPending('ship').map((e) => String(e.id)).join(',');
+
+  for (let i = 1; i <= 5; i++) inbox.delivered(BigInt(i), Buffer.from(m(i)));
+  await until(() => arrived.length === 2 && waiting.length === 2, 'm1 and m2 acknowledged, their release under way');
+  await new Promise((r) => setTimeout(r, 50)); // a wrong window would write m3 now
+  t.deepEqual(written, ['m1', 'm2'], 'acknowledged but still in the spool: no third is written');
+  t.is(pending(), '1,2,3,4,5');
+
+  waiting.splice(0, 1).forEach((r) => r()); // m1's record goes: one place opens
+  await until(() => arrived.length === 3 && waiting.length === 2, 'm3 written once m1 is released');
+  t.deepEqual(written, ['m1', 'm2', 'm3']);
+  t.is(pending(), '2,3,4,5');
+
+  gate = true;
+  waiting.splice(0).forEach((r) => r());
+  await until(() => pending() === '' && arrived.length === 5, 'the rest written and released');
+  t.deepEqual(arrived, ['m1', 'm2', 'm3', 'm4', 'm5'], 'each once, in order');
+  await inbox.stop();
+});

@@ -32,8 +32,11 @@ export interface InboxOptions {
 export interface InboxWiring {
   /** The message is on disk: the core may acknowledge it (confirmDelivered, then driver.poke). */
   confirm(id: bigint): void;
-  /** One stanza to the relay (LinkHandlers.deliver): resolves once written to a local server or bounced. */
-  deliver(el: XmlElement): Promise<void> | void;
+  /**
+   * One stanza to the relay (LinkHandlers.deliver): resolves once written to a
+   * local server or bounced. `released` settles once the spool no longer holds it.
+   */
+  deliver(el: XmlElement, released: Promise<void>): Promise<void> | void;
 }
 
 export class Inbox {
@@ -162,6 +165,13 @@ export class Inbox {
     // Of a multi-stanza message, the stanzas not yet handed over (a restart replays only these).
     const parts = els.length > 1 ? els.map((el) => el.raw ?? el.toBuffer()) : [];
     const left = new Set(els.keys());
+    // Each stanza's release: settled once the spool's record no longer holds it (the delivery window waits for it).
+    const release = els.map(() => deferred());
+    /** Handed over since the last progress record was cut. */
+    let unrecorded: number[] = [];
+    const freeAll = (): void => {
+      for (const r of release) r.settle();
+    };
     let progress: Promise<unknown> = Promise.resolve();
     // Progress is written once per clock turn (lmdb commits once per turn anyway), not per stanza.
     let scheduled = false;
@@ -174,19 +184,29 @@ export class Inbox {
         const kept = [...left].sort((x, y) => x - y);
         const rest = Buffer.concat(kept.map((k) => parts[k]));
         const restParts = kept.map((k) => ({ length: parts[k].length, head: headOf(els[k]) }));
-        progress = spool.keepInbound(name, id, rest, restParts).catch((err: Error) => log.error({ err: err.message }, 'spool keepInbound failed'));
+        const recorded = unrecorded;
+        unrecorded = [];
+        const free = (): void => {
+          for (const k of recorded) release[k].settle();
+        };
+        progress = spool.keepInbound(name, id, rest, restParts).then(free, (err: Error) => {
+          free();
+          log.error({ err: err.message }, 'spool keepInbound failed');
+        });
       });
     };
     const done = els.map((el, i) => {
       this.received++;
       metrics.inc('link_stanzas_received_total', { link: name, kind: el.local });
-      return this.deliver(el).then(
+      return this.deliver(el, release[i].promise).then(
         () => {
           left.delete(i);
+          unrecorded.push(i);
           if (left.size > 0) recordProgress();
           return true;
         },
         (err: Error) => {
+          release[i].settle(); // kept for the next start, not written: no place in the window
           log.info({ err: err.message, id: String(id) }, 'not handed over; kept for the next start');
           return false;
         },
@@ -195,16 +215,24 @@ export class Inbox {
     // The message leaves the inbound spool once every stanza in it is written to its local server or bounced.
     const all = Promise.all(done)
       .then((oks) => (oks.every(Boolean) ? spool.handedOver(name, id) : progress))
-      .catch((err: Error) => log.error({ err: err.message }, 'spool handedOver failed'));
+      .catch((err: Error) => log.error({ err: err.message }, 'spool handedOver failed'))
+      .finally(freeAll);
     this.handing.add(all);
     void all.then(() => this.handing.delete(all));
   }
 
-  private deliver(el: XmlElement): Promise<void> {
+  private deliver(el: XmlElement, released: Promise<void>): Promise<void> {
     try {
-      return Promise.resolve(this.w!.deliver(el));
+      return Promise.resolve(this.w!.deliver(el, released));
     } catch (err) {
       return Promise.reject(err as Error);
     }
   }
+}
+
+/** A promise and the one call that settles it (more calls do nothing). */
+function deferred(): { promise: Promise<void>; settle: () => void } {
+  let settle!: () => void;
+  const promise = new Promise<void>((r) => (settle = r));
+  return { promise, settle };
 }

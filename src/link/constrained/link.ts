@@ -149,7 +149,7 @@ export class ConstrainedLink implements RelayLink {
         endpoint.confirmDelivered(id, this.clock.now());
         this.driver?.poke();
       },
-      deliver: (el) => handlers.deliver(el),
+      deliver: (el, released) => handlers.deliver(el, released),
     });
     const driver = opts.driver.create(
       endpoint,
