@@ -7,8 +7,13 @@ import type { BenchResult } from '../src/sim/index.ts';
 const secs = (n: number | null | undefined): string => (n === null || n === undefined ? 'never' : n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
 const sig = (n: number): string => (n >= 100 ? String(Math.round(n)) : n.toFixed(1));
 const kbit = (bps: number): string => { const k = bps / 1000; return k >= 10 ? String(Math.round(k)) : k.toFixed(1); };
-const times = (a: number | null | undefined, b: number | null | undefined, digits: number): string =>
-  a && b ? ` (${(b / a).toFixed(digits)}×)` : '';
+/** b / a as "(N×)": whole above 10, else one decimal. */
+const times = (a: number | null | undefined, b: number | null | undefined): string => {
+  if (!a || !b) return '';
+  const r = b / a;
+  return ` (${r >= 10 ? Math.round(r) : r.toFixed(1)}×)`;
+};
+const rate = (n: number | undefined): string => (n === undefined ? '–' : n >= 10 ? String(Math.round(n)) : String(n));
 
 const WORKLOAD_ORDER = ['chat', 'presence-storm', 'muc', 'disco', 'mixed', 'labelled-chat'];
 
@@ -24,10 +29,10 @@ export function markdownTable(all: BenchResult[]): string {
     const cpu = r.relays ? `${Math.round(r.relays.a.cpu_us_per_stanza)} / ${Math.round(r.relays.b.cpu_us_per_stanza)}` : '–';
     return [
       r.profile, r.workload, String(r.stanzas),
-      `${secs(r.first_stanza_ms)} / ${b ? secs(b.first_stanza_ms) : '–'}${times(r.first_stanza_ms, b?.first_stanza_ms, 0)}`,
-      `${sig(r.bytes_per_stanza)} / ${b ? sig(b.bytes_per_stanza) : '–'}${times(r.bytes_per_stanza, b?.bytes_per_stanza, 1)}`,
+      `${secs(r.first_stanza_ms)} / ${b ? secs(b.first_stanza_ms) : '–'}${times(r.first_stanza_ms, b?.first_stanza_ms)}`,
+      `${sig(r.bytes_per_stanza)} / ${b ? sig(b.bytes_per_stanza) : '–'}${times(r.bytes_per_stanza, b?.bytes_per_stanza)}`,
       `${kbit(r.goodput_bps)} / ${b ? kbit(b.goodput_bps) : '–'} kbit/s`,
-      `${r.stanzas_per_s ?? '–'} / ${b?.stanzas_per_s ?? '–'}`,
+      `${rate(r.stanzas_per_s)} / ${rate(b?.stanzas_per_s)}`,
       `${Math.round((r.bearer_busy ?? r.link_utilization) * 100)} %`,
       cpu,
       `${r.lost} / ${r.duplicated}${b && (b.lost || b.duplicated) ? ` (S2S ${b.lost} / ${b.duplicated})` : ''}`,

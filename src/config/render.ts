@@ -23,7 +23,7 @@ const HELP: Record<string, string> = {
   'local.tls.cert': 'certificate presented for the remote domains; null = self-signed per domain, kept in data_dir',
   'local.tls.key': 'private key of local.tls.cert',
   'local.tls.require': 'refuse local S2S sessions without TLS',
-  'local.delivery_window': 'stanzas of a link written to one local domain before its XEP-0198 ack; after a kill -9 up to this many per local domain are delivered again',
+  'local.delivery_window': 'stanzas of a link written to one local domain and still in the spool (not yet acknowledged by XEP-0198 and released on disk); after a kill -9 up to this many per local domain are delivered again',
   links: 'links to partner relays',
   'links[].name': 'link name in logs and metrics',
   'links[].domains': 'remote domains reached through this link ("*" = all others)',

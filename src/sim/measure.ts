@@ -340,7 +340,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     header_bytes: null,
     bytes_per_stanza: round((linkAb + linkBa) / all.length),
     goodput_bps: transfer > 0 ? Math.round((goodBytes * 8 * 1000) / transfer) : 0,
-    stanzas_per_s: transfer > 0 && rest.length ? Math.round((burstDelivered * 1000) / transfer) : 0,
+    stanzas_per_s: transfer > 0 && rest.length ? round((burstDelivered * 1000) / transfer, (burstDelivered * 1000) / transfer >= 10 ? 0 : 1) : 0,
     link_utilization: transfer > 0 ? round(Math.min(1, busyMs / transfer), 3) : 0,
     bearer_busy: transfer > params.delay_ms ? round(Math.min(1, busyMs / (transfer - params.delay_ms)), 3) : 0,
     latency_ms: { p50: round(percentile(lat, 50)), p95: round(percentile(lat, 95)), p99: round(percentile(lat, 99)), max: round(lat.at(-1) ?? 0) },
