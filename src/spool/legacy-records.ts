@@ -10,7 +10,7 @@
  * written before checksums existed and is read as it is ("unchecked").
  */
 import { Unpackr } from 'msgpackr';
-import { checksum, type OutboundMeta, type Priority, type StanzaHead, type Verdict } from './record-types.ts';
+import { asBuffer, attempt, checksum, type OutboundMeta, type Priority, type StanzaHead, type Verdict } from './record-types.ts';
 
 /** As lmdb decoded them (copies, so nothing points into lmdb's reused read buffer). */
 const unpackr = new Unpackr({ copyBuffers: true });
@@ -36,22 +36,13 @@ export function headsText(l: number[], hs: Array<StanzaHead | null>, m?: Uint8Ar
 
 const isBuf = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-
-function safe<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch {
-    return undefined;
-  }
-}
 
 export function legacyOut(key: Buffer, rec: unknown): { stanza: Verdict; bytes?: Buffer; meta?: OutboundMeta } {
   if (!isObj(rec) || !isBuf(rec.s) || !isObj(rec.m)) return { stanza: 'damaged' };
   const r = rec as { s: Uint8Array; m: OutboundMeta; c?: number; h?: number };
   const bytes = asBuffer(r.s);
   if (r.c === undefined) return { stanza: 'unchecked', bytes, meta: r.m };
-  const metaOk = safe(() => r.h === checksum(key, metaText(r.m)));
+  const metaOk = attempt(() => r.h === checksum(key, metaText(r.m)), false);
   return { stanza: r.c === checksum(key, r.s) ? 'ok' : 'damaged', bytes, meta: metaOk ? r.m : undefined };
 }
 
@@ -59,7 +50,7 @@ export function legacyGroup(key: Buffer, rec: unknown): { bytes: Verdict; stanza
   if (!isObj(rec) || !isBuf(rec.s) || !Array.isArray(rec.ids)) return { bytes: 'damaged' };
   const r = rec as { ids: string[]; s: Uint8Array; p: Priority; c?: number; h?: number };
   const stanza = asBuffer(r.s);
-  const ids = safe(() => r.ids.map((i) => BigInt(i)));
+  const ids = attempt((): bigint[] | undefined => r.ids.map((i) => BigInt(i)), undefined);
   if (r.c === undefined) return ids ? { bytes: 'unchecked', stanza, ids, priority: r.p } : { bytes: 'damaged' };
   const idsOk = ids !== undefined && (r.p === 'high' || r.p === 'low') && r.h === checksum(key, JSON.stringify([r.ids, r.p]));
   return { bytes: r.c === checksum(key, r.s) ? 'ok' : 'damaged', stanza, ids: idsOk ? ids : undefined, priority: idsOk ? r.p : undefined };
@@ -74,7 +65,7 @@ export function legacyIn(key: Buffer, rec: unknown): LegacyIn {
   if (r.c === undefined) return { verdict: 'unchecked', parts: [{ bytes: s, ok: true }], meta: r.m };
   const shaped = Array.isArray(r.l) && Array.isArray(r.c) && Array.isArray(r.hs) && r.l.length === r.c.length && r.hs.length === r.l.length;
   const lengthsOk = shaped && r.l!.every((n) => Number.isInteger(n) && n >= 0) && r.l!.reduce((a, n) => a + n, 0) === s.length;
-  const headsOk = lengthsOk && safe(() => r.h === checksum(key, headsText(r.l!, r.hs!, r.m)));
+  const headsOk = lengthsOk && attempt(() => r.h === checksum(key, headsText(r.l!, r.hs!, r.m)), false);
   if (!lengthsOk) return { verdict: 'damaged', parts: [{ bytes: s, ok: false }] };
   const parts: LegacyIn['parts'] = [];
   let at = 0;

@@ -1,4 +1,4 @@
-/** What spool records hold (record-layout.ts, legacy-records.ts) and the checksum they share. */
+/** What spool records hold (record-layout.ts, legacy-records.ts), the checksum they share and the helpers both readers use. */
 import { crc32 } from 'node:zlib';
 
 export type Priority = 'high' | 'low';
@@ -41,4 +41,16 @@ export function checksum(key: Buffer, ...pieces: Array<Buffer | Uint8Array | str
   let c = crc32(key);
   for (const p of pieces) c = crcFrom(p, c);
   return c;
+}
+
+/** A stored value as bytes: a Buffer over the same memory. */
+export const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+
+/** f(), or `failed` when it throws (a length or field running past the record's end, a value of the wrong shape). */
+export function attempt<T>(f: () => T, failed: T): T {
+  try {
+    return f();
+  } catch {
+    return failed;
+  }
 }

@@ -12,7 +12,7 @@
 import { SpoolError } from './errors.ts';
 import { decodeGroup, decodeIn, decodeOut, encodeGroup, encodeIn, encodeOut, isLayout } from './record-layout.ts';
 import { decodeLegacy, legacyGroup, legacyIn, legacyOut } from './legacy-records.ts';
-import { checksum, type OutboundMeta, type Priority, type StanzaHead, type Verdict } from './record-types.ts';
+import { asBuffer, attempt, type OutboundMeta, type Priority, type StanzaHead, type Verdict } from './record-types.ts';
 
 export { checksum, type OutboundMeta, type Priority, type StanzaHead, type Verdict } from './record-types.ts';
 
@@ -87,17 +87,6 @@ export function sealIn(key: Buffer, s: Buffer, m: Uint8Array | undefined, parts?
   if (parts) for (const p of parts) total += p.length;
   const split = parts && parts.length > 0 && total === s.length ? parts : [{ length: s.length }];
   return encodeIn(key, s, m, split.map((p) => ({ length: p.length, head: p.head ?? null })));
-}
-
-/** A stored value as bytes: a Buffer over the same memory. */
-const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
-
-function attempt<T>(f: () => T, failed: T): T {
-  try {
-    return f();
-  } catch {
-    return failed; // a length or field running past the record's end
-  }
 }
 
 /** `bytes`: the stored stanza, whenever the record has one (damaged or not). */
