@@ -427,18 +427,26 @@ export class Spool extends SpoolStore {
     const under = this.keepingDone.get(k);
     if (under) return under;
     // Retried until stored (or handed over whole): a restart must not replay what was handed over.
+    // Both maps are cleared in the same step the loop ends in, so a later caller starts a write of its own.
+    const finished = (): void => {
+      this.keeping.delete(k);
+      this.keepingDone.delete(k);
+    };
     const done = this.durably('keep_inbound', async () => {
       for (;;) {
         const latest = this.keeping.get(k);
-        if (!latest || !st.inIds.has(id)) return void this.keeping.delete(k);
+        if (!latest || !st.inIds.has(id)) return finished();
         const bytes = onDisk(latest.rest.length);
         this.checkSpace('keep_inbound', bytes);
         const known = st.inIds.get(id);
         const rec = sealIn(key, latest.rest, known === null ? inMetaOf(key, this.read(this.inb, key)) : known, latest.parts);
         await this.commits.add({ db: this.inb, key, value: rec, bytes });
-        if (this.keeping.get(k) === latest) return void this.keeping.delete(k);
+        if (this.keeping.get(k) === latest) return finished();
       }
-    }).finally(() => this.keepingDone.delete(k));
+    }).finally(() => {
+      // A failed write is retried in the background (durably): later callers start their own.
+      if (this.keepingDone.get(k) === done) this.keepingDone.delete(k);
+    });
     this.keepingDone.set(k, done);
     return done;
   }
