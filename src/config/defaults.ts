@@ -23,7 +23,7 @@ export const SITE_DEFAULTS = {
      * stanzas of one link written to one local domain before its XEP-0198 ack; 1 keeps the
      * crash guarantee at one repeated stanza per local server (operator guide, "Delivery window")
      */
-    delivery_window: 32,
+    delivery_window: 128,
     delivery_window_max: 1024,
   },
   link: {

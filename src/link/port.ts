@@ -76,7 +76,7 @@ export interface RelayLink {
   readonly domains: readonly string[];
   /**
    * The relay writes this link's stanzas to each local domain in arrival
-   * order, at most local.delivery_window (default 32) before the local server
+   * order, at most local.delivery_window (default 128) before the local server
    * confirms the first (XEP-0198 ack, cumulative). A durable link forgets a
    * stanza only once it is confirmed, so after a restart (a kill -9, a power
    * loss) it resends up to delivery_window stanzas per local domain that the

@@ -33,7 +33,7 @@ test('minimal site file: every default filled, paths absolute, profile loaded', 
     routes: {},
     tls: { cert: null, key: null, require: false },
     clearance: null,
-    delivery_window: 32,
+    delivery_window: 128,
   });
   t.deepEqual(cfg.optimize, { presence: 'coalesce', disco_cache: true, fanout: true, drop: [] });
   t.deepEqual(cfg.policy, { allow: ['*'], block: [], block_namespaces: [], urgent: { from: [], message_types: [], shim_urgency: [] } });
@@ -449,8 +449,8 @@ test('a certificate file that does not exist is reported at its key, not at the 
   t.is(i!.line, text.split('\n').findIndex((l) => l.includes('missing.pem')) + 1);
 });
 
-test('local.delivery_window: default 32, a whole number up to 1024; anything else named at its line', (t) => {
-  t.is(parseSiteConfig(MINIMAL, 'ship.yaml', { checkKeyFiles: false }).local.delivery_window, 32);
+test('local.delivery_window: default 128, a whole number up to 1024; anything else named at its line', (t) => {
+  t.is(parseSiteConfig(MINIMAL, 'ship.yaml', { checkKeyFiles: false }).local.delivery_window, 128);
   const with16 = MINIMAL.replace('  domains: [a.example]\n', '  domains: [a.example]\n  delivery_window: 16\n');
   t.is(parseSiteConfig(with16, 'ship.yaml', { checkKeyFiles: false }).local.delivery_window, 16);
   for (const [bad, message] of [

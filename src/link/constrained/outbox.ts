@@ -76,6 +76,8 @@ export class Outbox {
   private pumping = false;
   /** Ids being committed, in allocation order; queued in that order. */
   private accepting: Slot[] = [];
+  /** A pump is due after this run of commit settlements. */
+  private pumpQueued = false;
 
   constructor(private readonly o: OutboxOptions) {}
 
@@ -142,13 +144,24 @@ export class Outbox {
     }
   }
 
-  /** Moves committed stanzas into the scheduler in the order they were accepted. */
+  /**
+   * Moves committed stanzas into the scheduler in the order they were
+   * accepted, then packs once the whole commit has been seen: the stanzas of
+   * one commit settle one after another in the same run of microtasks (a
+   * microtask queued at the first runs after the last), and packing at the
+   * first would send it alone and hold the rest for another record commit.
+   */
   private queueAccepted(): void {
     while (this.accepting.length && this.accepting[0].done) {
       const s = this.accepting.shift()!;
       if (s.ok) this.enqueue(s.id, s.el, s.bytes.length, s.acceptedAt);
     }
-    this.pump();
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   private enqueue(id: bigint, el: XmlElement, bytes: number, acceptedAt: number): void {
