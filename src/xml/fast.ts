@@ -105,6 +105,20 @@ function decode(s: string, a: number, b: number, attr: boolean, build = true): s
   return from === a ? s.slice(a, b) : out + s.slice(from, b);
 }
 
+/** Texts longer than this (a whole read, not one stanza's bytes) are not kept alive by their slices. */
+const OWN_ABOVE = 2048;
+
+/**
+ * A copy of `v` that does not keep `s` alive. A slice of 13 characters or more
+ * is a view into the string it was cut from, and `s` is a whole read: 16 KB of
+ * a local server's stream, or a whole link message. A stanza waiting in the
+ * relay kept that string with it through every young-generation collection
+ * (about 7 MB of them in a receiving relay during a lan burst).
+ */
+function own(v: string): string {
+  return v.length < 13 ? v : (' ' + v).slice(1);
+}
+
 /** Text from i to the end holds nothing the fast path would bail at (bar an entity cut by the end). */
 function tailOk(s: string, i: number, attrQuote: number): boolean {
   const amp = s.lastIndexOf('&');
@@ -220,9 +234,9 @@ export function fastStanza(s: string, i: number, ns: string, lim: FastLimits, la
         seen[count++] = an;
         if (isNs) {
           if (v === XML_NS || v === XMLNS_NS) return BAIL;
-          elNs = v;
+          elNs = s.length > OWN_ABOVE ? own(v) : v;
         }
-        if (attrs) attrs[an] = v;
+        if (attrs) attrs[an] = s.length > OWN_ABOVE ? own(v) : v;
       }
       if (open.length / 2 + 1 > lim.maxDepth) return BAIL;
       let el: XmlElement | undefined;
