@@ -14,7 +14,7 @@ import type { Settings } from './options.ts';
  * Data frames may be built this long before the line is free, when a frame
  * takes less, up to PACING_AHEAD_FRAMES frames. One frame of slack at 1 Mbit/s
  * is under 10 ms, less than one event-loop turn of a relay that is reading a
- * burst: the timer fired late and the line sat idle (45–90 ms of a 1.2 s
+ * burst: the timer fired late and the line sat idle (up to 93 ms of a 1.2 s
  * vsat-1m burst). Bearers of up to about 320 kbit/s (1200 B frames) keep one
  * frame, and so do those whose frame takes under PACING_AHEAD_MIN_FRAME_MS:
  * there the relay's CPU, not the line, sets the pace, and waiting for the line
