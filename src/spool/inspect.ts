@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkSpoolDir } from './check.ts';
 import type { LmdbFileReport } from './lmdb-file.ts';
-import { DAMAGED, idOf, linkOf, readState, verifyGroup, verifyIn, verifyOut, } from './records.ts';
+import { DAMAGED, idOf, linkOf, readState, verifyGroup, verifyIn, verifyOut } from './records.ts';
 
 export interface DamagedRecord {
   store: 'out' | 'in' | 'groups';

@@ -70,7 +70,7 @@ export class StreamDeflater {
     if (r !== 'ok') throw new Error('deflate failed');
     const all = more ? Buffer.concat(more) : (one ?? Buffer.alloc(0));
     const n = all.length;
-    const tail = n >= 4 && all[n - 4] === 0x00 && all[n - 3] === 0x00 && all[n - 2] === 0xff && all[n - 1] === 0xff;
+    const tail = n >= 4 && SYNC_TAIL.compare(all, n - 4, n) === 0;
     return tail ? all.subarray(0, n - 4) : all;
   }
 
