@@ -15,6 +15,13 @@ const times = (a: number | null | undefined, b: number | null | undefined): stri
 };
 const rate = (n: number | undefined): string => (n === undefined ? '–' : n >= 10 ? String(Math.round(n)) : String(n));
 
+/** Stanzas the warm-up lost or duplicated, when any (relay pair, then S2S). */
+function warmLoss(r: BenchResult): string {
+  const w = (f: { warmup?: BenchResult['warmup'] } | null): string => (f?.warmup && (f.warmup.delivered < f.warmup.stanzas || f.warmup.duplicated) ? `${f.warmup.stanzas - f.warmup.delivered} / ${f.warmup.duplicated}` : '');
+  const a = w(r), b = w(r.baseline);
+  return a || b ? ` (warm-up ${a || '0 / 0'}${b ? `, S2S ${b}` : ''})` : '';
+}
+
 const WORKLOAD_ORDER = ['chat', 'presence-storm', 'muc', 'disco', 'mixed', 'labelled-chat'];
 
 /** One markdown row per result, slowest bearer first, workloads in their usual order. */
@@ -28,14 +35,14 @@ export function markdownTable(all: BenchResult[]): string {
     const b = r.baseline;
     const cpu = r.relays ? `${Math.round(r.relays.a.cpu_us_per_stanza)} / ${Math.round(r.relays.b.cpu_us_per_stanza)}` : '–';
     return [
-      r.profile, r.workload, String(r.stanzas),
+      r.profile, r.workload, `${r.stanzas}${r.warmup ? ` (warm-up ${r.warmup.stanzas})` : ''}`,
       `${secs(r.first_stanza_ms)} / ${b ? secs(b.first_stanza_ms) : '–'}${times(r.first_stanza_ms, b?.first_stanza_ms)}`,
       `${sig(r.bytes_per_stanza)} / ${b ? sig(b.bytes_per_stanza) : '–'}${times(r.bytes_per_stanza, b?.bytes_per_stanza)}`,
       `${kbit(r.goodput_bps)} / ${b ? kbit(b.goodput_bps) : '–'} kbit/s`,
       `${rate(r.stanzas_per_s)} / ${rate(b?.stanzas_per_s)}`,
       `${Math.round((r.bearer_busy ?? r.link_utilization) * 100)} %`,
       cpu,
-      `${r.lost} / ${r.duplicated}${b && (b.lost || b.duplicated) ? ` (S2S ${b.lost} / ${b.duplicated})` : ''}`,
+      `${r.lost} / ${r.duplicated}${b && (b.lost || b.duplicated) ? ` (S2S ${b.lost} / ${b.duplicated})` : ''}${warmLoss(r)}`,
     ];
   });
   const line = (c: string[]): string => `| ${c.join(' | ')} |\n`;

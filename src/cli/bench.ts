@@ -40,6 +40,7 @@ export const BENCH: CommandSpec = {
     bearers: { type: 'string', value: 'P1,P2', help: 'a link over several bearers (primary first) instead of --profile; adds failover_ms, failback_ms, bytes per bearer' },
     'outage-bearer': { type: 'string', value: 'INDEX:START_S:DURATION_S', help: 'with --bearers: cut bearer INDEX (1 = the primary) both ways START_S s after the burst starts (default 1:0.05:40)' },
     'delivery-window': { type: 'string', value: 'N', help: "both relays' local.delivery_window: stanzas written to a local server before its XEP-0198 ack (default: the site-file default, 128)" },
+    warmup: { type: 'string', value: 'N', help: 'chat stanzas each path carries before the measured burst, not counted, so the relays are measured as after a while in service (default: as many as the burst, at most about 3 s of the bearer, none below 100 or when metered); 0 measures a cold start' },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },
@@ -75,6 +76,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   if (!(WORKLOADS as readonly string[]).includes(v.workload)) throw new UsageError(`--workload: unknown workload "${v.workload}" (${WORKLOADS.join(', ')})`);
   const stanzas = numberOption(v, 'stanzas', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   const seed = numberOption(v, 'seed', Number.isInteger, 'an integer') ?? 1;
+  const warmup = numberOption(v, 'warmup', (n) => Number.isInteger(n) && n >= 0, 'a whole number (0: none)');
   const deliveryWindow = numberOption(v, 'delivery-window', (n) => Number.isInteger(n) && n >= 1 && n <= SITE_DEFAULTS.local.delivery_window_max, `a whole number from 1 to ${SITE_DEFAULTS.local.delivery_window_max}`);
   const baseline = baselineChoice(typeof v.baseline === 'string' ? v.baseline : 'builtin', extra);
   let optimize: string;
@@ -112,7 +114,7 @@ async function bench(v: Record<string, string | boolean | string[] | undefined>,
   const relayNodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : undefined;
   let result: BenchResult;
   try {
-    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS, metered, deliveryWindow });
+    result = await runBench({ profile: v.profile, workload: v.workload, stanzas, seed, baseline, optimize, log, relayLogLevel, relayNodeArgs, tmpDir: typeof v['tmp-dir'] === 'string' ? v['tmp-dir'] : undefined, outage, natRebindS, metered, deliveryWindow, warmup });
   } catch (err) {
     const code = (err as { code?: string }).code;
     process.stderr.write(`satrelay bench: ${err instanceof BenchError || code ? `${code}: ` : ''}${(err as Error).message}\n`);
@@ -163,7 +165,7 @@ export function formatTable(r: BenchResult, baselineTitle = 'plain S2S'): string
   const w2 = Math.max('plain S2S'.length, ...cells.map((c) => c[2].length));
   const line = (c: string[]): string => (b ? `  ${c[0]}  ${c[1].padStart(w1)}  ${c[2].padStart(w2)}  ${c[3]}` : `  ${c[0]}  ${c[1].padStart(w1)}`).trimEnd() + '\n';
   let out = `\nsatrelay bench  profile ${r.profile} (${bps(r.bearer.rate_bps)}, ${r.bearer.delay_ms} ms one-way, loss ${r.bearer.loss}${r.bearer.duplex === 'half' ? ', half duplex' : ''})\n`;
-  out += `               workload ${r.workload}, ${r.stanzas} stanzas, seed ${r.seed}, ${r.duration_s} s\n\n`;
+  out += `               workload ${r.workload}, ${r.stanzas} stanzas, seed ${r.seed}, ${r.duration_s} s${r.warmup ? `, after a warm-up of ${r.warmup.stanzas} chat stanzas` : ''}\n\n`;
   out += line([''.padEnd(w0), 'relay pair', b ? baselineTitle : '', b ? 'relay vs S2S' : '']);
   for (const c of cells) out += line(c);
   const extras: string[] = [];

@@ -13,7 +13,7 @@
 import { loadBearerParams, type BearerParams } from '../emulator/index.ts';
 import { silentLogger, type Logger } from '../obs/log.ts';
 import { SITE_DEFAULTS } from '../config/defaults.ts';
-import { makeWorkload } from './workloads.ts';
+import { makeWorkload, type BenchStanza } from './workloads.ts';
 import type { OutageSpec } from './outage.ts';
 import { natFigures, withNat } from './nat.ts';
 import { meteredFigures, meteredNote, meteredSite, type MeteredBench } from './metered.ts';
@@ -84,9 +84,29 @@ export interface BenchOptions {
   metered?: MeteredBench;
   /** Both relays' local.delivery_window (absent: the site-file default). */
   deliveryWindow?: number;
+  /** Chat stanzas sent as a warm-up burst before the measured one, not counted (absent: warmupFor(); 0: none, a cold start). */
+  warmup?: number;
 }
 
 export const DEFAULT_STANZAS = 200;
+
+/** The default warm-up carries about this much line time ... */
+const WARMUP_LINE_S = 3;
+/** ... at about this many bearer bytes per chat stanza (the relays' figure, rounded up). */
+const WARMUP_BYTES_PER_STANZA = 64;
+/** Below this many the warm-up is left out: on such a slow bearer CPU time is not what the run is about. */
+const WARMUP_MIN = 100;
+
+/**
+ * The default warm-up: as many chat stanzas as the measured burst, at most
+ * about 3 s of the bearer's line; none on bearers too slow for 100, and none
+ * when the bearer is metered (it would spend the budget the run measures).
+ */
+export function warmupFor(params: BearerParams, stanzas: number, metered: boolean): number {
+  if (metered) return 0;
+  const n = Math.min(stanzas, Math.floor((params.rate_bps * WARMUP_LINE_S) / 8 / WARMUP_BYTES_PER_STANZA));
+  return n >= WARMUP_MIN ? n : 0;
+}
 
 /** Link counters and usage from the relays; returns the usage (undefined: the world has none). */
 async function relayExtras(world: World, fig: Figures): Promise<{ a: RelayUsage; b: RelayUsage } | undefined> {
@@ -118,6 +138,9 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const plain = loadBearerParams(o.profile);
   const params = o.natRebindS ? withNat(plain, o.natRebindS) : plain;
   const stanzas = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
+  const warm = o.warmup ?? warmupFor(params, stanzas.length, o.metered !== undefined);
+  // Chat of its own (another seed: other ids), so no optimizer cache or fold the measured workload meets is filled before it.
+  const warmup = (): BenchStanza[] => (warm > 0 ? makeWorkload('chat', warm, seed + 0x5eed) : []);
   const notes: string[] = [
     'bearer bytes are what the endpoints offered to the emulator (no IP/UDP/TCP headers unless the profile sets overhead_bytes); TCP SYN/FIN cost 40 B each',
   ];
@@ -127,10 +150,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
   log.info({ profile: o.profile, workload: o.workload, stanzas: stanzas.length, seed }, 'relay pair');
   if (o.metered) notes.push(meteredNote(o.metered));
+  if (warm > 0) notes.push(`warm-up: before the measured burst, each path carried ${warm} chat stanzas of their own (not counted), as a relay that has run a while has; --warmup 0 measures a cold start`);
   const relayWorld = await startRelayProcessWorld({ profile: o.profile, seed, params, tmpDir: o.tmpDir, optimize: o.optimize, logLevel: o.relayLogLevel, nodeArgs: o.relayNodeArgs, ...meteredSite(o.metered), deliveryWindow: o.deliveryWindow });
   let relay: Figures;
   try {
-    relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage });
+    relay = await measure(relayWorld, stanzas, params, { log, patience: o.patience, outage: o.outage, warmup: warmup() });
     const usage = await relayExtras(relayWorld, relay);
     if (o.metered && usage) relay.metered = meteredFigures(usage);
     if (o.natRebindS) Object.assign(relay, natFigures(relayWorld, o.natRebindS, usage?.b.links.reduce((n, l) => n + l.peerMoves, 0) ?? 0));
@@ -145,7 +169,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const again = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
     const world = extra ? await extra.start({ seed, params: plain, tmpDir: o.tmpDir }) : await startBaselineWorld({ profile: o.profile, seed, params: plain, tmpDir: o.tmpDir });
     try {
-      baseline = await measure(world, again, plain, { log, patience: o.patience, outage: o.outage });
+      baseline = await measure(world, again, plain, { log, patience: o.patience, outage: o.outage, warmup: warmup() });
     } finally {
       await world.stop();
     }

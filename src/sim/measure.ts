@@ -66,6 +66,8 @@ export interface Figures extends Partial<OutageFigures>, Partial<NatFigures>, Pa
   stanzas_per_s?: number;
   /** relay pair as processes: each relay's own CPU time during the burst, per burst stanza, and its peak RSS. */
   relays?: Record<Side, RelayFigures>;
+  /** The warm-up burst before the measured one (not counted above): chat stanzas sent, and how many arrived. */
+  warmup?: { stanzas: number; delivered: number; duplicated: number };
   /** relay only: link retransmits (frames), compression ratio of stanza bytes. */
   retransmits?: number;
   compression_ratio?: number;
@@ -126,6 +128,12 @@ class Tracker {
       this.byKey.set(s.key, t);
       if (s.kind === 'iq') this.byIqId.set(s.el.attr('id')!, t);
     }
+    this.attach();
+  }
+
+  /** Takes the world's arrivals (another tracker may have had them). */
+  attach(): void {
+    const world = this.world;
     world.onStanza = (side, el) => this.arrive(side, el);
     world.onUndeliverable = (side, el) => {
       const t = this.byKey.get(`${el.attr('id')}\n${el.attr('to')}`);
@@ -254,8 +262,28 @@ function sumStats(s: { ab: DirStats; ba: DirStats }, f: (d: DirStats) => number)
   return f(s.ab) + f(s.ba);
 }
 
+/**
+ * The warm-up: a burst of other stanzas (their own tracker) before the
+ * measured one, waited for and left out of the figures. A relay that has run
+ * a while has its hot code compiled; a process started for the run would
+ * otherwise compile it during the measured burst, on the same cores.
+ */
+async function warmUp(world: World, stanzas: BenchStanza[], c: { log: Logger; patience: number; rtt: number; secsFor: (bytes: number) => number }): Promise<{ stanzas: number; delivered: number; duplicated: number }> {
+  const wt = new Tracker(world, stanzas);
+  const ts = [...wt.byKey.values()];
+  const bytes = ts.reduce((a, t) => a + t.s.bytes, 0);
+  await sendInSlices(wt, ts);
+  const complete = await wt.waitFor(allDone(wt, ts), c.patience * (60_000 + 30 * c.rtt + 3 * c.secsFor(bytes + 20_000)));
+  // Let the link's last acknowledgements cross before the measured burst starts.
+  await new Promise((r) => setTimeout(r, Math.max(250, c.rtt)));
+  const delivered = ts.filter((t) => t.arrivedAt !== undefined).length;
+  if (!complete) c.log.warn({ path: world.kind, delivered, of: ts.length }, 'warm-up burst incomplete at its deadline');
+  c.log.info({ path: world.kind, stanzas: ts.length, delivered, duplicated: wt.duplicated }, 'warm-up');
+  return { stanzas: ts.length, delivered, duplicated: wt.duplicated };
+}
+
 /** Drives one world through the workload; returns its figures. */
-export async function measure(world: World, stanzas: BenchStanza[], params: BearerParams, o: { log?: Logger; patience?: number; outage?: OutageSpec } = {}): Promise<Figures> {
+export async function measure(world: World, stanzas: BenchStanza[], params: BearerParams, o: { log?: Logger; patience?: number; outage?: OutageSpec; warmup?: BenchStanza[] } = {}): Promise<Figures> {
   const log = o.log ?? silentLogger;
   const patience = o.patience ?? 1;
   const tr = new Tracker(world, stanzas);
@@ -271,6 +299,9 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
   await tr.waitFor(() => tr.done(first), coldDeadline);
   const firstMs = first.arrivedAt !== undefined ? first.arrivedAt - t0 : null;
   log.info({ path: world.kind, first_stanza_ms: firstMs === null ? null : round(firstMs) }, 'first stanza');
+
+  const warmup = o.warmup?.length ? await warmUp(world, o.warmup, { log, patience, rtt, secsFor }) : undefined;
+  if (warmup) tr.attach();
 
   // Burst: everything else at once (in waves when the workload has them: each after the previous one arrived).
   const rest = all.slice(1);
@@ -355,6 +386,7 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
     },
   };
   if (usage0 && usage1) fig.relays = relayFigures(usage0, usage1, rest.length);
+  if (warmup) fig.warmup = warmup;
   if (outage) Object.assign(fig, await outage.figures(all.flatMap((t) => [t.arrivedAt ?? -Infinity, t.response?.arrivedAt ?? -Infinity])));
   if (tr.unexpected) log.warn({ path: world.kind, unexpected: tr.unexpected }, 'stanzas arrived that the workload did not send');
   log.info({ path: world.kind, delivered: fig.delivered, lost: fig.lost, transfer_ms: fig.transfer_ms, end_ms: round(tEnd - t0) }, 'done');

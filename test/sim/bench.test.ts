@@ -5,7 +5,7 @@
  * delivery (nothing lost or duplicated), never as timings.
  */
 import test, { type ExecutionContext } from 'ava';
-import { runBench, makeWorkload, replyFor, startBaselineWorld, siteYaml, BenchError, WORKLOADS, type BenchResult, type ExtraBaseline, type Figures } from '../../src/sim/index.ts';
+import { runBench, warmupFor, makeWorkload, replyFor, startBaselineWorld, siteYaml, BenchError, WORKLOADS, type BenchResult, type ExtraBaseline, type Figures } from '../../src/sim/index.ts';
 import { XmlElement } from '../../src/xml/element.ts';
 import { parseXml } from '../../src/xml/parser.ts';
 import { verifyCapsVer } from '../../src/optimize/index.ts';
@@ -104,6 +104,28 @@ test.serial('runBench: chat on lan, relay pair and plain S2S, nothing lost or du
   t.true(r.bytes_per_stanza < r.baseline!.bytes_per_stanza, 'the relay puts fewer bytes on the bearer');
 });
 
+test('the default warm-up: as many chat stanzas as the burst, at most about 3 s of the line; none below 100 or when metered', async (t) => {
+  const { loadBearerParams } = await import('../../src/emulator/index.ts');
+  const lan = loadBearerParams('lan');
+  t.is(warmupFor(lan, 20_000, false), 20_000, 'lan: the whole burst again');
+  t.is(warmupFor(lan, 40, false), 0, 'a burst of 40 gets none');
+  t.is(warmupFor(lan, 20_000, true), 0, 'a metered bearer gets none: it would spend the budget under test');
+  t.is(warmupFor(loadBearerParams('vsat-1m'), 6000, false), 5859, '1 Mbit/s: 3 s of line at 64 B a stanza');
+  t.is(warmupFor(loadBearerParams('milsatcom-9600'), 6000, false), 0, '9600 bit/s: too slow for 100');
+});
+
+test.serial('runBench with a warm-up: both paths carry it first, the figures count only the measured burst', async (t) => {
+  t.timeout(60_000);
+  const r = await runBench({ profile: 'lan', workload: 'mixed', stanzas: 40, seed: 3, baseline: 'builtin', warmup: 30 });
+  checkResult(t, r, 'lan', 'mixed', 40);
+  t.deepEqual(r.warmup, { stanzas: 30, delivered: 30, duplicated: 0 }, 'the relay pair carried the warm-up');
+  t.deepEqual(r.baseline!.warmup, { stanzas: 30, delivered: 30, duplicated: 0 }, 'plain S2S carried it too');
+  t.truthy(r.notes.some((n) => /warm-up: .* 30 chat stanzas/.test(n)), 'a note says so');
+  const cold = await runBench({ profile: 'lan', workload: 'chat', stanzas: 40, seed: 3, baseline: 'none', warmup: 0 });
+  t.is(cold.warmup, undefined, '--warmup 0: a cold start');
+  t.false(cold.notes.some((n) => /warm-up/.test(n)));
+});
+
 test.serial('satrelay bench --json --out DIR: mixed on lan prints exactly one JSON object and writes it with its chart', async (t) => {
   t.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'satrelay-bench-out-'));
@@ -140,6 +162,9 @@ test('satrelay bench refuses bad arguments with a usage message', async (t) => {
   const { code, err } = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'nope'], t);
   t.is(code, 2);
   t.regex(err, /unknown workload "nope"/);
+  const w = await runSatrelay(['bench', '--profile', 'lan', '--workload', 'chat', '--warmup', 'some'], t);
+  t.is(w.code, 2);
+  t.regex(w.err, /--warmup.*a whole number \(0: none\)/);
 });
 
 test('satrelay bench --delivery-window: a whole number from 1 to 1024, written into both relays\' site files', async (t) => {
@@ -235,9 +260,10 @@ test('the README figure table has a row per run, slowest bearer first, with stan
     lost: 0, duplicated: 0,
     baseline: { first_stanza_ms: 10_000, bytes_per_stanza: 400, goodput_bps: 100_000, stanzas_per_s: 200, lost: 0, duplicated: 0 },
   });
-  const md = markdownTable([run('fast', 1e9, 88.4), run('slow', 2400, 300)] as unknown as BenchResult[]).trim().split('\n');
+  const fast = { ...run('fast', 1e9, 88.4), warmup: { stanzas: 100, delivered: 99, duplicated: 0 } };
+  const md = markdownTable([fast, run('slow', 2400, 300)] as unknown as BenchResult[]).trim().split('\n');
   t.is(md.length, 4, 'header, rule, two rows');
   t.regex(md[0], /stanzas\/s: relay \/ S2S .* relay CPU µs per stanza: A \/ B/);
   t.regex(md[2], /^\| slow \| chat \| 100 \| 500 ms \/ 10\.0 s \(20×\) \| 50\.4 \/ 400 \(7\.9×\) \| 2000 \/ 100 kbit\/s \| 4321 \/ 200 \| 91 % \| 300 \/ 301 \| 0 \/ 0 \|$/);
-  t.regex(md[3], /^\| fast \|.* \| 88 \/ 89 \| 0 \/ 0 \|$/);
+  t.regex(md[3], /^\| fast \| chat \| 100 \(warm-up 100\) \|.* \| 88 \/ 89 \| 0 \/ 0 \(warm-up 1 \/ 0\) \|$/, 'the warm-up, and what it lost');
 });
