@@ -105,6 +105,25 @@ function decode(s: string, a: number, b: number, attr: boolean, build = true): s
   return from === a ? s.slice(a, b) : out + s.slice(from, b);
 }
 
+/** JIDs seen in `from` and `to`, each kept once: a relay sees the same few again and again. */
+const JIDS = new Map<string, string>();
+const JIDS_MAX = 4096;
+
+/**
+ * The one copy of a `from` or `to` value: later stanzas with the same JID
+ * share it, so the lookups by JID along a stanza's way (its domain, its link,
+ * its lane) hash it once. A copy (own), so it keeps no read alive.
+ */
+function jid(v: string): string {
+  let c = JIDS.get(v);
+  if (c === undefined) {
+    c = own(v);
+    if (JIDS.size >= JIDS_MAX) JIDS.clear();
+    JIDS.set(c, c);
+  }
+  return c;
+}
+
 /** Texts longer than this (a whole read, not one stanza's bytes) are not kept alive by their slices. */
 const OWN_ABOVE = 2048;
 
@@ -236,7 +255,7 @@ export function fastStanza(s: string, i: number, ns: string, lim: FastLimits, la
           if (v === XML_NS || v === XMLNS_NS) return BAIL;
           elNs = s.length > OWN_ABOVE ? own(v) : v;
         }
-        if (attrs) attrs[an] = s.length > OWN_ABOVE ? own(v) : v;
+        if (attrs) attrs[an] = open.length === 0 && (an === 'to' || an === 'from') ? jid(v) : s.length > OWN_ABOVE ? own(v) : v;
       }
       if (open.length / 2 + 1 > lim.maxDepth) return BAIL;
       let el: XmlElement | undefined;

@@ -54,8 +54,19 @@ export function headOf(el: XmlElement): StanzaHead {
 
 /** The stanzas of a link message as spool parts, when their bytes make up the message exactly; else one part. */
 export function partsOf(bytes: Buffer, els: XmlElement[]): PartInfo[] | undefined {
-  const raws = els.map((el) => el.raw);
-  if (raws.some((r) => r === undefined) || !Buffer.concat(raws as Buffer[]).equals(bytes)) return undefined;
-  return els.map((el, i) => ({ length: raws[i]!.length, head: headOf(el) }));
+  let at = 0;
+  for (const el of els) {
+    const r = el.raw;
+    if (!r || at + r.length > bytes.length || !sameBytes(bytes, at, r)) return undefined;
+    at += r.length;
+  }
+  if (at !== bytes.length) return undefined;
+  return els.map((el) => ({ length: el.raw!.length, head: headOf(el) }));
+}
+
+/** bytes[at, at + r.length) holds r: the same memory (a stanza cut from the message), or the same bytes. */
+function sameBytes(bytes: Buffer, at: number, r: Buffer): boolean {
+  if (r.buffer === bytes.buffer && r.byteOffset === bytes.byteOffset + at) return true;
+  return bytes.compare(r, 0, r.length, at, at + r.length) === 0;
 }
 

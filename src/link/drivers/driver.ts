@@ -200,7 +200,9 @@ export abstract class DriverBase implements LinkDriver {
     const core = this.endpoint.pollTimeout();
     const wake = this.sendWakeAt(now);
     const at = Math.min(core ?? Infinity, wake ?? Infinity);
-    if (at === this.timerAt && this.timer) return;
+    // A timer due no later stays: when it fires early, onTimer looks again and re-arms.
+    // (Re-arming at each frame made a timer per frame.)
+    if (this.timer && this.timerAt <= at && at !== Infinity) return;
     this.clearTimer();
     if (at === Infinity) return;
     this.timerAt = at;

@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { UdpLinkDriver } from '../../../src/link/drivers/index.ts';
 import { Metrics } from '../../../src/obs/metrics.ts';
+import { ManualClock } from '../../../src/time/index.ts';
 import { StandInEndpoint } from './stand-in.ts';
 
 async function pair(t: { teardown(fn: () => unknown): void }) {
@@ -68,6 +69,40 @@ test('the single timer fires handleTimeout at the core deadline and re-arms', as
   a.poke();
   await eb.waitFor(1);
   t.deepEqual(eb.received.map(String), ['retransmit']);
+});
+
+test('a deadline that moves later keeps the earlier timer, which looks again and re-arms; one that moves earlier re-arms at once (simulated time)', async (t) => {
+  const clock = new ManualClock();
+  const e = new StandInEndpoint();
+  const d = new UdpLinkDriver(e, { bind: '127.0.0.1:0', peer: '127.0.0.1:9', name: 'x', clock }, { onEvents() {} });
+  t.teardown(() => d.close());
+  await d.start();
+  e.deadline = 100;
+  d.poke();
+  t.is(clock.pending, 1);
+  t.is(clock.nextAt(), 100);
+  // Later: no new timer (a busy link moves its deadline at every frame).
+  e.deadline = 250;
+  d.poke();
+  t.is(clock.pending, 1, 'still the one timer');
+  t.is(clock.nextAt(), 100);
+  clock.advance(100);
+  t.deepEqual(e.timeouts, [], 'it fired early: nothing due, the core is not asked');
+  t.is(clock.nextAt(), 250, 're-armed for the deadline');
+  // Earlier: re-armed at once.
+  e.deadline = 180;
+  d.poke();
+  t.is(clock.pending, 1, 'the later timer gave way');
+  t.is(clock.nextAt(), 180);
+  clock.advance(80);
+  t.deepEqual(e.timeouts, [180]);
+  // Nothing due any more: no timer left behind.
+  t.is(clock.pending, 0);
+  e.deadline = 400;
+  d.poke();
+  e.deadline = undefined;
+  d.poke();
+  t.is(clock.pending, 0, 'no deadline: the timer is dropped');
 });
 
 test('bad bind address is a typed error', async (t) => {
