@@ -40,7 +40,7 @@ export const BENCH: CommandSpec = {
     bearers: { type: 'string', value: 'P1,P2', help: 'a link over several bearers (primary first) instead of --profile; adds failover_ms, failback_ms, bytes per bearer' },
     'outage-bearer': { type: 'string', value: 'INDEX:START_S:DURATION_S', help: 'with --bearers: cut bearer INDEX (1 = the primary) both ways START_S s after the burst starts (default 1:0.05:40)' },
     'delivery-window': { type: 'string', value: 'N', help: "both relays' local.delivery_window: stanzas written to a local server before its XEP-0198 ack (default: the site-file default, 128)" },
-    warmup: { type: 'string', value: 'N', help: 'chat stanzas each path carries before the measured burst, not counted, so the relays are measured as after a while in service (default: as many as the burst, at most about 3 s of the bearer, none below 100 or when metered); 0 measures a cold start' },
+    warmup: { type: 'string', value: 'N', help: 'chat stanzas each path carries before the measured burst, not counted, so the relays are measured as after a while in service (default: as many as the burst, at most about 3 s of the bearer; none below 100, nor with --metered, --outage or --nat-rebind); 0 measures a cold start' },
     json: { type: 'boolean', help: 'print one JSON object on stdout instead of the table' },
     out: { type: 'string', value: 'DIR', help: 'also write DIR/PROFILE-WORKLOAD.json and DIR/PROFILE-WORKLOAD.svg (a chart of this run)' },
     'tmp-dir': { type: 'string', value: 'DIR', help: "where the relays' spools live (default the OS temp dir; /dev/shm takes fsync out of the figures)" },

@@ -20,7 +20,7 @@ import { meteredFigures, meteredNote, meteredSite, type MeteredBench } from './m
 import type { World } from './world.ts';
 import { startRelayProcessWorld, type RelayUsage } from './world-procs.ts';
 import { startBaselineWorld } from './baseline.ts';
-import { measure, round, type Figures } from './measure.ts';
+import { linkTotals, measure, round, type Figures } from './measure.ts';
 
 /** A baseline path besides the built-in one, brought by the caller (bench/prosody.ts: two real Prosody servers). */
 export interface ExtraBaseline {
@@ -100,10 +100,12 @@ const WARMUP_MIN = 100;
 /**
  * The default warm-up: as many chat stanzas as the measured burst, at most
  * about 3 s of the bearer's line; none on bearers too slow for 100, and none
- * when the bearer is metered (it would spend the budget the run measures).
+ * in a run that cuts the bearer, moves the ship behind a NAT or meters the
+ * bearer (`special`): their counters cover the whole run, and a warm-up
+ * would spend the budget a metered run measures.
  */
-export function warmupFor(params: BearerParams, stanzas: number, metered: boolean): number {
-  if (metered) return 0;
+export function warmupFor(params: BearerParams, stanzas: number, special: boolean): number {
+  if (special) return 0;
   const n = Math.min(stanzas, Math.floor((params.rate_bps * WARMUP_LINE_S) / 8 / WARMUP_BYTES_PER_STANZA));
   return n >= WARMUP_MIN ? n : 0;
 }
@@ -112,11 +114,13 @@ export function warmupFor(params: BearerParams, stanzas: number, metered: boolea
 async function relayExtras(world: World, fig: Figures): Promise<{ a: RelayUsage; b: RelayUsage } | undefined> {
   if (!world.usage) return undefined;
   const u = await world.usage();
-  const stats = [...u.a.links, ...u.b.links];
-  fig.header_bytes = stats.reduce((a, s) => a + s.headerBytes, 0);
-  fig.retransmits = stats.reduce((a, s) => a + s.retransmits, 0);
-  const inB = stats.reduce((a, s) => a + s.stanzaBytesIn, 0);
-  const outB = stats.reduce((a, s) => a + s.compressedBytesOut, 0);
+  // The whole run's counters, less the warm-up's (as link_bytes).
+  const t = linkTotals(u);
+  const w = fig.warmup?.links ?? { headerBytes: 0, retransmits: 0, stanzaBytesIn: 0, compressedBytesOut: 0 };
+  fig.header_bytes = t.headerBytes - w.headerBytes;
+  fig.retransmits = t.retransmits - w.retransmits;
+  const inB = t.stanzaBytesIn - w.stanzaBytesIn;
+  const outB = t.compressedBytesOut - w.compressedBytesOut;
   fig.compression_ratio = outB > 0 ? round(inB / outB, 2) : 0;
   return u;
 }
@@ -138,7 +142,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const plain = loadBearerParams(o.profile);
   const params = o.natRebindS ? withNat(plain, o.natRebindS) : plain;
   const stanzas = makeWorkload(o.workload, o.stanzas ?? DEFAULT_STANZAS, seed);
-  const warm = o.warmup ?? warmupFor(params, stanzas.length, o.metered !== undefined);
+  const warm = o.warmup ?? warmupFor(params, stanzas.length, o.metered !== undefined || o.natRebindS !== undefined || o.outage !== undefined);
   // Chat of its own (another seed: other ids), so no optimizer cache or fold the measured workload meets is filled before it.
   const warmup = (): BenchStanza[] => (warm > 0 ? makeWorkload('chat', warm, seed + 0x5eed) : []);
   const notes: string[] = [

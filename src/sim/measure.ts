@@ -38,7 +38,7 @@ export interface Figures extends Partial<OutageFigures>, Partial<NatFigures>, Pa
   responses: { sent: number; received: number };
   /** XML bytes of the workload stanzas (and of iq answers) that were delivered. */
   xml_bytes: number;
-  /** bytes offered to the bearer, both directions, over the whole run (setup included). */
+  /** bytes offered to the bearer, both directions, over the whole run (setup included), the warm-up left out. */
   link_bytes: number;
   link_bytes_ab: number;
   link_bytes_ba: number;
@@ -66,11 +66,29 @@ export interface Figures extends Partial<OutageFigures>, Partial<NatFigures>, Pa
   stanzas_per_s?: number;
   /** relay pair as processes: each relay's own CPU time during the burst, per burst stanza, and its peak RSS. */
   relays?: Record<Side, RelayFigures>;
-  /** The warm-up burst before the measured one (not counted above): chat stanzas sent, and how many arrived. */
-  warmup?: { stanzas: number; delivered: number; duplicated: number };
+  /** The warm-up burst before the measured one (not counted above): chat stanzas sent, how many arrived, and what it put on the bearer. */
+  warmup?: Warmup;
   /** relay only: link retransmits (frames), compression ratio of stanza bytes. */
   retransmits?: number;
   compression_ratio?: number;
+}
+
+export interface Warmup {
+  stanzas: number;
+  delivered: number;
+  duplicated: number;
+  /** Bearer bytes each way during the warm-up (left out of link_bytes). */
+  link_bytes_ab: number;
+  link_bytes_ba: number;
+  /** The relays' link counters during the warm-up, summed over both relays (left out of header_bytes, retransmits, compression_ratio). */
+  links?: { headerBytes: number; retransmits: number; stanzaBytesIn: number; compressedBytesOut: number };
+}
+
+/** The relays' link counters summed over both relays. */
+export function linkTotals(u: Record<Side, RelayUsage>): NonNullable<Warmup['links']> {
+  const all = [...u.a.links, ...u.b.links];
+  const sum = (f: (l: RelayUsage['links'][number]) => number): number => all.reduce((a, l) => a + f(l), 0);
+  return { headerBytes: sum((l) => l.headerBytes), retransmits: sum((l) => l.retransmits), stanzaBytesIn: sum((l) => l.stanzaBytesIn), compressedBytesOut: sum((l) => l.compressedBytesOut) };
 }
 
 export interface RelayFigures {
@@ -268,7 +286,9 @@ function sumStats(s: { ab: DirStats; ba: DirStats }, f: (d: DirStats) => number)
  * a while has its hot code compiled; a process started for the run would
  * otherwise compile it during the measured burst, on the same cores.
  */
-async function warmUp(world: World, stanzas: BenchStanza[], c: { log: Logger; patience: number; rtt: number; secsFor: (bytes: number) => number }): Promise<{ stanzas: number; delivered: number; duplicated: number }> {
+async function warmUp(world: World, stanzas: BenchStanza[], c: { log: Logger; patience: number; rtt: number; secsFor: (bytes: number) => number }): Promise<Warmup> {
+  const e0 = world.emulatorStats();
+  const u0 = await world.usage?.();
   const wt = new Tracker(world, stanzas);
   const ts = [...wt.byKey.values()];
   const bytes = ts.reduce((a, t) => a + t.s.bytes, 0);
@@ -279,7 +299,14 @@ async function warmUp(world: World, stanzas: BenchStanza[], c: { log: Logger; pa
   const delivered = ts.filter((t) => t.arrivedAt !== undefined).length;
   if (!complete) c.log.warn({ path: world.kind, delivered, of: ts.length }, 'warm-up burst incomplete at its deadline');
   c.log.info({ path: world.kind, stanzas: ts.length, delivered, duplicated: wt.duplicated }, 'warm-up');
-  return { stanzas: ts.length, delivered, duplicated: wt.duplicated };
+  const e1 = world.emulatorStats();
+  const u1 = u0 && (await world.usage?.());
+  const w: Warmup = { stanzas: ts.length, delivered, duplicated: wt.duplicated, link_bytes_ab: e1.ab.bytes_sent - e0.ab.bytes_sent, link_bytes_ba: e1.ba.bytes_sent - e0.ba.bytes_sent };
+  if (u0 && u1) {
+    const [a, b] = [linkTotals(u0), linkTotals(u1)];
+    w.links = { headerBytes: b.headerBytes - a.headerBytes, retransmits: b.retransmits - a.retransmits, stanzaBytesIn: b.stanzaBytesIn - a.stanzaBytesIn, compressedBytesOut: b.compressedBytesOut - a.compressedBytesOut };
+  }
+  return w;
 }
 
 /** Drives one world through the workload; returns its figures. */
@@ -353,8 +380,9 @@ export async function measure(world: World, stanzas: BenchStanza[], params: Bear
   const lat = delivered.map((t) => t.arrivedAt! - t.sentAt!).sort((a, b) => a - b);
   const busy = (d: 'ab' | 'ba'): number => after[d].busy_ms - before[d].busy_ms;
   const busyMs = params.duplex === 'half' ? busy('ab') + busy('ba') : Math.max(busy('ab'), busy('ba'));
-  const linkAb = after.ab.bytes_sent;
-  const linkBa = after.ba.bytes_sent;
+  // The whole run but the warm-up: cold probe and its setup, then the burst.
+  const linkAb = after.ab.bytes_sent - (warmup?.link_bytes_ab ?? 0);
+  const linkBa = after.ba.bytes_sent - (warmup?.link_bytes_ba ?? 0);
   const fig: Figures = {
     stanzas: all.length,
     delivered: delivered.length,
