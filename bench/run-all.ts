@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { runIfMain } from './entry.ts';
 import { markdownTable } from './table.ts';
 import { listProfiles } from '../src/config/index.ts';
-import { WORKLOADS, chartSvg, type BenchResult, type WorkloadName } from '../src/sim/index.ts';
+import { WORKLOADS, chartSvg, warmupLost, type BenchResult, type Warmup, type WorkloadName } from '../src/sim/index.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -118,11 +118,9 @@ type SummaryRow = Record<string, unknown> & {
   bearer?: { rate_bps: number };
 };
 
-type Warmup = NonNullable<BenchResult['warmup']>;
-
 /** A run lost or duplicated stanzas: of its measured burst, or of its warm-up. */
 const lossy = (f: { lost: number; duplicated: number; warmup?: Warmup } | null | undefined): boolean =>
-  !!f && (f.lost > 0 || f.duplicated > 0 || (f.warmup !== undefined && (f.warmup.delivered < f.warmup.stanzas || f.warmup.duplicated > 0)));
+  !!f && (f.lost > 0 || f.duplicated > 0 || warmupLost(f.warmup));
 
 /** The project's targets (DESIGN / task brief), checked against the runs on record. */
 function targets(runs: Array<Record<string, unknown>>): Record<string, unknown> {

@@ -2,7 +2,7 @@
  * The README's figure table, made from `npm run bench` results
  * (bench/results/<profile>-<workload>.json), one row per run.
  */
-import type { BenchResult } from '../src/sim/index.ts';
+import { warmupLost, type BenchResult, type Warmup } from '../src/sim/index.ts';
 
 const secs = (n: number | null | undefined): string => (n === null || n === undefined ? 'never' : n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
 const sig = (n: number): string => (n >= 100 ? String(Math.round(n)) : n.toFixed(1));
@@ -17,7 +17,7 @@ const rate = (n: number | undefined): string => (n === undefined ? '–' : n >= 
 
 /** Stanzas the warm-up lost or duplicated, when any (relay pair, then S2S). */
 function warmLoss(r: BenchResult): string {
-  const w = (f: { warmup?: BenchResult['warmup'] } | null): string => (f?.warmup && (f.warmup.delivered < f.warmup.stanzas || f.warmup.duplicated) ? `${f.warmup.stanzas - f.warmup.delivered} / ${f.warmup.duplicated}` : '');
+  const w = (f: { warmup?: Warmup } | null): string => (f?.warmup && warmupLost(f.warmup) ? `${f.warmup.stanzas - f.warmup.delivered} / ${f.warmup.duplicated}` : '');
   const a = w(r), b = w(r.baseline);
   return a || b ? ` (warm-up ${a || '0 / 0'}${b ? `, S2S ${b}` : ''})` : '';
 }

@@ -115,13 +115,10 @@ async function relayExtras(world: World, fig: Figures): Promise<{ a: RelayUsage;
   if (!world.usage) return undefined;
   const u = await world.usage();
   // The whole run's counters, less the warm-up's (as link_bytes).
-  const t = linkTotals(u);
-  const w = fig.warmup?.links ?? { headerBytes: 0, retransmits: 0, stanzaBytesIn: 0, compressedBytesOut: 0 };
-  fig.header_bytes = t.headerBytes - w.headerBytes;
-  fig.retransmits = t.retransmits - w.retransmits;
-  const inB = t.stanzaBytesIn - w.stanzaBytesIn;
-  const outB = t.compressedBytesOut - w.compressedBytesOut;
-  fig.compression_ratio = outB > 0 ? round(inB / outB, 2) : 0;
+  const t = linkTotals(u, fig.warmup?.links);
+  fig.header_bytes = t.headerBytes;
+  fig.retransmits = t.retransmits;
+  fig.compression_ratio = t.compressedBytesOut > 0 ? round(t.stanzaBytesIn / t.compressedBytesOut, 2) : 0;
   return u;
 }
 

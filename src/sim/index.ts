@@ -14,7 +14,7 @@
  */
 export { BenchError, DOMAINS, startPeer, bareWorld, worldWithCleanup, siteYaml, startRelayWorld, type World } from './world.ts';
 export { startBaselineWorld, streamParams } from './baseline.ts';
-export { measure, type Figures, type Latency } from './measure.ts';
+export { measure, warmupLost, type Figures, type Latency, type Warmup } from './measure.ts';
 export { runBench, warmupFor, DEFAULT_STANZAS, type BenchOptions, type BenchResult, type BaselineChoice, type ExtraBaseline } from './bench.ts';
 export { WORKLOADS, makeWorkload, replyFor, WorkloadError, type WorkloadName, type BenchStanza, type Side } from './workloads.ts';
 export { OPTIMIZERS, parseOptimizeChoice, optimizeYaml, type Optimizer } from './optimize-choice.ts';

@@ -84,12 +84,17 @@ export interface Warmup {
   links?: { headerBytes: number; retransmits: number; stanzaBytesIn: number; compressedBytesOut: number };
 }
 
-/** The relays' link counters summed over both relays. */
-export function linkTotals(u: Record<Side, RelayUsage>): NonNullable<Warmup['links']> {
+type LinkTotals = NonNullable<Warmup['links']>;
+
+/** The relays' link counters summed over both relays, less `since` (counters read earlier) when given. */
+export function linkTotals(u: Record<Side, RelayUsage>, since?: LinkTotals): LinkTotals {
   const all = [...u.a.links, ...u.b.links];
-  const sum = (f: (l: RelayUsage['links'][number]) => number): number => all.reduce((a, l) => a + f(l), 0);
-  return { headerBytes: sum((l) => l.headerBytes), retransmits: sum((l) => l.retransmits), stanzaBytesIn: sum((l) => l.stanzaBytesIn), compressedBytesOut: sum((l) => l.compressedBytesOut) };
+  const sum = (k: keyof LinkTotals): number => all.reduce((a, l) => a + l[k], 0) - (since?.[k] ?? 0);
+  return { headerBytes: sum('headerBytes'), retransmits: sum('retransmits'), stanzaBytesIn: sum('stanzaBytesIn'), compressedBytesOut: sum('compressedBytesOut') };
 }
+
+/** The warm-up lost or duplicated stanzas. */
+export const warmupLost = (w: Warmup | undefined): boolean => w !== undefined && (w.delivered < w.stanzas || w.duplicated > 0);
 
 export interface RelayFigures {
   cpu_ms: number;
@@ -302,10 +307,7 @@ async function warmUp(world: World, stanzas: BenchStanza[], c: { log: Logger; pa
   const e1 = world.emulatorStats();
   const u1 = u0 && (await world.usage?.());
   const w: Warmup = { stanzas: ts.length, delivered, duplicated: wt.duplicated, link_bytes_ab: e1.ab.bytes_sent - e0.ab.bytes_sent, link_bytes_ba: e1.ba.bytes_sent - e0.ba.bytes_sent };
-  if (u0 && u1) {
-    const [a, b] = [linkTotals(u0), linkTotals(u1)];
-    w.links = { headerBytes: b.headerBytes - a.headerBytes, retransmits: b.retransmits - a.retransmits, stanzaBytesIn: b.stanzaBytesIn - a.stanzaBytesIn, compressedBytesOut: b.compressedBytesOut - a.compressedBytesOut };
-  }
+  if (u0 && u1) w.links = linkTotals(u1, linkTotals(u0));
   return w;
 }
 
