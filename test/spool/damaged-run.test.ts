@@ -83,6 +83,8 @@ for (const [kind, { apply, readable }] of Object.entries(damage)) {
     send(peerA, 'a.example', 'b.example', 'x', 5);
     send(peerB, 'b.example', 'a.example', 'y', 5);
     await untilAsync('first traffic both ways', () => got.b.length === 5 && got.a.length === 5, 30_000);
+    // Delivered is not yet acknowledged: wait until the ship's spool has let the first five go, so what it holds below is the five sent while the shore is away.
+    await untilAsync('first traffic acknowledged', async () => (await metric(mA, 'satrelay_spool_acked_total')) >= 5, 20_000);
     // The shore goes away; the ship holds what it takes now in its spool.
     await down('B');
     send(peerA, 'a.example', 'b.example', 'h', 5);
